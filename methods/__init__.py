@@ -1,0 +1,6 @@
+"""Super-resolution methods. Importing this package registers every built-in method."""
+
+from methods.registry import Method, all_method_names, get_method, register  # noqa: F401
+
+# Each module below registers its methods on import.
+from methods import classic  # noqa: F401,E402

@@ -1,0 +1,5 @@
+"""Allow ``python -m srbench``."""
+
+from srbench.cli import main
+
+raise SystemExit(main())
