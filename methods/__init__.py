@@ -4,3 +4,5 @@ from methods.registry import Method, all_method_names, get_method, register  # n
 
 # Each module below registers its methods on import.
 from methods import classic  # noqa: F401,E402
+from methods import srgan_family  # noqa: F401,E402  SRResNet / SRGAN variants (Table 1)
+from methods import reference_models  # noqa: F401,E402  SRCNN, ESPCN (Table 2)

@@ -20,7 +20,7 @@ class ResizeMethod:
     def availability(self) -> str | None:
         return None
 
-    def upscale(self, lr: np.ndarray) -> np.ndarray:
+    def upscale(self, lr: np.ndarray, *, dataset: str = "", name: str = "") -> np.ndarray:
         from srbench.resize import imresize
 
         return imresize(lr, SCALE, kernel=self.kernel)

@@ -20,3 +20,7 @@ class ImageError(DataError):
 
 class MethodUnavailable(SrbenchError):
     """A registered method cannot run here (for example: no checkpoint)."""
+
+
+class MissingOutput(SrbenchError):
+    """A method has no SR output for one image (e.g. an external result folder lacks it)."""
