@@ -1,12 +1,70 @@
-"""`srbench run` (placeholder: being written; see the open issue)."""
+"""``srbench run``: super-resolve benchmark sets and write per-image metrics."""
 
-from srbench.errors import SrbenchError
+from __future__ import annotations
+
+import argparse
+
+from srbench.data import DATASETS, resolve_data_root
+from srbench.metrics import PROTOCOLS
+from srbench.runner import format_summary, parse_list, run_benchmark
+
+EPILOG = """\
+examples:
+  srbench run --methods all --datasets set5,set14,bsd100
+  srbench run --methods nn,bicubic --datasets set5 --protocol paper --save-images
+  srbench run --methods external:selfexsr=/data/SelfExSR_x4 --datasets bsd100
+
+Methods: registry names (see 'srbench run --list-methods'), 'all' (every method
+that can run here; the others are listed with the reason they were skipped),
+or external:NAME=DIR for a folder of ready-made SR images named like the HR files.
+"""
 
 
 def add_parser(subparsers) -> None:
-    p = subparsers.add_parser("run", help="(not yet implemented)")
+    p = subparsers.add_parser(
+        "run",
+        help="super-resolve benchmark sets 4x and compute Y-PSNR/SSIM per image",
+        description="Super-resolve benchmark sets 4x with the chosen methods and compute Y-channel "
+        "PSNR/SSIM (4-pixel border crop) per image under each named protocol.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--methods", default="all", help="comma-separated method names, or 'all' (default)")
+    p.add_argument("--datasets", default=",".join(DATASETS), help=f"comma-separated, from {', '.join(DATASETS)} (default: all)")
+    p.add_argument("--protocol", "--protocols", dest="protocols", default=",".join(PROTOCOLS),
+                   help="metric protocols, comma-separated: paper (daala tools, the SRGAN paper's), "
+                   "matlab (community); default: both")
+    p.add_argument("--data-root", help="folder holding set5/ set14/ bsd100/ (default: $SRBENCH_DATA, else datasets/cache)")
+    p.add_argument("--out", help="output folder (default: a new folder under results/runs/)")
+    p.add_argument("--save-images", action="store_true", help="also write the SR images as PNG under OUT/images/")
+    p.add_argument("--overwrite", action="store_true", help="replace an earlier run in --out")
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    p.add_argument("--list-methods", action="store_true", help="list the registered methods and whether they can run, then exit")
     p.set_defaults(func=_run)
 
 
-def _run(args) -> int:
-    raise SrbenchError("'srbench run' is not implemented yet")
+def _run(args: argparse.Namespace) -> int:
+    if args.list_methods:
+        import methods
+
+        for name in methods.all_method_names():
+            reason = methods.get_method(name).availability()
+            print(f"{name:16s} {'ready' if reason is None else 'unavailable: ' + reason}")
+        return 0
+    result = run_benchmark(
+        parse_list(args.methods),
+        parse_list(args.datasets),
+        data_root=resolve_data_root(args.data_root),
+        out_dir=args.out,
+        protocols=parse_list(args.protocols),
+        save_images=args.save_images,
+        overwrite=args.overwrite,
+        progress=not args.no_progress,
+    )
+    for name, reason in result.skipped.items():
+        print(f"skipped {name}: {reason}")
+    for key, names in result.missing.items():
+        print(f"partial {key}: no output for {len(names)} image(s): {', '.join(names[:5])}{' ...' if len(names) > 5 else ''}")
+    print(format_summary(result.summary))
+    print(f"\nwrote {result.out_dir}/per_image.csv, summary.csv, run.json in {result.seconds:.1f} s")
+    return 0

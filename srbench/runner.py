@@ -1,0 +1,242 @@
+"""Super-resolve benchmark sets with registered methods and measure them.
+
+:func:`run_benchmark` is the importable API behind ``srbench run``. It writes
+
+* ``OUT/per_image.csv`` - header ``dataset,image,method,protocol,psnr,ssim``,
+  one row per image, method and protocol (PSNR in dB, SSIM unitless);
+* ``OUT/summary.csv``  - ``dataset,method,protocol,n,n_expected,psnr,ssim``:
+  means over the set; ``psnr``/``ssim`` stay empty when a method covered only
+  part of a set (``n < n_expected``), so a partial set is never averaged as if
+  it were complete;
+* ``OUT/run.json``     - provenance: protocols, data checksums, methods with
+  their checkpoint sidecars, skipped methods and why, code revision, versions.
+
+Rows are appended to ``per_image.csv.partial`` as they are measured; the
+final files appear (atomically) only when the run completes.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from tqdm import tqdm
+
+import methods as method_registry
+from srbench import provenance
+from srbench.data import DATASETS, PROJECT_ROOT, load_dataset, normalize_dataset_name
+from srbench.errors import MissingOutput, SrbenchError
+from srbench.imageio import write_png
+from srbench.metrics import PROTOCOLS, evaluate
+
+PER_IMAGE_COLUMNS = ["dataset", "image", "method", "protocol", "psnr", "ssim"]
+SUMMARY_COLUMNS = ["dataset", "method", "protocol", "n", "n_expected", "psnr", "ssim"]
+RUNS_DIR = PROJECT_ROOT / "results" / "runs"
+
+
+@dataclass
+class RunResult:
+    """What a run produced: the tables, the methods skipped (name -> reason), missing outputs."""
+
+    out_dir: Path
+    per_image: pd.DataFrame
+    summary: pd.DataFrame
+    skipped: dict[str, str] = field(default_factory=dict)
+    missing: dict[str, list[str]] = field(default_factory=dict)
+    seconds: float = 0.0
+
+
+def parse_list(text: str) -> list[str]:
+    """Split a comma-separated flag value, dropping blanks and duplicates (order kept)."""
+    items = [part.strip() for part in text.split(",") if part.strip()]
+    return list(dict.fromkeys(items))
+
+
+def select_methods(requested: list[str]) -> tuple[list, dict[str, str]]:
+    """Build the requested methods; ``all`` means every registered one that can run.
+
+    Returns ``(methods, skipped)``. A method named explicitly that cannot run
+    is an error; under ``all`` it is skipped with its reason.
+    """
+    chosen, skipped = [], {}
+    names: list[tuple[str, bool]] = []
+    for name in requested:
+        if name.strip().lower() == "all":
+            names += [(n, False) for n in method_registry.all_method_names()]
+        else:
+            names.append((method_registry.registry.canonical_name(name), True))
+    seen = set()
+    for name, explicit in names:
+        if name in seen:
+            continue
+        seen.add(name)
+        method = method_registry.get_method(name)
+        reason = method.availability()
+        if reason is None:
+            chosen.append(method)
+        elif explicit:
+            raise SrbenchError(f"method {name} cannot run: {reason}")
+        else:
+            skipped[name] = reason
+    if not chosen:
+        raise SrbenchError("no method can run" + "".join(f"\n  {n}: {r}" for n, r in skipped.items()))
+    return chosen, skipped
+
+
+def default_out_dir() -> Path:
+    """A new folder ``results/runs/YYYYmmdd-HHMMSS`` (suffixed if it exists)."""
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    candidate, k = RUNS_DIR / stamp, 1
+    while candidate.exists():
+        k += 1
+        candidate = RUNS_DIR / f"{stamp}-{k}"
+    return candidate
+
+
+def run_benchmark(
+    methods: list[str],
+    datasets: list[str],
+    *,
+    data_root: Path,
+    out_dir: Path | None = None,
+    protocols: list[str] = list(PROTOCOLS),
+    save_images: bool = False,
+    overwrite: bool = False,
+    progress: bool = True,
+) -> RunResult:
+    """Super-resolve ``datasets`` with ``methods`` and write the tables to ``out_dir``.
+
+    ``methods`` are registry names (aliases, ``all`` and ``external:NAME=DIR``
+    allowed), ``datasets`` are ``set5``/``set14``/``bsd100``, ``protocols`` a
+    subset of :data:`srbench.metrics.PROTOCOLS`. SR images are saved as
+    ``OUT/images/<method>/<dataset>/<image>.png`` with ``save_images``.
+    """
+    start = time.perf_counter()
+    datasets = list(dict.fromkeys(normalize_dataset_name(d) for d in datasets))
+    for protocol in protocols:
+        if protocol not in PROTOCOLS:
+            raise SrbenchError(f"unknown protocol {protocol!r}; choose from {', '.join(PROTOCOLS)}")
+    if not datasets or not protocols or not methods:
+        raise SrbenchError("need at least one method, one dataset and one protocol")
+    chosen, skipped = select_methods(methods)
+    out_dir = Path(out_dir) if out_dir else default_out_dir()
+    if (out_dir / "per_image.csv").exists() and not overwrite:
+        raise SrbenchError(f"{out_dir} already holds a run (per_image.csv); choose another --out or pass --overwrite")
+    out_dir.mkdir(parents=True, exist_ok=True)
+
+    images = {name: load_dataset(name, data_root) for name in datasets}
+    total = sum(len(v) for v in images.values()) * len(chosen)
+    partial_path = out_dir / "per_image.csv.partial"
+    missing: dict[str, list[str]] = {}
+    rows = []
+    with open(partial_path, "w", newline="") as partial, tqdm(
+        total=total, desc="srbench run", unit="img", disable=not progress
+    ) as bar:
+        writer = csv.writer(partial)
+        writer.writerow(PER_IMAGE_COLUMNS)
+        for dataset in datasets:
+            for method in chosen:
+                bar.set_postfix_str(f"{method.name} on {dataset}")
+                for image in images[dataset]:
+                    bar.update(1)
+                    try:
+                        sr = method.upscale(image.lr, dataset=dataset, name=image.name)
+                    except MissingOutput:
+                        missing.setdefault(f"{method.name}/{dataset}", []).append(image.name)
+                        continue
+                    if sr.shape != image.hr.shape or sr.dtype != np.uint8:
+                        raise SrbenchError(
+                            f"method {method.name} returned {sr.dtype} {sr.shape} for {dataset}/{image.name}; "
+                            f"expected uint8 {image.hr.shape}"
+                        )
+                    if save_images:
+                        write_png(out_dir / "images" / method.name / dataset / image.name, sr)
+                    for protocol in protocols:
+                        psnr, ssim = evaluate(sr, image.hr, protocol=protocol, is_gray=image.is_gray)
+                        row = [dataset, image.name, method.name, protocol, psnr, ssim]
+                        writer.writerow(row)
+                        rows.append(row)
+                partial.flush()
+
+    per_image = pd.DataFrame(rows, columns=PER_IMAGE_COLUMNS)
+    expected = {name: len(v) for name, v in images.items()}
+    summary = summarize(per_image, expected, [m.name for m in chosen], protocols)
+    _write_csv(per_image, out_dir / "per_image.csv")
+    partial_path.unlink()
+    _write_csv(summary, out_dir / "summary.csv")
+    seconds = time.perf_counter() - start
+    record = {
+        "protocols": list(protocols),
+        "datasets": {name: {"images": expected[name], "manifest_sha256": provenance.manifest_sha256(name)}
+                     for name in datasets},
+        "methods": {m.name: _method_record(m) for m in chosen},
+        "skipped": skipped,
+        "missing": missing,
+        "code_revision": provenance.git_revision(),
+        "environment": provenance.environment(),
+        "seconds": round(seconds, 2),
+    }
+    _write_text(out_dir / "run.json", json.dumps(record, indent=1, sort_keys=True) + "\n")
+    return RunResult(out_dir, per_image, summary, skipped, missing, seconds)
+
+
+def summarize(per_image: pd.DataFrame, expected: dict[str, int], method_names: list[str],
+              protocols: list[str]) -> pd.DataFrame:
+    """Per (dataset, method, protocol) means; empty means where coverage is partial.
+
+    Infinite PSNR (identical images) makes the mean infinite, as it should.
+    """
+    rows = []
+    for dataset, n_expected in expected.items():
+        for method in method_names:
+            for protocol in protocols:
+                sel = per_image[(per_image.dataset == dataset) & (per_image.method == method)
+                                & (per_image.protocol == protocol)]
+                n = len(sel)
+                complete = n == n_expected
+                rows.append([dataset, method, protocol, n, n_expected,
+                             sel.psnr.mean() if complete else math.nan,
+                             sel.ssim.mean() if complete else math.nan])
+    return pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
+
+
+def format_summary(summary: pd.DataFrame) -> str:
+    """A readable table: one row per method and protocol, ``PSNR / SSIM`` per dataset."""
+    datasets = list(dict.fromkeys(summary.dataset))
+    header = ["method", "protocol"] + datasets
+    lines = []
+    for (method, protocol), group in summary.groupby(["method", "protocol"], sort=False):
+        cells = [method, protocol]
+        for dataset in datasets:
+            row = group[group.dataset == dataset].iloc[0]
+            if row.n < row.n_expected:
+                cells.append(f"partial {row.n}/{row.n_expected}")
+            else:
+                cells.append(f"{row.psnr:.2f} / {row.ssim:.4f}")
+        lines.append(cells)
+    widths = [max(len(str(r[i])) for r in [header] + lines) for i in range(len(header))]
+    fmt = lambda r: "  ".join(str(c).ljust(w) for c, w in zip(r, widths)).rstrip()  # noqa: E731
+    sep = "  ".join("-" * w for w in widths)
+    return "\n".join([fmt(header), sep] + [fmt(r) for r in lines]) + "\n(PSNR dB / SSIM on Y, 4-px border crop)"
+
+
+def _method_record(method) -> dict:
+    info = getattr(method, "checkpoint_info", None)
+    return {"checkpoint": info() if callable(info) else None}
+
+
+def _write_csv(frame: pd.DataFrame, path: Path) -> None:
+    _write_text(path, frame.to_csv(index=False, float_format="%.6f", lineterminator="\n"))
+
+
+def _write_text(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
