@@ -1,0 +1,81 @@
+"""`srbench run` end to end on the real Set5 files (fast methods only)."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+
+from srbench.cli import main
+from srbench.errors import SrbenchError
+from srbench.runner import PER_IMAGE_COLUMNS, format_summary, parse_list, run_benchmark
+
+
+def test_run_writes_exact_tables(data_root, tmp_path):
+    out = tmp_path / "run"
+    result = run_benchmark(["nn", "bicubic"], ["Set5"], data_root=data_root, out_dir=out, progress=False)
+    header = (out / "per_image.csv").read_text().splitlines()[0]
+    assert header == "dataset,image,method,protocol,psnr,ssim"
+    per_image = pd.read_csv(out / "per_image.csv")
+    assert list(per_image.columns) == PER_IMAGE_COLUMNS
+    assert len(per_image) == 5 * 2 * 2  # images x methods x protocols
+    assert set(per_image.method) == {"nearest", "bicubic"}  # alias resolved
+    assert set(per_image.dataset) == {"set5"}
+    assert "baby.png" in set(per_image.image)
+    assert not (out / "per_image.csv.partial").exists()
+    summary = pd.read_csv(out / "summary.csv")
+    assert len(summary) == 2 * 2
+    mean = per_image[(per_image.method == "bicubic") & (per_image.protocol == "paper")].psnr.mean()
+    row = summary[(summary.method == "bicubic") & (summary.protocol == "paper")].iloc[0]
+    assert row.psnr == pytest.approx(mean, abs=1e-5) and row.n == row.n_expected == 5
+    record = json.loads((out / "run.json").read_text())
+    assert record["protocols"] == ["paper", "matlab"]
+    assert len(record["datasets"]["set5"]["manifest_sha256"]) == 64
+    assert "bicubic" in format_summary(result.summary)
+
+
+def test_save_images_and_refuse_overwrite(data_root, tmp_path):
+    out = tmp_path / "run"
+    run_benchmark(["nearest"], ["set5"], data_root=data_root, out_dir=out, protocols=["matlab"],
+                  save_images=True, progress=False)
+    assert (out / "images" / "nearest" / "set5" / "baby.png").is_file()
+    with pytest.raises(SrbenchError, match="already holds a run"):
+        run_benchmark(["nearest"], ["set5"], data_root=data_root, out_dir=out, progress=False)
+
+
+def test_all_lists_skipped_methods(data_root, tmp_path, capsys):
+    rc = main(["run", "--methods", "all", "--datasets", "set5", "--protocol", "matlab",
+               "--data-root", str(data_root), "--out", str(tmp_path / "r"), "--no-progress"])
+    assert rc == 0
+    printed = capsys.readouterr().out
+    assert "nearest" in printed and "bicubic" in printed
+    per_image = pd.read_csv(tmp_path / "r" / "per_image.csv")
+    record = json.loads((tmp_path / "r" / "run.json").read_text())
+    for name, reason in record["skipped"].items():
+        assert f"skipped {name}: {reason}" in printed
+        assert name not in set(per_image.method)
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--methods", "lanczos"], "unknown method 'lanczos'"),
+        (["--datasets", "urban100"], "unknown dataset 'urban100'"),
+        (["--protocol", "ssim-ish"], "unknown protocol 'ssim-ish'"),
+        (["--data-root", "/nonexistent/srbench"], "does not exist"),
+    ],
+)
+def test_bad_flags_are_one_line_errors(data_root, tmp_path, capsys, argv, message):
+    base = {"--methods": "nn", "--datasets": "set5", "--data-root": str(data_root)}
+    for flag, value in zip(argv[::2], argv[1::2]):
+        base[flag] = value
+    args = ["run", "--out", str(tmp_path / "r"), "--no-progress"] + [x for kv in base.items() for x in kv]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_parse_list():
+    assert parse_list(" set5, set14,,set5 ") == ["set5", "set14"]
