@@ -26,7 +26,7 @@ Numerics: ``uint8`` input is computed in float64 and rounded to ``uint8``
 gives float64 output with no rounding or clipping.
 
 The weights are built once per (input length, output length, scale, kernel)
-and cached; :func:`resize_weights` exposes them for the torch version in
+and cached (applied as sparse matrix products); :func:`resize_weights` exposes them for the torch version in
 ``srbench.resize_torch``.
 """
 
@@ -37,6 +37,7 @@ from functools import lru_cache
 from typing import NamedTuple
 
 import numpy as np
+from scipy import sparse
 
 from srbench.errors import SrbenchError
 
@@ -160,13 +161,19 @@ def _round_uint8(x: np.ndarray) -> np.ndarray:
     return np.clip(np.floor(np.abs(x) + 0.5) * np.sign(x), 0, 255).astype(np.uint8)
 
 
-def _resize_dim(img: np.ndarray, dim: int, w: Weights) -> np.ndarray:
-    """Apply one dimension's weights to float64 ``img`` (dim 0 = rows, 1 = columns)."""
+@lru_cache(maxsize=256)
+def _sparse_matrix(in_len: int, out_len: int, scale: float, kernel: str) -> sparse.csr_matrix:
+    """:func:`resize_weights` as a sparse ``(out_len, in_len)`` matrix (duplicate taps summed)."""
+    w = resize_weights(in_len, out_len, scale, kernel)
+    rows = np.repeat(np.arange(out_len), w.index.shape[1])
+    return sparse.csr_matrix((w.weight.ravel(), (rows, w.index.ravel())), shape=(out_len, in_len))
+
+
+def _resize_dim(img: np.ndarray, dim: int, matrix: sparse.csr_matrix) -> np.ndarray:
+    """Resample float64 ``img`` along ``dim`` (0 = rows, 1 = columns) with ``matrix``."""
     moved = np.moveaxis(img, dim, 0)
-    out = np.zeros((w.index.shape[0],) + moved.shape[1:], dtype=np.float64)
-    extra = (slice(None),) + (None,) * (moved.ndim - 1)
-    for k in range(w.index.shape[1]):
-        out += w.weight[:, k][extra] * moved[w.index[:, k]]
+    flat = np.ascontiguousarray(moved).reshape(moved.shape[0], -1)
+    out = np.asarray(matrix @ flat).reshape((matrix.shape[0],) + moved.shape[1:])
     return np.moveaxis(out, 0, dim)
 
 
@@ -195,8 +202,8 @@ def imresize(
     plan = resize_plan(img.shape[:2], scale, output_shape)
     out = img.astype(np.float64)
     for dim, out_len, dim_scale in plan:
-        weights = resize_weights(img.shape[dim], out_len, dim_scale, kernel)
-        out = _resize_dim(out, dim, weights)
+        matrix = _sparse_matrix(img.shape[dim], out_len, dim_scale, kernel)
+        out = _resize_dim(out, dim, matrix)
         if is_uint8:
             out = _round_uint8(out).astype(np.float64)
     return out.astype(np.uint8) if is_uint8 else out
