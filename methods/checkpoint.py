@@ -1,0 +1,170 @@
+"""Model checkpoints: ``<name>.safetensors`` (tensors) + ``<name>.json`` (sidecar).
+
+The tensors are stored with safetensors (no pickle, safe to load from
+anywhere). The sidecar is a JSON object describing how the weights were made
+(method, iterations, data, git revision, torch version, device, ...); it is
+stored twice: inside the safetensors header (key ``srbench.sidecar``) and as a
+readable ``<name>.json`` beside it. The safetensors file is therefore
+self-consistent and is committed with one atomic ``os.replace``; the JSON copy
+is written right after it. :func:`load_checkpoint` trusts the copy inside the
+safetensors file, so a crash between the two writes can never pair weights
+with another run's description.
+
+Any ``dict[str, torch.Tensor]`` can be saved (a model's ``state_dict()``,
+optimizer moments flattened by a trainer, ...).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import subprocess
+import tempfile
+from pathlib import Path
+
+import torch
+
+from srbench.errors import SrbenchError
+
+SIDECAR_KEY = "srbench.sidecar"
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class CheckpointError(SrbenchError):
+    """A checkpoint is missing, corrupt or does not fit the network."""
+
+
+def checkpoint_paths(directory: str | os.PathLike, name: str = "model") -> tuple[Path, Path]:
+    """``(directory/<name>.safetensors, directory/<name>.json)``."""
+    directory = Path(directory)
+    return directory / f"{name}.safetensors", directory / f"{name}.json"
+
+
+def save_checkpoint(
+    directory: str | os.PathLike,
+    state_dict: dict[str, torch.Tensor],
+    sidecar: dict,
+    *,
+    name: str = "model",
+) -> Path:
+    """Write ``state_dict`` and ``sidecar`` atomically; return the ``.safetensors`` path.
+
+    Tensors are copied to the CPU and made contiguous; tensors sharing storage
+    are stored as separate copies. ``sidecar`` must be JSON-serialisable.
+    """
+    from safetensors.torch import save_file
+
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    weights_path, json_path = checkpoint_paths(directory, name)
+    bad = [k for k, v in state_dict.items() if not isinstance(v, torch.Tensor)]
+    if bad:
+        raise TypeError(f"state_dict values must be tensors; not tensors: {bad[:5]}")
+    tensors = {k: v.detach().to("cpu").contiguous().clone() for k, v in state_dict.items()}
+    sidecar_text = json.dumps(sidecar, indent=2, sort_keys=True)
+
+    fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".safetensors.tmp", dir=directory)
+    os.close(fd)
+    try:
+        save_file(tensors, tmp, metadata={SIDECAR_KEY: sidecar_text})
+        os.replace(tmp, weights_path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    _write_text_atomic(json_path, sidecar_text + "\n")
+    return weights_path
+
+
+def load_checkpoint(path: str | os.PathLike, *, name: str = "model") -> tuple[dict[str, torch.Tensor], dict]:
+    """Load ``(state_dict, sidecar)`` from a checkpoint directory or a ``.safetensors`` file.
+
+    Tensors are returned on the CPU. The sidecar comes from the safetensors
+    header; files without one (made elsewhere) fall back to the ``.json``
+    beside them, else ``{}``. Raises :class:`CheckpointError` for missing or
+    corrupt files.
+    """
+    from safetensors import safe_open
+
+    path = Path(path)
+    weights_path = checkpoint_paths(path, name)[0] if path.is_dir() else path
+    if not weights_path.is_file():
+        raise CheckpointError(f"checkpoint not found: {weights_path}")
+    try:
+        tensors: dict[str, torch.Tensor] = {}
+        with safe_open(str(weights_path), framework="pt", device="cpu") as f:
+            metadata = f.metadata() or {}
+            for key in f.keys():
+                tensors[key] = f.get_tensor(key)
+    except Exception as exc:  # safetensors raises its own error types (and OSError)
+        raise CheckpointError(f"corrupt checkpoint {weights_path}: {exc}") from exc
+
+    if SIDECAR_KEY in metadata:
+        try:
+            sidecar = json.loads(metadata[SIDECAR_KEY])
+        except json.JSONDecodeError as exc:
+            raise CheckpointError(f"corrupt sidecar inside {weights_path}: {exc}") from exc
+    else:
+        json_path = weights_path.with_suffix(".json")
+        sidecar = {}
+        if json_path.is_file():
+            try:
+                sidecar = json.loads(json_path.read_text(encoding="utf-8"))
+            except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+                raise CheckpointError(f"corrupt sidecar {json_path}: {exc}") from exc
+    if not isinstance(sidecar, dict):
+        raise CheckpointError(f"sidecar of {weights_path} is not a JSON object")
+    return tensors, sidecar
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    """Hex SHA-256 of a file's bytes."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def git_revision(root: str | os.PathLike = PROJECT_ROOT) -> str:
+    """The project's commit hash, with ``+dirty`` if tracked files changed; ``"unknown"`` without git."""
+    try:
+        rev = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=10, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=root, capture_output=True, text=True, timeout=30, check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return rev + ("+dirty" if dirty else "") if rev else "unknown"
+
+
+def device_name(device: str | torch.device) -> str:
+    """Human-readable device: the GPU's name for CUDA devices, else the CPU's architecture."""
+    device = torch.device(device)
+    if device.type == "cuda" and torch.cuda.is_available():
+        return torch.cuda.get_device_name(device)
+    return f"cpu ({platform.machine() or 'unknown'})"
+
+
+def environment_fields(device: str | torch.device = "cpu") -> dict:
+    """The sidecar's common provenance fields: git revision, torch version, device name."""
+    return {
+        "git_revision": git_revision(),
+        "torch_version": torch.__version__,
+        "device": device_name(device),
+    }
+
+
+def _write_text_atomic(path: Path, text: str) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)

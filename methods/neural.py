@@ -1,0 +1,110 @@
+"""Checkpoint-backed registry methods: any :class:`methods.specs.TrainSpec` becomes an upscaler.
+
+``NeuralMethod(spec)`` finds ``<checkpoint_root>/<spec.name>/model.safetensors``
+(default root: ``<project>/results/checkpoints``), builds the network with
+``spec.build_generator()``, loads the weights (strictly: every key, every
+shape) and runs tiled fp32 inference on CUDA when available, else the CPU.
+The network is loaded on first use and cached.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn as nn
+
+from methods.checkpoint import CheckpointError, checkpoint_paths, file_sha256, load_checkpoint
+from methods.specs import TrainSpec
+from methods.tiling import upscale_tiled
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_CHECKPOINT_ROOT = PROJECT_ROOT / "results" / "checkpoints"
+
+
+def default_device() -> torch.device:
+    """CUDA if available, else the CPU."""
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def build_from_checkpoint(spec: TrainSpec, weights_path: str | os.PathLike) -> tuple[nn.Module, dict]:
+    """``spec.build_generator()`` with the checkpoint's weights (fp32, eval mode, CPU) and its sidecar."""
+    state, sidecar = load_checkpoint(weights_path)
+    trained_for = sidecar.get("method")
+    if trained_for is not None and trained_for != spec.name:
+        raise CheckpointError(f"{weights_path} holds a {trained_for!r} model, not {spec.name!r}")
+    model = spec.build_generator()
+    try:
+        model.load_state_dict(state, strict=True)
+    except RuntimeError as exc:
+        first = str(exc).strip().splitlines()
+        raise CheckpointError(
+            f"{weights_path} does not fit the {spec.name} network ({first[0] if first else exc}"
+            + (f"; {first[1].strip()}" if len(first) > 1 else "") + ")"
+        ) from exc
+    return model.float().eval(), sidecar
+
+
+class NeuralMethod:
+    """A registry method backed by a trained checkpoint (see the module docstring)."""
+
+    def __init__(
+        self,
+        spec: TrainSpec,
+        *,
+        checkpoint_root: str | os.PathLike | None = None,
+        device: str | torch.device | None = None,
+        tile: int = 128,
+        overlap: int | None = None,
+    ) -> None:
+        self.spec = spec
+        self.name = spec.name
+        self.checkpoint_root = Path(checkpoint_root) if checkpoint_root is not None else DEFAULT_CHECKPOINT_ROOT
+        self.device = torch.device(device) if device is not None else default_device()
+        self.tile = tile
+        self.overlap = overlap
+        self._model: nn.Module | None = None
+        self._sidecar: dict | None = None
+
+    @property
+    def weights_path(self) -> Path:
+        """``<checkpoint_root>/<name>/model.safetensors``."""
+        return checkpoint_paths(self.checkpoint_root / self.name)[0]
+
+    def availability(self) -> str | None:
+        """None when the checkpoint file exists, else why the method cannot run."""
+        if self.weights_path.is_file():
+            return None
+        return f"no checkpoint at {_display(self.weights_path)} (train it with 'srbench train --method {self.name} ...')"
+
+    def _load(self) -> nn.Module:
+        if self._model is None:
+            if not self.weights_path.is_file():
+                raise CheckpointError(self.availability() or f"no checkpoint at {self.weights_path}")
+            model, sidecar = build_from_checkpoint(self.spec, self.weights_path)
+            self._model = model.to(self.device)
+            self._sidecar = dict(sidecar, checkpoint=_display(self.weights_path), checkpoint_sha256=file_sha256(self.weights_path))
+        return self._model
+
+    def checkpoint_info(self) -> dict:
+        """The checkpoint's sidecar plus its path and SHA-256 (loads the checkpoint if needed)."""
+        self._load()
+        assert self._sidecar is not None
+        return dict(self._sidecar)
+
+    def upscale(self, lr: np.ndarray, *, dataset: str = "", name: str = "") -> np.ndarray:
+        """uint8 ``(h, w, 3)`` RGB -> uint8 ``(4h, 4w, 3)`` RGB (``dataset``/``name`` unused)."""
+        model = self._load()
+        return upscale_tiled(
+            model, lr, tile=self.tile, overlap=self.overlap, device=self.device, output_range=self.spec.output_range
+        )
+
+
+def _display(path: Path) -> str:
+    """``path`` relative to the project root when inside it (the message users see), else absolute."""
+    try:
+        return str(path.resolve().relative_to(PROJECT_ROOT))
+    except ValueError:
+        return str(path)

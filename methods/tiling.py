@@ -1,0 +1,95 @@
+"""Tiled inference: run a 4x network on a large LR image piece by piece with bounded memory.
+
+The LR image is cut into a grid of *core* tiles of at most ``tile`` x ``tile``
+pixels. Each core is fed to the network together with ``overlap`` LR pixels of
+real context on every side (fewer at the image border, where the network's own
+zero padding applies exactly as for the whole image), and only the core's part
+of the output is kept. When ``overlap`` is at least the network's receptive
+field radius, every output pixel sees exactly the inputs it would see in
+whole-image inference, so the result is the same up to float rounding. The
+network input is never larger than ``(tile + 2 * overlap)`` squared.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+import torch.nn as nn
+
+from srbench import SCALE
+
+DEFAULT_OVERLAP = 16  # LR pixels, for networks that do not declare ``receptive_radius_lr``
+
+
+def default_overlap(model: nn.Module) -> int:
+    """The model's ``receptive_radius_lr`` if it declares one, else :data:`DEFAULT_OVERLAP`."""
+    return int(getattr(model, "receptive_radius_lr", DEFAULT_OVERLAP))
+
+
+def to_uint8(sr: torch.Tensor, output_range: tuple[float, float]) -> torch.Tensor:
+    """Map ``output_range`` to [0, 1], clamp, scale by 255 and round half up; returns uint8."""
+    lo, hi = output_range
+    x = ((sr.float() - lo) / (hi - lo)).clamp_(0.0, 1.0)
+    return torch.floor(x * 255.0 + 0.5).to(torch.uint8)
+
+
+def _splits(length: int, tile: int) -> list[tuple[int, int]]:
+    """Cut ``range(length)`` into ``ceil(length / tile)`` near-equal consecutive pieces."""
+    n = max(1, math.ceil(length / tile))
+    edges = [round(i * length / n) for i in range(n + 1)]
+    return list(zip(edges[:-1], edges[1:]))
+
+
+@torch.inference_mode()
+def upscale_tiled(
+    model: nn.Module,
+    lr_uint8_hwc: np.ndarray,
+    *,
+    tile: int = 128,
+    overlap: int | None = None,
+    device: str | torch.device | None = None,
+    output_range: tuple[float, float] = (-1.0, 1.0),
+    scale: int = SCALE,
+) -> np.ndarray:
+    """Super-resolve ``lr_uint8_hwc`` (uint8 ``(h, w, 3)`` RGB) to uint8 ``(scale*h, scale*w, 3)``.
+
+    ``model`` maps float32 NCHW RGB in [0, 1] to ``scale`` x larger outputs in
+    ``output_range``; it is switched to eval mode and run in fp32 on
+    ``device`` (default: where its parameters are; the model is not moved).
+    ``tile`` is the core tile side and ``overlap`` the context margin, both in
+    LR pixels; ``overlap=None`` uses :func:`default_overlap`.
+    """
+    lr = np.asarray(lr_uint8_hwc)
+    if lr.dtype != np.uint8 or lr.ndim != 3 or lr.shape[2] != 3:
+        raise ValueError(f"expected uint8 (h, w, 3) RGB, got {lr.dtype} {lr.shape}")
+    if tile < 1:
+        raise ValueError(f"tile must be >= 1, got {tile}")
+    margin = default_overlap(model) if overlap is None else int(overlap)
+    if margin < 0:
+        raise ValueError(f"overlap must be >= 0, got {overlap}")
+    if device is None:
+        first = next(model.parameters(), None)
+        device = first.device if first is not None else torch.device("cpu")
+    device = torch.device(device)
+    model.eval()
+
+    h, w = lr.shape[:2]
+    out = np.empty((h * scale, w * scale, 3), dtype=np.uint8)
+    # An image that fits in one tile with its margins is run whole (same result, one call).
+    rows = [(0, h)] if h <= tile + 2 * margin else _splits(h, tile)
+    cols = [(0, w)] if w <= tile + 2 * margin else _splits(w, tile)
+    for y0, y1 in rows:
+        for x0, x1 in cols:
+            iy0, iy1 = max(0, y0 - margin), min(h, y1 + margin)
+            ix0, ix1 = max(0, x0 - margin), min(w, x1 + margin)
+            patch = torch.from_numpy(np.ascontiguousarray(lr[iy0:iy1, ix0:ix1]))
+            x = patch.to(device).permute(2, 0, 1).unsqueeze(0).float().div_(255.0)
+            y = model(x)
+            expected = (1, 3, (iy1 - iy0) * scale, (ix1 - ix0) * scale)
+            if tuple(y.shape) != expected:
+                raise ValueError(f"model output {tuple(y.shape)} for input {tuple(x.shape)}; expected {expected}")
+            core = y[0, :, (y0 - iy0) * scale:(y1 - iy0) * scale, (x0 - ix0) * scale:(x1 - ix0) * scale]
+            out[y0 * scale:y1 * scale, x0 * scale:x1 * scale] = to_uint8(core, output_range).permute(1, 2, 0).cpu().numpy()
+    return out
