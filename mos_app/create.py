@@ -1,0 +1,216 @@
+"""Build a MOS study folder (layout in :mod:`mos_app.study`).
+
+:func:`create_study` runs the methods on the benchmark sets and builds the
+calibration anchors; :func:`write_study` writes already computed images (it
+is also what tests use to build small synthetic studies). The folder is
+written under a temporary name next to ``out`` and renamed at the end, so a
+crash never leaves a half-written study behind. The same inputs and seed
+give a byte-identical ``manifest.json`` (no timestamps, sorted keys).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import shutil
+import tempfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from mos_app.study import FORMAT, MANIFEST, RATER_ID_RE, StudyError
+from srbench import SCALE, __version__
+from srbench.data import load_dataset, normalize_dataset_name, sha256_file
+from srbench.imageio import read_image, write_png
+
+HR_METHOD = "hr"
+TRAIN_ENV = "SRBENCH_TRAIN_DATA"
+CALIBRATION_SET = "bsd200"
+NAME_RE = RATER_ID_RE  # study names follow the same safe alphabet
+
+
+@dataclass(frozen=True)
+class ImageSpec:
+    """One image to write: ``pixels`` uint8 (H, W, 3) RGB, shown as ``method`` of ``dataset/image``."""
+
+    dataset: str
+    image: str
+    method: str
+    pixels: np.ndarray
+
+
+def write_study(
+    out: str | os.PathLike,
+    *,
+    name: str,
+    seed: int,
+    items: list[ImageSpec],
+    calibration: list[tuple[ImageSpec, ImageSpec]],
+    repeats: int = 0,
+    raters: list[str] | None = None,
+    extra_settings: dict | None = None,
+) -> Path:
+    """Write a study folder at ``out`` (which must not exist) and return its path.
+
+    ``calibration`` holds (score-1 anchor, score-5 anchor) pairs. ``repeats``
+    rating items, drawn with ``seed``, are shown twice to every rater.
+    Raises :class:`StudyError` for a bad name, too many repeats, a duplicate
+    item or an existing ``out``.
+    """
+    out = Path(out)
+    if not NAME_RE.match(name):
+        raise StudyError(f"invalid study name {name!r}: use 1-32 letters, digits, '_' or '-'")
+    if out.exists():
+        raise StudyError(f"{out} already exists; choose another --out or remove it first")
+    if not 0 <= repeats <= len(items):
+        raise StudyError(f"--repeats {repeats} must be between 0 and the number of items ({len(items)})")
+    for r in raters or []:
+        if not RATER_ID_RE.match(r):
+            raise StudyError(f"invalid rater id {r!r} in --raters: use 1-32 letters, digits, '_' or '-'")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{out.name}-", dir=out.parent))
+    try:
+        item_entries = []
+        for spec in tqdm(items, desc="study images", unit="img", leave=False):
+            stem = Path(spec.image).stem
+            rel = f"images/{spec.dataset}/{spec.method}/{stem}.png"
+            item_entries.append(_write(tmp, rel, spec, f"{spec.dataset}/{stem}/{spec.method}"))
+        ids = [e["item"] for e in item_entries]
+        if len(set(ids)) != len(ids):
+            raise StudyError("duplicate study items (the same method listed twice?)")
+        calib_entries = []
+        for low, high in calibration:
+            stem = Path(low.image).stem
+            for spec, anchor in ((low, 1), (high, 5)):
+                rel = f"calibration/{stem}/{spec.method}.png"
+                calib_entries.append(
+                    _write(tmp, rel, spec, f"calibration/{stem}/{spec.method}", anchor=anchor)
+                )
+        repeated = sorted(random.Random(seed).sample(sorted(ids), repeats))
+        settings = {
+            "name": name,
+            "seed": seed,
+            "repeats": repeats,
+            "calibration": len(calibration),
+            "raters": list(raters) if raters else None,
+            "scale": SCALE,
+            "srbench_version": __version__,
+            **(extra_settings or {}),
+        }
+        manifest = {
+            "format": FORMAT,
+            "settings": settings,
+            "items": item_entries,
+            "calibration": calib_entries,
+            "repeats": repeated,
+        }
+        (tmp / MANIFEST).write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
+        os.rename(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return out
+
+
+def _write(root: Path, rel: str, spec: ImageSpec, item: str, anchor: int | None = None) -> dict:
+    if spec.pixels.dtype != np.uint8 or spec.pixels.ndim != 3 or spec.pixels.shape[2] != 3:
+        raise StudyError(f"{item}: expected uint8 (H, W, 3) pixels, got {spec.pixels.dtype} {spec.pixels.shape}")
+    write_png(root / rel, spec.pixels)
+    h, w = spec.pixels.shape[:2]
+    return {
+        "item": item, "method": spec.method, "dataset": spec.dataset, "image": spec.image,
+        "path": rel, "sha256": sha256_file(root / rel), "width": w, "height": h, "anchor": anchor,
+    }
+
+
+def resolve_train_root(flag: str | os.PathLike | None) -> Path:
+    """``--train-data`` flag, else ``$SRBENCH_TRAIN_DATA``; must hold ``bsd200/``."""
+    raw = flag or os.environ.get(TRAIN_ENV)
+    if not raw:
+        raise StudyError(f"calibration images need the training data: pass --train-data or set ${TRAIN_ENV}")
+    root = Path(raw)
+    if not (root / CALIBRATION_SET).is_dir():
+        raise StudyError(f"{root / CALIBRATION_SET} not found: the training-data folder must hold {CALIBRATION_SET}/")
+    return root
+
+
+def calibration_pairs(train_root: Path, count: int) -> list[tuple[ImageSpec, ImageSpec]]:
+    """The first ``count`` images of ``bsd200`` (sorted by name) as (nearest, HR) anchor pairs.
+
+    The HR is cropped at the top-left so both sides are multiples of 4; the
+    score-1 anchor is the nearest-neighbour 4x upscale of its MATLAB-bicubic
+    4x shrink (:func:`srbench.resize.imresize`).
+    """
+    from methods import get_method
+    from srbench.resize import imresize
+
+    files = sorted(p for p in (train_root / CALIBRATION_SET).iterdir() if p.is_file())
+    if count > len(files):
+        raise StudyError(f"--calibration {count} exceeds the {len(files)} images in {train_root / CALIBRATION_SET}")
+    nearest = get_method("nearest")
+    pairs = []
+    for path in tqdm(files[:count], desc="calibration", unit="img", leave=False):
+        hr, _ = read_image(path)
+        h, w = hr.shape[0] // SCALE * SCALE, hr.shape[1] // SCALE * SCALE
+        hr = np.ascontiguousarray(hr[:h, :w])
+        lr = imresize(hr, 1 / SCALE, kernel="bicubic")
+        low = nearest.upscale(lr, dataset=CALIBRATION_SET, name=path.name)
+        pairs.append((ImageSpec(CALIBRATION_SET, path.name, "nearest", low),
+                      ImageSpec(CALIBRATION_SET, path.name, HR_METHOD, hr)))
+    return pairs
+
+
+def rating_items(methods: list[str], datasets: list[str], data_root: Path) -> list[ImageSpec]:
+    """Every method's SR image and the HR image of every image in ``datasets``.
+
+    Methods that cannot run here (``availability()`` is not None, e.g. no
+    checkpoint) are refused before any work is done.
+    """
+    from methods import get_method
+    from methods.registry import canonical_name
+
+    names = [canonical_name(m) for m in methods if m.strip().lower() != HR_METHOD]
+    if len(set(names)) != len(names):
+        raise StudyError(f"--methods lists a method twice: {', '.join(methods)}")
+    built = [get_method(n) for n in names]
+    missing = [f"{m.name}: {m.availability()}" for m in built if m.availability() is not None]
+    if missing:
+        raise StudyError("cannot build the study, method(s) unavailable here: " + "; ".join(missing))
+    specs = []
+    for ds in [normalize_dataset_name(d) for d in datasets]:
+        for img in tqdm(load_dataset(ds, data_root), desc=f"{ds}", unit="img", leave=False):
+            specs.append(ImageSpec(ds, img.name, HR_METHOD, img.hr))
+            for m in built:
+                specs.append(ImageSpec(ds, img.name, m.name, m.upscale(img.lr, dataset=ds, name=img.name)))
+    return specs
+
+
+def create_study(
+    out: str | os.PathLike,
+    *,
+    name: str,
+    methods: list[str],
+    datasets: list[str],
+    data_root: Path,
+    train_root: str | os.PathLike | None = None,
+    calibration: int = 20,
+    repeats: int = 0,
+    seed: int = 0,
+    raters: list[str] | None = None,
+) -> Path:
+    """Compute every stimulus and write the study folder (see :func:`write_study`).
+
+    ``train_root`` is the ``--train-data`` flag (else ``$SRBENCH_TRAIN_DATA``).
+    """
+    if calibration < 0:
+        raise StudyError("--calibration must be >= 0")
+    if not methods:
+        raise StudyError("--methods is empty: list at least one method")
+    items = rating_items(methods, datasets, data_root)
+    pairs = calibration_pairs(resolve_train_root(train_root), calibration) if calibration else []
+    settings = {"methods": sorted({s.method for s in items}), "datasets": sorted({s.dataset for s in items})}
+    return write_study(out, name=name, seed=seed, items=items, calibration=pairs,
+                       repeats=repeats, raters=raters, extra_settings=settings)

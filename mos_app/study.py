@@ -1,0 +1,162 @@
+"""A MOS study folder: what it contains, how it is read and verified.
+
+A study is a self-contained folder written once by :func:`mos_app.create.create_study`::
+
+    DIR/manifest.json                          settings, items, calibration, file checksums
+    DIR/images/<dataset>/<method>/<stem>.png   every stimulus, lossless PNG
+    DIR/calibration/<stem>/<nearest|hr>.png    calibration anchors (score 1 / score 5)
+    DIR/ratings.sqlite                         the answers (created by the app, not in the manifest)
+
+An *item* is one version of one test image: ``(dataset, image, method)``,
+identified by ``"<dataset>/<stem>/<method>"``; method ``hr`` is the original
+HR image. Every file listed in the manifest has its SHA-256; the app refuses
+to show a file whose bytes no longer match.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from srbench.data import sha256_file
+from srbench.errors import SrbenchError
+
+MANIFEST = "manifest.json"
+FORMAT = "srbench-mos-study/1"
+DB_NAME = "ratings.sqlite"
+RATER_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
+"""Allowed rater ids: 1..32 ASCII letters, digits, ``_`` or ``-`` (no paths, no SQL, no HTML)."""
+
+
+class StudyError(SrbenchError):
+    """A missing, malformed or altered study folder, or a bad rater id."""
+
+
+@dataclass(frozen=True)
+class Stimulus:
+    """One image a rater can be shown (a rating item or a calibration anchor).
+
+    ``path`` is relative to the study folder (POSIX separators); ``anchor`` is
+    the score a calibration image stands for (1 or 5), None for rating items.
+    """
+
+    item: str
+    method: str
+    dataset: str
+    image: str
+    path: str
+    sha256: str
+    width: int
+    height: int
+    anchor: int | None = None
+
+
+@dataclass(frozen=True)
+class Study:
+    """A loaded study: its folder, settings and stimuli (read-only)."""
+
+    root: Path
+    name: str
+    seed: int
+    repeats: tuple[str, ...]
+    items: tuple[Stimulus, ...]
+    calibration: tuple[Stimulus, ...]
+    raters: tuple[str, ...] | None
+    settings: dict
+
+    def stimulus(self, item: str) -> Stimulus:
+        """The rating item or calibration anchor with id ``item``."""
+        for s in self.items + self.calibration:
+            if s.item == item:
+                return s
+        raise StudyError(f"study {self.name!r} has no item {item!r}")
+
+    def read_verified(self, stim: Stimulus) -> bytes:
+        """Return the PNG bytes of ``stim`` after checking their SHA-256 against the manifest.
+
+        Raises :class:`StudyError` if the file is missing or was altered.
+        """
+        path = self.root / stim.path
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise StudyError(f"study file {stim.path} is missing or unreadable ({exc.strerror})") from exc
+        if hashlib.sha256(data).hexdigest() != stim.sha256:
+            raise StudyError(
+                f"study file {stim.path} was altered after the study was created "
+                "(SHA-256 differs from manifest.json); restore it or create a new study"
+            )
+        return data
+
+
+def check_rater_id(rater: str, study: Study | None = None) -> str:
+    """Return ``rater`` if it is a well-formed id (and listed, when the study has a rater list).
+
+    Raises :class:`StudyError` otherwise; the message never echoes more than
+    the first 40 characters of the input.
+    """
+    if not isinstance(rater, str) or not RATER_ID_RE.match(rater):
+        shown = repr(str(rater)[:40])
+        raise StudyError(
+            f"invalid rater id {shown}: use 1-32 letters, digits, '_' or '-' (for example 'r07')"
+        )
+    if study is not None and study.raters is not None and rater not in study.raters:
+        raise StudyError(f"rater id {rater!r} is not on this study's list of raters; check the id you were given")
+    return rater
+
+
+def load_study(root: str | os.PathLike, *, verify: bool = True) -> Study:
+    """Read ``root/manifest.json``; with ``verify`` check every listed file's SHA-256.
+
+    Raises :class:`StudyError` for a missing folder or manifest, a manifest
+    of another format, or a missing / altered file.
+    """
+    root = Path(root)
+    if not root.is_dir():
+        raise StudyError(f"study folder {root} does not exist (create one with 'srbench mos create')")
+    mpath = root / MANIFEST
+    try:
+        manifest = json.loads(mpath.read_text())
+    except FileNotFoundError as exc:
+        raise StudyError(f"{root} is not a study folder: {MANIFEST} is missing") from exc
+    except (OSError, ValueError) as exc:
+        raise StudyError(f"{mpath}: unreadable or not JSON ({exc})") from exc
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        raise StudyError(f"{mpath}: not a study manifest of format {FORMAT!r}")
+    try:
+        items = tuple(Stimulus(**s) for s in manifest["items"])
+        calibration = tuple(Stimulus(**s) for s in manifest["calibration"])
+        settings = manifest["settings"]
+        raters = settings.get("raters")
+        study = Study(
+            root=root,
+            name=settings["name"],
+            seed=int(settings["seed"]),
+            repeats=tuple(manifest["repeats"]),
+            items=items,
+            calibration=calibration,
+            raters=tuple(raters) if raters else None,
+            settings=settings,
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise StudyError(f"{mpath}: malformed manifest ({exc!r})") from exc
+    if verify:
+        verify_files(study)
+    return study
+
+
+def verify_files(study: Study) -> None:
+    """Check every stimulus file's SHA-256; raise :class:`StudyError` naming the first bad one."""
+    for stim in study.items + study.calibration:
+        path = study.root / stim.path
+        if not path.is_file():
+            raise StudyError(f"study file {stim.path} is missing from {study.root}")
+        if sha256_file(path) != stim.sha256:
+            raise StudyError(
+                f"study file {stim.path} was altered after the study was created "
+                "(SHA-256 differs from manifest.json); restore it or create a new study"
+            )
