@@ -1,0 +1,468 @@
+"""Installing and checking the benchmark sets (``srbench datasets fetch|verify|list``).
+
+Sources a set can be fetched from (``--source``):
+
+* nothing: the public SelfExSR repository on GitHub, one raw file at a time
+  (``raw_url_template`` + ``source_path`` of each manifest entry);
+* ``http(s)://.../NAME.zip|.tar|.tar.gz|...``: an archive, downloaded first;
+* ``http(s)://BASE``: a server with the srbench layout ``BASE/<set>/HR/NAME.png``
+  (or, as a fallback per file, the SelfExSR layout ``BASE/data/Set5/...``);
+* a local folder or archive in either layout, possibly inside one top-level
+  folder (``SelfExSR-master/data/Set5/image_SRF_4/img_001_SRF_4_HR.png``).
+
+Every file is checked against the SHA-256 and byte count in its manifest.
+Installation is atomic per set: files are staged in a hidden scratch folder
+inside the data root (same file system), the staged set is verified as a
+whole, then renamed into place. Whatever goes wrong (network, checksum,
+missing file, Ctrl-C) the scratch folder is deleted, so no half-written set
+and no temp folder remain, and a set already in place is left as it was.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import http.client
+import os
+import shutil
+import tempfile
+import urllib.error
+import urllib.parse
+import urllib.request
+from contextlib import ExitStack
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO, Callable, Iterable
+
+from tqdm import tqdm
+
+from srbench import SCALE, __version__
+from srbench.archive import ArchiveReader, is_archive_name
+from srbench.data import DATASETS, DEFAULT_CACHE, ENV_VAR, load_manifest, normalize_dataset_name, sha256_file
+from srbench.errors import DataError, ImageError
+from srbench.imageio import read_image
+
+DEFAULT_TIMEOUT_S = 30.0
+_BLOCK = 1 << 16
+_NET_ERRORS = (OSError, http.client.HTTPException)  # URLError, timeouts, resets, IncompleteRead
+
+
+@dataclass(frozen=True)
+class FileSpec:
+    """One file a set must contain, as listed in its manifest."""
+
+    dataset: str
+    path: str  # relative to the set folder, e.g. "HR/baby.png"
+    sha256: str
+    bytes: int
+    width: int  # pixels
+    height: int
+    source_path: str  # inside the SelfExSR repository
+
+    @property
+    def label(self) -> str:
+        return f"{self.dataset}/{self.path}"
+
+
+def manifest_pairs(dataset: str) -> list[tuple[str, FileSpec, FileSpec]]:
+    """``(name, hr, lr)`` for every image of ``dataset``, in manifest order."""
+    dataset = normalize_dataset_name(dataset)
+    pairs = []
+    for entry in load_manifest(dataset)["images"]:
+        hr, lr = (
+            FileSpec(dataset, e["path"], e["sha256"], e["bytes"], e["width"], e["height"], e["source_path"])
+            for e in (entry["hr"], entry["lr"])
+        )
+        pairs.append((entry["name"], hr, lr))
+    return pairs
+
+
+def manifest_files(dataset: str) -> list[FileSpec]:
+    """Every file of ``dataset`` (HR then LR of each image, manifest order)."""
+    return [spec for _, hr, lr in manifest_pairs(dataset) for spec in (hr, lr)]
+
+
+def parse_datasets(text: str | Iterable[str] | None) -> list[str]:
+    """``"set5,Set14"`` / ``"all"`` / None -> normalized, de-duplicated set names."""
+    if text is None:
+        return list(DATASETS)
+    items = text.split(",") if isinstance(text, str) else list(text)
+    names = [i.strip() for i in items if i.strip()]
+    if not names or names == ["all"]:
+        return list(DATASETS)
+    return list(dict.fromkeys(normalize_dataset_name(n) for n in names))
+
+
+def data_root_choice(flag: str | os.PathLike | None = None) -> tuple[Path, str]:
+    """``(root, origin)`` by the order of :func:`srbench.data.resolve_data_root`, without requiring it to exist."""
+    if flag:
+        return Path(flag), "--data-root"
+    if os.environ.get(ENV_VAR):
+        return Path(os.environ[ENV_VAR]), f"${ENV_VAR}"
+    return DEFAULT_CACHE, "the default cache"
+
+
+# ----------------------------------------------------------------- sources
+
+
+class Source:
+    """Where :func:`fetch_datasets` reads files from."""
+
+    description = "?"
+
+    def open(self, spec: FileSpec) -> tuple[BinaryIO, str]:
+        """Return ``(readable binary stream, origin label)`` for ``spec``, or raise DataError."""
+        raise NotImplementedError
+
+
+def local_candidates(spec: FileSpec) -> list[str]:
+    """Relative paths where ``spec`` may sit: srbench layout, SelfExSR layout, SelfExSR ``data/``."""
+    return [f"{spec.dataset}/{spec.path}", spec.source_path, spec.source_path.removeprefix("data/")]
+
+
+class DirSource(Source):
+    """A local folder in the srbench or SelfExSR layout (maybe inside one top-level folder)."""
+
+    def __init__(self, root: Path, description: str | None = None):
+        self.root = root
+        self.description = description or f"folder {root}"
+        visible = [e for e in root.iterdir() if not e.name.startswith(".")]
+        self.prefixes = [""]
+        if len(visible) == 1 and visible[0].is_dir():
+            self.prefixes.append(visible[0].name + "/")
+
+    def open(self, spec: FileSpec) -> tuple[BinaryIO, str]:
+        for prefix in self.prefixes:
+            for rel in local_candidates(spec):
+                path = self.root / (prefix + rel)
+                if path.is_file():
+                    return open(path, "rb"), str(path)
+        raise DataError(
+            f"{spec.label}: not found in {self.description} (looked for {spec.dataset}/{spec.path} "
+            f"in the srbench layout and {spec.source_path} in the SelfExSR layout)"
+        )
+
+
+class HttpSource(Source):
+    """Files downloaded one by one; ``urls_for(spec)`` lists URLs to try (404 -> next)."""
+
+    def __init__(self, urls_for: Callable[[FileSpec], list[str]], description: str, timeout: float):
+        self.urls_for = urls_for
+        self.description = description
+        self.timeout = timeout
+
+    def open(self, spec: FileSpec) -> tuple[BinaryIO, str]:
+        urls = self.urls_for(spec)
+        for url in urls:
+            try:
+                return open_url(url, self.timeout), url
+            except urllib.error.HTTPError as exc:
+                exc.close()
+                if exc.code != 404:
+                    raise DataError(f"{spec.label}: {url} answered HTTP {exc.code} {exc.reason}") from exc
+        raise DataError(f"{spec.label}: not found (HTTP 404) at {' or '.join(urls)}")
+
+
+def open_url(url: str, timeout: float) -> BinaryIO:
+    """``urlopen`` with a timeout; network failures become a :class:`DataError` (HTTP errors pass)."""
+    request = urllib.request.Request(url, headers={"User-Agent": f"srbench/{__version__}"})
+    try:
+        return urllib.request.urlopen(request, timeout=timeout)
+    except urllib.error.HTTPError:
+        raise
+    except urllib.error.URLError as exc:
+        raise DataError(_unreachable(url, exc.reason)) from exc
+    except _NET_ERRORS as exc:
+        raise DataError(_unreachable(url, exc)) from exc
+
+
+def _unreachable(url: str, reason: object) -> str:
+    host = urllib.parse.urlsplit(url).netloc
+    if isinstance(reason, TimeoutError):
+        reason = "timed out"
+    return (
+        f"cannot reach {host} ({reason}) for {url}; check the network connection (or proxy settings), "
+        "or install from a local copy with 'srbench datasets fetch --source DIR|ARCHIVE'"
+    )
+
+
+def github_source(timeout: float) -> HttpSource:
+    """The default: each file from the SelfExSR repository's raw URL in the manifest."""
+
+    def urls_for(spec: FileSpec) -> list[str]:
+        template = load_manifest(spec.dataset)["source"]["raw_url_template"]
+        return [template.format(source_path=spec.source_path)]
+
+    return HttpSource(urls_for, "SelfExSR on GitHub (raw.githubusercontent.com)", timeout)
+
+
+def base_url_source(base: str, timeout: float) -> HttpSource:
+    """A server holding ``BASE/<set>/HR/NAME.png`` (else ``BASE/<source_path>``)."""
+    base = base.rstrip("/")
+
+    def urls_for(spec: FileSpec) -> list[str]:
+        return [f"{base}/{urllib.parse.quote(rel)}" for rel in (f"{spec.dataset}/{spec.path}", spec.source_path)]
+
+    return HttpSource(urls_for, base, timeout)
+
+
+def download(url: str, dest: Path, timeout: float, progress: bool) -> None:
+    """Stream ``url`` into the file ``dest`` (a progress bar in bytes); DataError on any failure."""
+    try:
+        response = open_url(url, timeout)
+    except urllib.error.HTTPError as exc:
+        exc.close()
+        raise DataError(f"{url} answered HTTP {exc.code} {exc.reason}") from exc
+    done = 0
+    with response, open(dest, "wb") as out:
+        length = response.headers.get("Content-Length")
+        total = int(length) if length and length.isdigit() else None
+        with tqdm(total=total, unit="B", unit_scale=True, desc="download", disable=None if progress else True) as bar:
+            while True:
+                try:
+                    block = response.read(_BLOCK)
+                except _NET_ERRORS as exc:
+                    raise DataError(f"download of {url} broke off after {done} bytes ({exc!r})") from exc
+                if not block:
+                    break
+                out.write(block)
+                done += len(block)
+                bar.update(len(block))
+    if total is not None and done != total:
+        raise DataError(f"download of {url} is truncated: {done} of {total} bytes arrived")
+
+
+def archive_source(archive: Path, scratch: Path, datasets: list[str], label: str) -> DirSource:
+    """Extract (safely) the files of ``datasets`` that ``archive`` holds into ``scratch``."""
+    with ArchiveReader(archive) as reader:
+        tops = reader.top_level_dirs()
+        prefixes = [""] + ([f"{next(iter(tops))}/"] if len(tops) == 1 else [])
+        wanted: dict[str, int] = {}
+        for dataset in datasets:
+            for spec in manifest_files(dataset):
+                for prefix in prefixes:
+                    for rel in local_candidates(spec):
+                        name = prefix + rel
+                        if name in reader.files or name in reader.special:
+                            wanted[name] = spec.bytes
+        out = scratch / "extracted"
+        out.mkdir()
+        reader.extract(wanted, out)
+    return DirSource(out, description=label)
+
+
+def open_source(text: str | None, scratch: Path, datasets: list[str], timeout: float, progress: bool) -> Source:
+    """Turn a ``--source`` value into a :class:`Source` (downloading/extracting into ``scratch``)."""
+    if not text:
+        return github_source(timeout)
+    if text.startswith(("http://", "https://")):
+        url_path = urllib.parse.urlsplit(text).path
+        if not is_archive_name(url_path):
+            return base_url_source(text, timeout)
+        name = Path(url_path).name
+        local = scratch / name
+        download(text, local, timeout, progress)
+        return archive_source(local, scratch, datasets, f"archive {text}")
+    path = Path(text).expanduser()
+    if path.is_dir():
+        return DirSource(path)
+    if path.is_file():
+        return archive_source(path, scratch, datasets, f"archive {path}")
+    raise DataError(
+        f"--source {text}: no such folder or file (give a folder, a .zip/.tar/.tar.gz archive, or an http(s) URL)"
+    )
+
+
+# ----------------------------------------------------------------- install
+
+
+@dataclass(frozen=True)
+class FetchResult:
+    """What happened to one set: ``installed`` or ``skipped`` (already present and valid)."""
+
+    dataset: str
+    status: str
+    files: int
+    bytes: int
+    path: Path
+
+
+def fetch_datasets(
+    datasets: str | Iterable[str] | None = None,
+    data_root: str | os.PathLike | None = None,
+    source: str | None = None,
+    *,
+    force: bool = False,
+    timeout: float = DEFAULT_TIMEOUT_S,
+    progress: bool = True,
+    log: Callable[[str], None] | None = None,
+) -> list[FetchResult]:
+    """Install ``datasets`` into the data root from ``source`` (see the module docstring).
+
+    Sets already present and valid are skipped unless ``force``. Sets are
+    installed in order; the first failure raises :class:`DataError` (sets
+    installed before it stay installed, the failing one is not touched).
+    ``timeout`` is in seconds per network operation.
+    """
+    names = parse_datasets(datasets)
+    root, origin = data_root_choice(data_root)
+    say = log or (lambda msg: None)
+    results = []
+    created = not root.exists()
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        todo = []
+        for name in names:
+            if not force and not verify_set(name, root / name):
+                spec_files = manifest_files(name)
+                results.append(FetchResult(name, "skipped", len(spec_files), sum(s.bytes for s in spec_files), root / name))
+                say(f"{name}: already present and verified in {root / name} (use --force to fetch again)")
+            else:
+                todo.append(name)
+        if not todo:
+            return results
+        with ExitStack() as cleanup:
+            scratch = Path(tempfile.mkdtemp(prefix=".fetch-", dir=root))
+            cleanup.callback(shutil.rmtree, scratch, ignore_errors=True)
+            src = open_source(source, scratch, todo, timeout, progress)
+            for name in todo:
+                result = install_set(name, root, src, scratch, progress)
+                results.append(result)
+                say(f"{name}: installed {result.files} files ({result.bytes / 1e6:.1f} MB) from {src.description} into {result.path}")
+    except OSError as exc:
+        raise DataError(f"cannot write into the data root {root} (from {origin}): {exc}") from exc
+    finally:
+        if created and not any(r.status == "installed" for r in results):
+            _remove_if_empty(root)  # a failed first fetch leaves no empty data root behind
+    return results
+
+
+def _remove_if_empty(folder: Path) -> None:
+    try:
+        folder.rmdir()
+    except OSError:
+        pass
+
+
+def install_set(dataset: str, root: Path, source: Source, scratch: Path, progress: bool = True) -> FetchResult:
+    """Stage every file of ``dataset`` under ``scratch``, verify, then rename to ``root/dataset``."""
+    specs = manifest_files(dataset)
+    stage = scratch / dataset
+    total = sum(s.bytes for s in specs)
+    with tqdm(total=total, unit="B", unit_scale=True, desc=dataset, disable=None if progress else True) as bar:
+        for spec in specs:
+            stream, origin = source.open(spec)
+            with stream:
+                copy_verified(stream, stage / spec.path, spec, origin, bar.update)
+    problems = verify_set(dataset, stage)
+    if problems:
+        raise DataError(f"{dataset}: the fetched copy failed verification: {problems[0]}")
+    dest = root / dataset
+    _swap_into_place(stage, dest, scratch / f"replaced-{dataset}")
+    return FetchResult(dataset, "installed", len(specs), total, dest)
+
+
+def copy_verified(stream: BinaryIO, dest: Path, spec: FileSpec, origin: str, advance: Callable[[int], object]) -> None:
+    """Copy ``stream`` to ``dest``, raising DataError unless its size and SHA-256 match ``spec``."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    digest = hashlib.sha256()
+    done = 0
+    with open(dest, "wb") as out:
+        while done <= spec.bytes:
+            try:
+                block = stream.read(min(_BLOCK, spec.bytes + 1 - done))
+            except _NET_ERRORS as exc:
+                raise DataError(
+                    f"{spec.label}: transfer from {origin} broke off after {done} of {spec.bytes} bytes ({exc!r})"
+                ) from exc
+            if not block:
+                break
+            out.write(block)
+            digest.update(block)
+            done += len(block)
+            advance(len(block))
+    if done < spec.bytes:
+        raise DataError(f"{spec.label}: {origin} is truncated: {done} of {spec.bytes} bytes (connection closed early?)")
+    if done > spec.bytes:
+        raise DataError(f"{spec.label}: {origin} is larger than the expected {spec.bytes} bytes (not the manifest's file)")
+    got = digest.hexdigest()
+    if got != spec.sha256:
+        raise DataError(
+            f"{spec.label}: checksum mismatch for {origin} (sha256 {got[:16]}..., expected {spec.sha256[:16]}...): "
+            "corrupted in transfer or a different release"
+        )
+
+
+def _swap_into_place(stage: Path, dest: Path, parking: Path) -> None:
+    """Rename ``stage`` to ``dest``; an existing ``dest`` is parked first and restored on failure."""
+    parked = False
+    if dest.exists() or dest.is_symlink():
+        os.rename(dest, parking)
+        parked = True
+    try:
+        os.rename(stage, dest)
+    except BaseException:
+        if parked:
+            os.rename(parking, dest)
+        raise
+
+
+# ----------------------------------------------------------------- verify / list
+
+
+def verify_set(dataset: str, set_dir: str | os.PathLike) -> list[str]:
+    """Every problem of the set folder ``set_dir``, one line each (empty list: all good).
+
+    Reports missing files, files not in the manifest, checksum mismatches,
+    unreadable images (only files whose checksum mismatches are decoded:
+    a matching file is the manifest's, known-good one) and pairs whose LR
+    size x4 is not the HR size.
+    """
+    dataset = normalize_dataset_name(dataset)
+    set_dir = Path(set_dir)
+    if not set_dir.is_dir():
+        return [f"{dataset}: folder {set_dir} is missing (run 'srbench datasets fetch --datasets {dataset}')"]
+    problems: list[str] = []
+    sizes: dict[str, tuple[int, int]] = {}  # path -> (width, height)
+    pairs = manifest_pairs(dataset)
+    for spec in (s for _, hr, lr in pairs for s in (hr, lr)):
+        path = set_dir / spec.path
+        if not path.is_file():
+            problems.append(f"{spec.label}: missing")
+            continue
+        got = sha256_file(path)
+        if got == spec.sha256:
+            sizes[spec.path] = (spec.width, spec.height)
+            continue
+        problems.append(f"{spec.label}: checksum mismatch (sha256 {got[:16]}..., expected {spec.sha256[:16]}...)")
+        try:
+            pixels, _ = read_image(path)
+        except ImageError as exc:
+            problems.append(f"{spec.label}: unreadable image: {str(exc).removeprefix(f'{path}: ')}")
+            continue
+        sizes[spec.path] = (pixels.shape[1], pixels.shape[0])
+    expected = {s.path for _, hr, lr in pairs for s in (hr, lr)}
+    for path in sorted(p for p in set_dir.rglob("*") if not p.is_dir()):
+        rel = path.relative_to(set_dir).as_posix()
+        if rel not in expected:
+            problems.append(f"{dataset}/{rel}: extra file, not in the manifest")
+    for name, hr, lr in pairs:
+        if hr.path in sizes and lr.path in sizes:
+            (hw, hh), (lw, lh) = sizes[hr.path], sizes[lr.path]
+            if (lw * SCALE, lh * SCALE) != (hw, hh):
+                problems.append(f"{dataset}/{name}: LR is {lw}x{lh} but HR is {hw}x{hh}; LR x{SCALE} must equal the HR size")
+    return problems
+
+
+def set_status(dataset: str, root: Path) -> str:
+    """A quick (no hashing) status of ``root/dataset``: present / incomplete / not fetched."""
+    specs = manifest_files(dataset)
+    ok = 0
+    for spec in specs:
+        path = root / dataset / spec.path
+        if path.is_file() and path.stat().st_size == spec.bytes:
+            ok += 1
+    if ok == len(specs):
+        return "present"
+    if ok == 0 and not (root / dataset).exists():
+        return "not fetched"
+    return f"incomplete: {ok} of {len(specs)} files present with the expected size"
