@@ -1,0 +1,55 @@
+"""MATLAB-compatible ``imresize`` for batched torch tensors (any device).
+
+Same weights, border handling and dimension order as :mod:`srbench.resize`
+(the weights come from :func:`srbench.resize.resize_weights`), applied as
+gathers plus weighted sums on the tensor's own device. Unlike the numpy
+version nothing is rounded: the trainer uses it to turn float HR patches in
+``[0, 1]`` into LR patches and quantises them itself. Gathers, not matrix
+products, so TF32 matmul settings cannot change the result.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from srbench.resize import ResizeError, check_kernel, resize_plan, resize_weights
+
+
+def _taps(in_len: int, out_len: int, scale: float, kernel: str, like: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(index, weight)`` of shape ``(out_len, taps)`` on ``like``'s device, weight in its dtype."""
+    w = resize_weights(in_len, out_len, scale, kernel)
+    index = torch.from_numpy(w.index.copy()).to(like.device)
+    weight = torch.from_numpy(w.weight.copy()).to(device=like.device, dtype=like.dtype)
+    return index, weight
+
+
+def _resize_dim(x: torch.Tensor, dim: int, index: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """Resample NCHW ``x`` along ``dim`` (2 = height, 3 = width)."""
+    out_len, taps = index.shape
+    gathered = x.index_select(dim, index.reshape(-1))
+    if dim == 2:
+        n, c, _, w = x.shape
+        gathered = gathered.view(n, c, out_len, taps, w)
+        return (gathered * weight.view(out_len, taps, 1)).sum(dim=3)
+    n, c, h, _ = x.shape
+    gathered = gathered.view(n, c, h, out_len, taps)
+    return (gathered * weight).sum(dim=4)
+
+
+def imresize(x: torch.Tensor, scale: float, *, kernel: str = "bicubic") -> torch.Tensor:
+    """Resize a float32/float64 NCHW tensor like MATLAB ``imresize(x, scale, kernel)``, no rounding.
+
+    Output is ``(N, C, ceil(scale * H), ceil(scale * W))`` in ``x``'s dtype and
+    on its device. Scale 1 returns ``x`` itself.
+    """
+    check_kernel(kernel)
+    if not isinstance(x, torch.Tensor) or x.dim() != 4:
+        shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
+        raise ResizeError(f"torch imresize takes an NCHW tensor, got {shape}")
+    if x.dtype not in (torch.float32, torch.float64):
+        raise ResizeError(f"torch imresize takes float32 or float64 tensors, got {x.dtype}")
+    in_shape = (x.shape[2], x.shape[3])
+    for dim, out_len, dim_scale in resize_plan(in_shape, scale, None):
+        index, weight = _taps(in_shape[dim], out_len, dim_scale, kernel, x)
+        x = _resize_dim(x, dim + 2, index, weight)
+    return x
