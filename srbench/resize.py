@@ -134,6 +134,8 @@ def resize_plan(
     Dimensions whose size and scale are both unchanged are skipped. Raises
     :class:`ResizeError` for a bad scale or output shape.
     """
+    if min(in_shape) < 1:
+        raise ResizeError(f"cannot resize an empty image of shape {in_shape}")
     if output_shape is not None:
         try:
             out = tuple(int(n) for n in output_shape)
@@ -148,10 +150,6 @@ def resize_plan(
         s = check_scale(scale)
         scales = (s, s)
         out = (math.ceil(s * in_shape[0]), math.ceil(s * in_shape[1]))
-    if min(in_shape) < 1:
-        raise ResizeError(f"cannot resize an empty image of shape {in_shape}")
-    if min(out) < 1:
-        raise ResizeError(f"scale {scale} shrinks the {in_shape[0]}x{in_shape[1]} image to nothing")
     order = sorted(range(2), key=lambda d: scales[d])  # stable: rows first on a tie
     return [(d, out[d], scales[d]) for d in order if not (scales[d] == 1.0 and out[d] == in_shape[d])]
 
