@@ -1,12 +1,118 @@
-"""`srbench mos` (placeholder: being written; see the open issue)."""
+"""``srbench mos``: create a MOS study, serve the rating app, export the answers."""
 
-from srbench.errors import SrbenchError
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from mos_app.study import DB_NAME, StudyError, load_study
+
+APP = Path(__file__).resolve().parent / "app.py"
 
 
 def add_parser(subparsers) -> None:
-    p = subparsers.add_parser("mos", help="(not yet implemented)")
-    p.set_defaults(func=_run)
+    """Add ``srbench mos`` with the sub-subcommands ``create``, ``serve`` and ``export``."""
+    p = subparsers.add_parser(
+        "mos", help="mean-opinion-score study: create, serve, export",
+        description="Run a MOS study like the paper's (section 3.3): raters score every version of "
+                    "every test image 1 (bad) .. 5 (excellent) after calibrating on nearest-neighbour "
+                    "(score 1) and original HR (score 5) images.",
+    )
+    sub = p.add_subparsers(dest="mos_command", metavar="ACTION")
+    p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
+
+    c = sub.add_parser("create", help="build a self-contained study folder",
+                       description="Run the methods on the test sets and write every stimulus as lossless "
+                                   "PNG, the calibration anchors and manifest.json (SHA-256 of every file).")
+    c.add_argument("--name", required=True, help="study name (letters, digits, '_', '-'; max 32)")
+    c.add_argument("--methods", required=True, help="comma-separated registry names, e.g. nearest,bicubic,srgan-vgg54 "
+                                                    "(the HR image is always included as method 'hr')")
+    c.add_argument("--datasets", required=True, help="comma-separated sets: set5,set14,bsd100")
+    c.add_argument("--calibration", type=int, default=20, metavar="N",
+                   help="calibration images: the first N of train/bsd200 sorted by name (default 20, as in the paper)")
+    c.add_argument("--repeats", type=int, default=0, metavar="N",
+                   help="items shown twice to every rater, for test-retest reliability (default 0)")
+    c.add_argument("--seed", type=int, default=0, help="seed for the repeated items and every rater's order (default 0)")
+    c.add_argument("--raters", default=None, help="optional comma-separated list of allowed rater ids")
+    c.add_argument("--data-root", default=None, help="benchmark data root (default $SRBENCH_DATA)")
+    c.add_argument("--train-data", default=None, help="training data folder holding bsd200/ (default $SRBENCH_TRAIN_DATA)")
+    c.add_argument("--out", required=True, help="study folder to create (must not exist)")
+    c.set_defaults(func=_create)
+
+    s = sub.add_parser("serve", help="run the rating app (Streamlit)",
+                       description="Check every study file's SHA-256, then run the Streamlit rating app. Raters open "
+                                   "http://ADDRESS:PORT/?rater=ID; the admin page is http://ADDRESS:PORT/?admin=1.")
+    s.add_argument("--study", required=True, help="study folder made by 'srbench mos create'")
+    s.add_argument("--port", type=int, default=8501, help="TCP port (default 8501)")
+    s.add_argument("--address", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    s.add_argument("--admin-token", default=None,
+                   help="token for the admin page (default $SRBENCH_MOS_ADMIN_TOKEN; none: admin page disabled)")
+    s.add_argument("--db", default=None, help=f"answer database (default STUDY/{DB_NAME})")
+    s.set_defaults(func=_serve)
+
+    e = sub.add_parser("export", help="write the answers as long-format CSV",
+                       description="Columns: study,rater,item,method,dataset,image,phase,repeat,score,response_ms,timestamp.")
+    e.add_argument("--study", required=True, help="study folder")
+    e.add_argument("--db", default=None, help=f"answer database (default STUDY/{DB_NAME})")
+    e.add_argument("--out", required=True, help="CSV file to write")
+    e.set_defaults(func=_export)
 
 
-def _run(args) -> int:
-    raise SrbenchError("'srbench mos' is not implemented yet")
+def _split(text: str) -> list[str]:
+    return [t.strip() for t in text.split(",") if t.strip()]
+
+
+def _create(args: argparse.Namespace) -> int:
+    from mos_app.create import create_study
+    from srbench.data import resolve_data_root
+
+    out = create_study(
+        args.out, name=args.name, methods=_split(args.methods), datasets=_split(args.datasets),
+        data_root=resolve_data_root(args.data_root), train_root=args.train_data,
+        calibration=args.calibration, repeats=args.repeats, seed=args.seed,
+        raters=_split(args.raters) if args.raters else None,
+    )
+    study = load_study(out)
+    print(f"study {study.name}: {len(study.items)} items, {len(study.repeats)} repeated, "
+          f"{len(study.calibration)} calibration anchors -> {out}")
+    return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    study = load_study(args.study, verify=True)  # fail here, before starting a server
+    if not 1 <= args.port <= 65535:
+        raise StudyError(f"--port {args.port} is not a TCP port (1..65535)")
+    env = dict(os.environ)
+    env["SRBENCH_MOS_STUDY"] = str(study.root.resolve())
+    env["SRBENCH_MOS_DB"] = str(Path(args.db).resolve()) if args.db else str(study.root.resolve() / DB_NAME)
+    token = args.admin_token if args.admin_token is not None else os.environ.get("SRBENCH_MOS_ADMIN_TOKEN", "")
+    env["SRBENCH_MOS_ADMIN_TOKEN"] = token
+    cmd = [sys.executable, "-m", "streamlit", "run", str(APP), *streamlit_flags(args.port, args.address)]
+    print(f"serving study {study.name} at http://{args.address}:{args.port}/?rater=ID"
+          + (" (admin: ?admin=1)" if token else " (admin page disabled)"), file=sys.stderr)
+    return subprocess.call(cmd, env=env)
+
+
+def streamlit_flags(port: int, address: str) -> list[str]:
+    """Command-line flags for a headless, non-reloading ``streamlit run``."""
+    return [
+        "--server.port", str(port), "--server.address", address, "--server.headless", "true",
+        "--server.fileWatcherType", "none", "--server.runOnSave", "false",
+        "--browser.gatherUsageStats", "false", "--global.developmentMode", "false",
+        "--client.toolbarMode", "minimal",
+    ]
+
+
+def _export(args: argparse.Namespace) -> int:
+    from mos_app.store import Store
+
+    study = load_study(args.study, verify=False)
+    db = Path(args.db) if args.db else study.root / DB_NAME
+    if not db.is_file():
+        raise StudyError(f"no answer database at {db} (nobody has rated yet, or pass --db)")
+    n = Store(db).export_csv(args.out, study.name)
+    print(f"{n} answers -> {args.out}")
+    return 0

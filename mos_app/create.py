@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import re
 import shutil
 import tempfile
 from dataclasses import asdict, dataclass
@@ -76,7 +77,7 @@ def write_study(
         item_entries = []
         for spec in tqdm(items, desc="study images", unit="img", leave=False):
             stem = Path(spec.image).stem
-            rel = f"images/{spec.dataset}/{spec.method}/{stem}.png"
+            rel = f"images/{spec.dataset}/{_safe(spec.method)}/{stem}.png"
             item_entries.append(_write(tmp, rel, spec, f"{spec.dataset}/{stem}/{spec.method}"))
         ids = [e["item"] for e in item_entries]
         if len(set(ids)) != len(ids):
@@ -113,6 +114,11 @@ def write_study(
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return out
+
+
+def _safe(method: str) -> str:
+    """A folder name for ``method`` (``external:foo`` -> ``external_foo``)."""
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", method)
 
 
 def _write(root: Path, rel: str, spec: ImageSpec, item: str, anchor: int | None = None) -> dict:
