@@ -78,7 +78,7 @@ def save_checkpoint(
 
 
 def load_checkpoint(path: str | os.PathLike, *, name: str = "model") -> tuple[dict[str, torch.Tensor], dict]:
-    """Load ``(state_dict, sidecar)`` from a checkpoint directory or a ``.safetensors`` file.
+    """Load ``(state_dict, sidecar)`` from a ``.safetensors`` file or a directory holding ``<name>.safetensors``.
 
     Tensors are returned on the CPU. The sidecar comes from the safetensors
     header; files without one (made elsewhere) fall back to the ``.json``
@@ -88,7 +88,8 @@ def load_checkpoint(path: str | os.PathLike, *, name: str = "model") -> tuple[di
     from safetensors import safe_open
 
     path = Path(path)
-    weights_path = checkpoint_paths(path, name)[0] if path.is_dir() else path
+    is_file = path.suffix == ".safetensors" and not path.is_dir()
+    weights_path = path if is_file else checkpoint_paths(path, name)[0]
     if not weights_path.is_file():
         raise CheckpointError(f"checkpoint not found: {weights_path}")
     try:
