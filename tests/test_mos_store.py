@@ -1,0 +1,146 @@
+"""The MOS answer store on a real SQLite file: concurrency, replays, validation, CSV export."""
+
+from __future__ import annotations
+
+import csv
+import io
+import multiprocessing
+import sqlite3
+import threading
+
+import pytest
+
+from mos_app.store import CSV_COLUMNS, Answer, AnswerError, Store
+from mos_app.study import StudyError
+
+N_THREADS = 24
+N_PROCS = 4
+PER_WRITER = 50
+
+
+def _answer(rater: str, index: int, score: int = 3, **kw) -> Answer:
+    fields = dict(study="s1", rater=rater, presentation=index, item=f"set5/img{index}/bicubic",
+                  method="bicubic", dataset="set5", image=f"img{index}.png", phase="rating",
+                  repeat=0, score=score, response_ms=1200)
+    fields.update(kw)
+    return Answer(**fields)
+
+
+def _write_many(path: str, rater: str, barrier=None) -> list[bool]:
+    store = Store(path)
+    if barrier is not None:
+        barrier.wait()
+    results = [store.record(_answer(rater, i, score=1 + i % 5)) for i in range(PER_WRITER)]
+    # a replay of every presentation (double click / resent request) must change nothing
+    results += [store.record(_answer(rater, i, score=5)) for i in range(PER_WRITER)]
+    store.close()
+    return results
+
+
+def _proc_writer(path: str, rater: str, queue) -> None:
+    queue.put(_write_many(path, rater))
+
+
+def _count_rows(path) -> list[tuple]:
+    with sqlite3.connect(path) as conn:
+        return conn.execute("SELECT rater, presentation, score FROM answers ORDER BY rater, presentation").fetchall()
+
+
+def test_concurrent_thread_writers_store_each_answer_once(tmp_path):
+    db = tmp_path / "ratings.sqlite"
+    Store(db)  # create the schema once, like the app does at start
+    barrier = threading.Barrier(N_THREADS)
+    results: dict[str, list[bool]] = {}
+
+    def run(rater: str) -> None:
+        results[rater] = _write_many(str(db), rater, barrier)
+
+    threads = [threading.Thread(target=run, args=(f"t{k:02d}",)) for k in range(N_THREADS)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(results) == N_THREADS
+    for rater, res in results.items():
+        assert res[:PER_WRITER] == [True] * PER_WRITER, rater  # first answers are new
+        assert res[PER_WRITER:] == [False] * PER_WRITER, rater  # replays are not
+    rows = _count_rows(db)
+    assert len(rows) == N_THREADS * PER_WRITER
+    assert len(set((r, p) for r, p, _ in rows)) == len(rows)
+    # the replay (score 5) did not overwrite the first answer
+    assert all(score == 1 + p % 5 for _, p, score in rows)
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_concurrent_process_writers(tmp_path):
+    db = tmp_path / "ratings.sqlite"
+    Store(db)
+    ctx = multiprocessing.get_context("spawn")
+    queue = ctx.Queue()
+    procs = [ctx.Process(target=_proc_writer, args=(str(db), f"p{k}", queue)) for k in range(N_PROCS)]
+    for p in procs:
+        p.start()
+    outs = [queue.get(timeout=120) for _ in procs]
+    for p in procs:
+        p.join(timeout=60)
+        assert p.exitcode == 0
+    for res in outs:
+        assert sum(res) == PER_WRITER
+    rows = _count_rows(db)
+    assert len(rows) == N_PROCS * PER_WRITER
+    assert len(set((r, p) for r, p, _ in rows)) == len(rows)
+
+
+def test_record_reports_new_and_duplicate(tmp_path):
+    store = Store(tmp_path / "r.sqlite")
+    assert store.record(_answer("r1", 0, score=2)) is True
+    assert store.record(_answer("r1", 0, score=4)) is False
+    assert store.record(_answer("r2", 0, score=4)) is True  # another rater, same index
+    assert store.answered("s1", "r1") == {0}
+    assert store.progress("s1") == {"r1": 1, "r2": 1}
+    assert [r["score"] for r in store.rows("s1")] == [2, 4]
+
+
+@pytest.mark.parametrize("bad", [0, 6, -1, 3.0, "3", True, None])
+def test_out_of_range_or_non_integer_score_is_refused_and_not_written(tmp_path, bad):
+    store = Store(tmp_path / "r.sqlite")
+    with pytest.raises(AnswerError, match="score must be an integer 1..5"):
+        store.record(_answer("r1", 0, score=bad))
+    assert store.rows() == []
+
+
+@pytest.mark.parametrize("rater", ["", "a b", "../etc", "x" * 33, "r1'; DROP TABLE answers;--", "é"])
+def test_invalid_rater_id_is_refused_and_not_written(tmp_path, rater):
+    store = Store(tmp_path / "r.sqlite")
+    with pytest.raises(StudyError, match="invalid rater id"):
+        store.record(_answer(rater, 0))
+    assert store.rows() == []
+
+
+def test_bad_phase_and_negative_fields_are_refused(tmp_path):
+    store = Store(tmp_path / "r.sqlite")
+    with pytest.raises(AnswerError, match="phase"):
+        store.record(_answer("r1", 0, phase="practice"))
+    with pytest.raises(AnswerError, match="response_ms"):
+        store.record(_answer("r1", 0, response_ms=-5))
+    with pytest.raises(AnswerError, match="presentation"):
+        store.record(_answer("r1", -1))
+    assert store.rows() == []
+
+
+def test_csv_export_long_format(tmp_path):
+    store = Store(tmp_path / "r.sqlite")
+    store.record(_answer("r1", 0, score=1, phase="calibration", method="nearest"))
+    store.record(_answer("r1", 1, score=5, repeat=1))
+    store.record(_answer("r2", 0, score=3, study="other"))
+    out = tmp_path / "out" / "ratings.csv"
+    assert store.export_csv(out, "s1") == 2
+    text = out.read_text()
+    assert text.splitlines()[0] == ",".join(CSV_COLUMNS)
+    assert text.splitlines()[0] == "study,rater,item,method,dataset,image,phase,repeat,score,response_ms,timestamp"
+    rows = list(csv.DictReader(io.StringIO(text)))
+    assert [(r["phase"], r["method"], r["repeat"], r["score"]) for r in rows] == [
+        ("calibration", "nearest", "0", "1"), ("rating", "bicubic", "1", "5")]
+    assert all(r["timestamp"].endswith("+00:00") and "T" in r["timestamp"] for r in rows)
+    assert all(r["response_ms"] == "1200" for r in rows)
