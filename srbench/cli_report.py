@@ -1,12 +1,54 @@
-"""`srbench report` (placeholder: being written; see the open issue)."""
+"""`srbench report`: Tables 1-2 and Figure 5 of the SRGAN paper from run folders and MOS ratings."""
+
+from __future__ import annotations
+
+import argparse
+import sys
 
 from srbench.errors import SrbenchError
 
+EPILOG = """\
+With no arguments, rebuilds results/report/ from the committed results:
+every results/metrics/*/per_image.csv and results/ratings/*.csv|*.db.
+Giving --runs or --ratings requires --out (the committed report is only
+ever rebuilt from the committed results).
+
+Examples:
+  srbench report
+  srbench report --runs results/runs/mine --ratings ratings.csv --out /tmp/report
+"""
+
 
 def add_parser(subparsers) -> None:
-    p = subparsers.add_parser("report", help="(not yet implemented)")
+    p = subparsers.add_parser(
+        "report",
+        help="build Tables 1-2 and Figure 5 (Markdown, LaTeX, CSV, PNG/PDF) with significance tests",
+        description="Build the paper's Tables 1-2 and Figure 5 from 'srbench run' folders and MOS ratings, "
+                    "with our values beside the paper's, Wilcoxon significance tests, bootstrap MOS "
+                    "confidence intervals, BT.500 rater screening and a provenance header.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--runs", nargs="+", metavar="DIR", help="'srbench run' output folders (holding per_image.csv)")
+    p.add_argument("--ratings", nargs="+", metavar="CSV|DB", help="MOS ratings: long CSV or the MOS app's database")
+    p.add_argument("--protocol", default="paper", choices=("paper", "matlab"),
+                   help="metric protocol of the tables (default: paper); rows of other protocols are ignored")
+    p.add_argument("--correction", default="none", choices=("none", "holm"),
+                   help="multiple-comparison correction for Table 1's significance marks (default: none, as the paper)")
+    p.add_argument("--out", metavar="DIR", help="output folder (default with no inputs given: results/report)")
     p.set_defaults(func=_run)
 
 
-def _run(args) -> int:
-    raise SrbenchError("'srbench report' is not implemented yet")
+def _run(args: argparse.Namespace) -> int:
+    from srbench import report
+
+    custom = args.runs is not None or args.ratings is not None
+    if custom and not args.out:
+        raise SrbenchError("--out is required with --runs/--ratings (results/report/ is rebuilt only from "
+                           "the committed results; run 'srbench report' without arguments for that)")
+    runs = args.runs if args.runs is not None else ([] if custom else report.default_runs())
+    ratings = args.ratings if args.ratings is not None else ([] if custom else report.default_ratings())
+    out = args.out or report.DEFAULT_OUT
+    written = report.build_report(runs, ratings, out, protocol=args.protocol, correction=args.correction)
+    print(f"srbench report: wrote {len(written)} files to {out}", file=sys.stderr)
+    return 0

@@ -1,0 +1,182 @@
+"""Build the benchmark report: Tables 1-2 (Markdown, LaTeX, CSV), Figure 5, statistics, provenance.
+
+:func:`build_report` reads ``srbench run`` folders and MOS rating files and
+writes into ``out``:
+
+=====================  ============================================================
+``report.md``          header (inputs, checksums, revisions, statistics, screening),
+                       both tables, Figure 5
+``table{1,2}.md/.tex``  the tables alone; ``.csv`` the same cells in long form
+``significance.csv``   every paired Wilcoxon test (PSNR, SSIM, MOS) per set
+``mos.csv``            MOS with 95% CI of every rated (set, method)
+``screening.csv``      BT.500 screening counts per rater
+``figure5.csv/.png/.pdf``  Figure 5's data and drawing (only with BSD100 ratings)
+=====================  ============================================================
+
+Text outputs are byte-deterministic: inputs are sorted, floats have fixed
+formats, the header holds no time stamp and records the inputs' own
+revisions, not the current checkout's. Each file is written atomically.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import tempfile
+from pathlib import Path
+
+import pandas as pd
+
+from srbench import report_figure, report_format, report_provenance, stats
+from srbench.data import PROJECT_ROOT
+from srbench.errors import SrbenchError
+from srbench.metrics import PROTOCOLS
+from srbench.report_inputs import Ratings, combine_runs, load_ratings, load_run
+from srbench.report_tables import TABLE1, TABLE2, Evidence, build_table, load_paper_values, significance_rows
+
+RESULTS = PROJECT_ROOT / "results"
+DEFAULT_OUT = RESULTS / "report"
+OUTPUT_NAMES = ("report.md", "table1.md", "table1.tex", "table1.csv", "table2.md", "table2.tex", "table2.csv",
+                "significance.csv", "mos.csv", "screening.csv", "figure5.csv", "figure5.png", "figure5.pdf")
+CORRECTIONS = ("none", "holm")
+
+
+def default_runs(results: Path = RESULTS) -> list[Path]:
+    """Every committed run folder: ``results/metrics/*/`` holding a ``per_image.csv``."""
+    return sorted(p.parent for p in (results / "metrics").glob("*/per_image.csv"))
+
+
+def default_ratings(results: Path = RESULTS) -> list[Path]:
+    """Every committed ratings file: ``results/ratings/*.csv`` and ``*.db``."""
+    folder = results / "ratings"
+    return sorted([*folder.glob("*.csv"), *folder.glob("*.db")])
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file in the same folder and ``os.replace``."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _csv(header: list[str], rows: list[list]) -> str:
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(header)
+    w.writerows(rows)
+    return buf.getvalue()
+
+
+def _g(x: float) -> str:
+    return f"{x:.6g}"
+
+
+def _screen(ratings: Ratings | None) -> tuple[list[stats.RaterScreen], pd.DataFrame | None]:
+    if ratings is None:
+        return [], None
+    s = ratings.scores
+    presentations = s.assign(presentation=s["dataset"] + "/" + s["image"] + "/" + s["method"])
+    screening = stats.bt500_screen(presentations[["rater", "presentation", "score"]])
+    rejected = {r.rater for r in screening if r.rejected}
+    return screening, s[~s["rater"].isin(rejected)].reset_index(drop=True)
+
+
+def _registered_methods() -> frozenset[str]:
+    try:
+        import methods
+
+        return frozenset(methods.all_method_names())
+    except Exception:  # noqa: BLE001 - the registry is optional for the report
+        return frozenset()
+
+
+def build_report(run_dirs: list[str | Path], rating_paths: list[str | Path], out: str | Path, *,
+                 protocol: str = "paper", correction: str = "none") -> list[Path]:
+    """Write the report for ``run_dirs`` and ``rating_paths`` into ``out``; return the written paths."""
+    if protocol not in PROTOCOLS:
+        raise SrbenchError(f"unknown protocol {protocol!r}; choose from {', '.join(PROTOCOLS)}")
+    if correction not in CORRECTIONS:
+        raise SrbenchError(f"unknown correction {correction!r}; choose from {', '.join(CORRECTIONS)}")
+    if not run_dirs and not rating_paths:
+        raise SrbenchError("nothing to report: no run folders (results/metrics/*/per_image.csv) and no ratings")
+    runs = sorted((load_run(d) for d in run_dirs), key=lambda r: (r.name, r.per_image_sha256))
+    names = [r.name for r in runs]
+    if len(set(names)) != len(names):
+        raise SrbenchError(f"two run folders share a name ({', '.join(names)}): give each run a distinct folder name")
+    all_rows = pd.concat([r.per_image for r in runs], ignore_index=True) if runs else pd.DataFrame(
+        columns=["dataset", "method", "protocol"])
+    others = {}
+    for (dataset, method), group in all_rows.groupby(["dataset", "method"]):
+        seen = sorted(set(group["protocol"]) - {protocol})
+        if seen:
+            others[(dataset, method)] = seen
+    ratings = load_ratings(list(rating_paths))
+    screening, kept = _screen(ratings)
+    ev = Evidence(protocol, combine_runs(runs, protocol), others, ratings, kept, _registered_methods())
+
+    paper = load_paper_values()
+    files: dict[str, bytes] = {}
+    md_parts = [report_provenance.header(protocol=protocol, runs=runs, ratings=ratings,
+                                         screening=screening, correction=correction)]
+    for spec in (TABLE1, TABLE2):
+        table = build_table(spec, ev, paper, correction=correction)
+        md = report_format.to_markdown(table)
+        files[f"table{spec.number}.md"] = md.encode()
+        files[f"table{spec.number}.tex"] = report_format.to_latex(table).encode()
+        files[f"table{spec.number}.csv"] = report_format.to_csv(table).encode()
+        md_parts.append(f"\n## Table {spec.number}\n\n{md}")
+
+    md_parts.append("\n## Figure 5\n\n")
+    columns = report_figure.figure_data(kept, [(s.label, s.keys) for s in TABLE2.slots]) if kept is not None else []
+    if columns:
+        files["figure5.csv"] = report_figure.to_csv(columns).encode()
+        md_parts.append("![MOS distribution on BSD100](figure5.png)\n\nPlotted data: `figure5.csv` "
+                        "(counts of scores 1..5 and the mean per method; PDF: `figure5.pdf`).\n")
+    else:
+        why = "no ratings were supplied" if ratings is None else "no kept ratings on BSD100"
+        md_parts.append(f"Not drawn: {why}.\n")
+
+    sig = significance_rows(ev)
+    files["significance.csv"] = _csv(
+        ["dataset", "metric", "method_a", "method_b", "n_pairs", "n_zero", "n", "statistic", "p_method",
+         "pvalue", "p_holm", "effect", "mean_diff"],
+        [[r["dataset"], r["metric"], r["method_a"], r["method_b"], r["n_pairs"], r["n_zero"], r["n"],
+          _g(r["statistic"]), r["p_method"], _g(r["pvalue"]), _g(r["p_holm"]), _g(r["effect"]),
+          _g(r["mean_diff"])] for r in sig]).encode()
+    mos_rows = []
+    if kept is not None:
+        for (dataset, method), group in kept.groupby(["dataset", "method"], sort=True):
+            m = stats.mos_with_ci(group[["rater", "image", "score"]], label=f"{dataset}/{method}")
+            mos_rows.append([dataset, method, m.n_scores, m.n_raters, m.n_images,
+                             f"{m.mean:.6f}", f"{m.ci_low:.6f}", f"{m.ci_high:.6f}"])
+    files["mos.csv"] = _csv(["dataset", "method", "n_scores", "n_raters", "n_images", "mean", "ci_low", "ci_high"],
+                            mos_rows).encode()
+    files["screening.csv"] = _csv(["rater", "n_scores", "p", "q", "rejected", "reason"],
+                                  [[s.rater, s.n_scores, s.p, s.q, int(s.rejected), s.reason]
+                                   for s in screening]).encode()
+    files["report.md"] = "".join(md_parts).encode()
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name in sorted(files):
+        write_atomic(out / name, files[name])
+        written.append(out / name)
+    if columns:
+        note = " [SYNTHETIC]" if report_provenance.is_synthetic(runs, ratings) else ""
+        with tempfile.TemporaryDirectory(dir=out) as tmp:
+            png, pdf = Path(tmp) / "figure5.png", Path(tmp) / "figure5.pdf"
+            report_figure.draw(columns, png, pdf, title_note=note)
+            for p in (png, pdf):
+                os.replace(p, out / p.name)
+                written.append(out / p.name)
+    for name in OUTPUT_NAMES:  # drop outputs of an earlier report that this one does not produce
+        if out / name not in written:
+            (out / name).unlink(missing_ok=True)
+    return sorted(written)

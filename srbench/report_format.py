@@ -1,0 +1,170 @@
+"""Render a :class:`srbench.report_tables.Table` as Markdown, LaTeX and CSV (deterministic text).
+
+Fixed formats: PSNR 2 decimals, SSIM 4, MOS 2 (CSV: 6 decimals for ours and
+the difference, the paper's values as published). Missing values print as
+"—" (LaTeX ``---``) with a numbered footnote; footnotes are numbered in
+order of first appearance.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+
+from srbench.report_tables import DATASET_LABELS, DISPLAY_DECIMALS, METRICS, Cell, Table
+
+METRIC_LABELS = {"psnr": "PSNR [dB]", "ssim": "SSIM", "mos": "MOS"}
+DASH = "—"
+
+
+def _num(x: float, metric: str) -> str:
+    if math.isinf(x):
+        return "∞"
+    return f"{x:.{DISPLAY_DECIMALS[metric]}f}"
+
+
+def _signed(x: float | None, metric: str) -> str:
+    return "" if x is None else f"{x:+.{DISPLAY_DECIMALS[metric]}f}"
+
+
+def _paper(x: float | None, metric: str) -> str:
+    return "" if x is None else _num(x, metric)
+
+
+def caption(table: Table) -> str:
+    """One-paragraph caption: what is shown and how marks are defined."""
+    t = table.spec
+    text = (f"Table {t.number}. {t.title}, 4x. Ours beside the paper's published values (Ledig et al. 2017) "
+            f"and the difference (ours - paper). PSNR/SSIM: mean over the set's per-image values; "
+            f"MOS: mean of screened ratings with a 95% two-way (raters x images) bootstrap CI in brackets.")
+    if t.number == 1:
+        cats = sorted({s.category for s in t.slots})
+        members = "; ".join(f"{c}: {', '.join(s.label for s in t.slots if s.category == c)}" for c in cats)
+        text += (f" * = MOS significantly higher (two-sided Wilcoxon signed-rank on (rater, image) pairs, "
+                 f"p < 0.05, multiple-comparison correction: {table.correction}) than every other variant "
+                 f"of its category ({members}).")
+    else:
+        text += " Bold: best of ours per set and measure (HR excluded)."
+    return text
+
+
+class _Footnotes:
+    def __init__(self) -> None:
+        self.notes: list[str] = []
+
+    def mark(self, note: str | None) -> str:
+        if not note:
+            return ""
+        if note not in self.notes:
+            self.notes.append(note)
+        return str(self.notes.index(note) + 1)
+
+
+def _ours_text(cell: Cell, metric: str, *, bold: tuple[str, str], star: str) -> str:
+    if cell.ours is None:
+        return DASH
+    text = _num(cell.ours, metric)
+    if cell.ci is not None:
+        text += f" [{_num(cell.ci[0], metric)}, {_num(cell.ci[1], metric)}]"
+    if cell.bold:
+        text = f"{bold[0]}{text}{bold[1]}"
+    if cell.star:
+        text += star
+    return text
+
+
+def to_markdown(table: Table) -> str:
+    """GitHub-flavoured Markdown table with caption and footnotes."""
+    notes = _Footnotes()
+    header = ["Set", "Method"]
+    for m in METRICS:
+        header += [METRIC_LABELS[m] + (" [95% CI]" if m == "mos" else ""), "paper", "Δ"]
+    lines = [f"**{caption(table)}**", "", "| " + " | ".join(header) + " |",
+             "|" + "|".join(["---", "---"] + ["---:"] * (3 * len(METRICS))) + "|"]
+    for row in table.rows:
+        cells = [DATASET_LABELS[row.dataset], row.slot.label]
+        for m in METRICS:
+            c = row.cells[m]
+            mark = notes.mark(c.note)
+            ours = _ours_text(c, m, bold=("**", "**"), star="\\*")
+            cells += [ours + (f" [^{mark}]" if mark else ""), _paper(c.paper, m), _signed(c.diff, m)]
+        lines.append("| " + " | ".join(cells) + " |")
+    lines.append("")
+    lines += [f"[^{i}]: {n}" for i, n in enumerate(notes.notes, 1)]
+    return "\n".join(lines) + "\n"
+
+
+_TEX_ESCAPES = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
+                "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}
+
+
+def tex_escape(text: str) -> str:
+    """Escape LaTeX special characters and map the few non-ASCII symbols srbench prints."""
+    out = "".join(_TEX_ESCAPES.get(ch, ch) for ch in text)
+    return (out.replace("∞", r"$\infty$").replace("—", "---").replace("–", "--")
+            .replace("Δ", r"$\Delta$").replace("≥", r"$\geq$").replace("±", r"$\pm$"))
+
+
+def _tex_num(text: str) -> str:
+    return text.replace("∞", r"$\infty$")
+
+
+def to_latex(table: Table) -> str:
+    """A booktabs ``table`` environment with caption and footnotes (needs ``\\usepackage{booktabs}``)."""
+    notes = _Footnotes()
+    lines = [r"\begin{table}[t]", r"\centering", r"\scriptsize",
+             r"\begin{tabular}{ll" + "r" * (3 * len(METRICS)) + "}", r"\toprule"]
+    lines.append(" & ".join(["Set", "Method"] + [r"\multicolumn{3}{c}{" + tex_escape(METRIC_LABELS[m]) + "}"
+                                                 for m in METRICS]) + r" \\")
+    lines.append(" & ".join(["", ""] + ["ours", "paper", r"$\Delta$"] * len(METRICS)) + r" \\")
+    previous = None
+    for row in table.rows:
+        if row.dataset != previous:
+            lines.append(r"\midrule")
+        cells = [DATASET_LABELS[row.dataset] if row.dataset != previous else "", tex_escape(row.slot.label)]
+        previous = row.dataset
+        for m in METRICS:
+            c = row.cells[m]
+            mark = notes.mark(c.note)
+            ours = _tex_num(_ours_text(c, m, bold=(r"\textbf{", "}"), star=r"$^{*}$"))
+            ours = ours.replace(DASH, "---")
+            if mark:
+                ours += r"\textsuperscript{" + mark + "}"
+            cells += [ours, _tex_num(_paper(c.paper, m)), _signed(c.diff, m)]
+        lines.append(" & ".join(cells) + r" \\")
+    lines += [r"\bottomrule", r"\end{tabular}"]
+    if notes.notes:
+        lines.append(r"\par\smallskip\raggedright")
+        lines += [r"\textsuperscript{" + str(i) + "}" + tex_escape(n) + r"\\" for i, n in enumerate(notes.notes, 1)]
+    lines += [r"\caption{" + tex_escape(caption(table)) + "}",
+              rf"\label{{tab:srbench-table{table.spec.number}}}", r"\end{table}"]
+    return "\n".join(lines) + "\n"
+
+
+CSV_COLUMNS = ["table", "dataset", "label", "method", "metric", "ours", "ci_low", "ci_high", "n", "n_expected",
+               "paper", "diff", "bold", "star", "note"]
+
+
+def _f6(x: float | None) -> str:
+    if x is None:
+        return ""
+    return "inf" if math.isinf(x) else f"{x:.6f}"
+
+
+def to_csv(table: Table) -> str:
+    """Long CSV: one row per (set, method, metric), unrounded enough (6 decimals) to trace."""
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    for row in table.rows:
+        for m in METRICS:
+            c = row.cells[m]
+            writer.writerow([
+                table.spec.number, row.dataset, row.slot.label, row.method, m, _f6(c.ours),
+                _f6(c.ci[0]) if c.ci else "", _f6(c.ci[1]) if c.ci else "",
+                "" if c.n is None else c.n, "" if c.n_expected is None else c.n_expected,
+                "" if c.paper is None else ("inf" if math.isinf(c.paper) else f"{c.paper:g}"),
+                _f6(c.diff), int(c.bold), int(c.star), c.note or "",
+            ])
+    return buf.getvalue()

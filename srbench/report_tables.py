@@ -1,0 +1,293 @@
+"""The numbers of Tables 1 and 2: which methods, our means beside the paper's, marks, footnotes.
+
+Our PSNR/SSIM are means over the per-image rows of one protocol, computed
+here (never taken from ``summary.csv``); a set that is only partly covered is
+not averaged. MOS is the mean of screened rating-phase scores with a two-way
+bootstrap CI (:mod:`srbench.stats`). A cell without data keeps ``ours=None``
+and gets a footnote saying why; the paper's value is shown only in its own
+column.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass, field
+from importlib import resources
+from itertools import combinations
+
+import numpy as np
+import pandas as pd
+
+from srbench import stats
+from srbench.data import load_manifest
+from srbench.report_inputs import Ratings
+
+DATASET_LABELS = {"set5": "Set5", "set14": "Set14", "bsd100": "BSD100"}
+METRICS = ("psnr", "ssim", "mos")
+LEARNED = ("srresnet-mse", "srresnet-vgg22", "srgan-mse", "srgan-vgg22", "srgan-vgg54", "srcnn", "espcn")
+
+
+@dataclass(frozen=True)
+class Slot:
+    """One row of a paper table: its label, the method keys that fill it, the paper's name."""
+
+    label: str
+    keys: tuple[str, ...]
+    paper_name: str
+    category: str | None = None
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    number: int
+    title: str
+    datasets: tuple[str, ...]
+    slots: tuple[Slot, ...]
+
+
+TABLE1 = TableSpec(1, "SRResNet and SRGAN variants (content loss)", ("set5", "set14"), (
+    Slot("SRResNet-MSE", ("srresnet-mse",), "SRResNet-MSE", "SRResNet"),
+    Slot("SRResNet-VGG22", ("srresnet-vgg22",), "SRResNet-VGG22", "SRResNet"),
+    Slot("SRGAN-MSE", ("srgan-mse",), "SRGAN-MSE", "SRGAN"),
+    Slot("SRGAN-VGG22", ("srgan-vgg22",), "SRGAN-VGG22", "SRGAN"),
+    Slot("SRGAN-VGG54", ("srgan-vgg54",), "SRGAN-VGG54", "SRGAN"),
+))
+TABLE2 = TableSpec(2, "Comparison with reference methods", ("set5", "set14", "bsd100"), (
+    Slot("nearest", ("nearest",), "nearest"),
+    Slot("bicubic", ("bicubic",), "bicubic"),
+    Slot("SRCNN", ("srcnn",), "SRCNN"),
+    Slot("SelfExSR", ("external:selfexsr", "selfexsr"), "SelfExSR"),
+    Slot("DRCN", ("external:drcn", "drcn"), "DRCN"),
+    Slot("ESPCN", ("espcn",), "ESPCN"),
+    Slot("SRResNet", ("srresnet-mse",), "SRResNet"),
+    Slot("SRGAN", ("srgan-vgg54",), "SRGAN"),
+    Slot("HR", ("hr",), "HR"),
+))
+
+
+def load_paper_values() -> dict[tuple[int, str, str], dict[str, float]]:
+    """The paper's Tables 1-2 from package data: ``(table, dataset, name) -> {psnr, ssim, mos}``."""
+    text = resources.files("srbench").joinpath("data/paper_tables.csv").read_text()
+    out = {}
+    for row in csv.DictReader(io.StringIO(text)):
+        out[(int(row["table"]), row["dataset"], row["method"])] = {m: float(row[m]) for m in METRICS}
+    return out
+
+
+@dataclass
+class Cell:
+    """One (row, metric) cell. ``ours`` is None when there is no data (``note`` says why)."""
+
+    ours: float | None
+    paper: float | None
+    n: int | None = None
+    n_expected: int | None = None
+    ci: tuple[float, float] | None = None
+    bold: bool = False
+    star: bool = False
+    note: str | None = None
+    defined: bool = False  # a value true by definition (HR against itself), not a measurement
+
+    @property
+    def diff(self) -> float | None:
+        if self.defined or self.ours is None or self.paper is None or np.isinf(self.ours) or np.isinf(self.paper):
+            return None
+        return self.ours - self.paper
+
+
+@dataclass
+class Row:
+    dataset: str
+    slot: Slot
+    method: str
+    cells: dict[str, Cell] = field(default_factory=dict)
+
+
+@dataclass
+class Table:
+    spec: TableSpec
+    rows: list[Row]
+    correction: str
+
+
+@dataclass
+class Evidence:
+    """Everything a table is computed from (already restricted to one protocol)."""
+
+    protocol: str
+    per_image: pd.DataFrame  # rows of `protocol` only
+    other_protocols: dict[tuple[str, str], list[str]]  # (dataset, method) -> protocols seen besides ours
+    ratings: Ratings | None  # None: no ratings supplied
+    kept_scores: pd.DataFrame | None  # ratings of raters kept by screening
+    registered: frozenset[str]
+
+
+def mos_pairs(scores: pd.DataFrame, dataset: str, a: str, b: str) -> tuple[list[float], list[float]]:
+    """Scores of methods ``a`` and ``b`` on ``dataset`` paired by (rater, image), sorted by that key."""
+    sub = scores[scores["dataset"] == dataset]
+    left = sub[sub["method"] == a][["rater", "image", "score"]]
+    right = sub[sub["method"] == b][["rater", "image", "score"]]
+    merged = left.merge(right, on=["rater", "image"], suffixes=("_a", "_b")).sort_values(["rater", "image"])
+    return merged["score_a"].astype(float).tolist(), merged["score_b"].astype(float).tolist()
+
+
+def metric_pairs(per_image: pd.DataFrame, dataset: str, a: str, b: str, metric: str) -> tuple[list[float], list[float]]:
+    """Per-image ``metric`` of ``a`` and ``b`` on ``dataset`` paired by image (finite pairs only)."""
+    sub = per_image[per_image["dataset"] == dataset]
+    merged = sub[sub["method"] == a][["image", metric]].merge(
+        sub[sub["method"] == b][["image", metric]], on="image", suffixes=("_a", "_b")).sort_values("image")
+    ok = np.isfinite(merged[f"{metric}_a"]) & np.isfinite(merged[f"{metric}_b"])
+    merged = merged[ok]
+    return merged[f"{metric}_a"].tolist(), merged[f"{metric}_b"].tolist()
+
+
+def _metric_cell(ev: Evidence, dataset: str, key: str, metric: str, paper: float | None) -> Cell:
+    expected = int(load_manifest(dataset)["count"])
+    if key == "hr":
+        value = float("inf") if metric == "psnr" else 1.0
+        return Cell(value, paper, note="HR compared with itself: PSNR = ∞ and SSIM = 1 by definition (not measured)",
+                    defined=True)
+    rows = ev.per_image[(ev.per_image["dataset"] == dataset) & (ev.per_image["method"] == key)]
+    n = len(rows)
+    if n == 0:
+        return Cell(None, paper, 0, expected, note=_missing_reason(ev, dataset, key))
+    if n < expected:
+        return Cell(None, paper, n, expected,
+                    note=f"partial coverage: {n} of {expected} images (a partly covered set is not averaged)")
+    return Cell(float(rows[metric].mean()), paper, n, expected)
+
+
+def _missing_reason(ev: Evidence, dataset: str, key: str) -> str:
+    """Why (dataset, key) has no per-image rows under the report's protocol (no set name: rows show it)."""
+    others = ev.other_protocols.get((dataset, key))
+    if others:
+        return (f"measured only under protocol {', '.join(others)} on this set; "
+                f"a table never mixes protocols (this one: {ev.protocol})")
+    if key.startswith("external:"):
+        name = key.split(":", 1)[1]
+        return f"no external results for this set in the given runs (run them with external:{name}=DIR)"
+    if key not in ev.registered:
+        return f"method {key} not implemented in srbench"
+    if key in LEARNED:
+        return (f"{key} not in the given runs for this set ('srbench run' needs its trained checkpoint "
+                f"results/checkpoints/{key}/)")
+    return f"{key} not in the given runs for this set"
+
+
+def _mos_cell(ev: Evidence, dataset: str, key: str, paper: float | None) -> Cell:
+    if ev.ratings is None:
+        return Cell(None, paper, note="no MOS ratings supplied (results/ratings/ holds none yet)")
+    rated = ev.ratings.scores
+    if rated[(rated["dataset"] == dataset) & (rated["method"] == key)].empty:
+        return Cell(None, paper, note="no ratings of this method on this set")
+    kept = ev.kept_scores
+    sub = kept[(kept["dataset"] == dataset) & (kept["method"] == key)]
+    if sub.empty:
+        return Cell(None, paper, note="every rater of this method on this set was rejected by screening")
+    summary = stats.mos_with_ci(sub[["rater", "image", "score"]], label=f"{dataset}/{key}")
+    return Cell(summary.mean, paper, summary.n_scores, None, (summary.ci_low, summary.ci_high))
+
+
+def _pick_key(ev: Evidence, dataset: str, slot: Slot) -> str:
+    """The first of the slot's keys with any data on ``dataset`` (else its first key)."""
+    for key in slot.keys:
+        if ((ev.per_image["dataset"] == dataset) & (ev.per_image["method"] == key)).any():
+            return key
+        if ev.ratings is not None:
+            s = ev.ratings.scores
+            if ((s["dataset"] == dataset) & (s["method"] == key)).any():
+                return key
+    return slot.keys[0]
+
+
+def build_table(spec: TableSpec, ev: Evidence, paper: dict, *, correction: str = "none") -> Table:
+    """Compute every cell of ``spec`` from ``ev``; marks: bold (Table 2), star (Table 1 MOS)."""
+    rows = []
+    for dataset in spec.datasets:
+        for slot in spec.slots:
+            key = _pick_key(ev, dataset, slot)
+            ref = paper.get((spec.number, dataset, slot.paper_name), {})
+            row = Row(dataset, slot, key)
+            for metric in ("psnr", "ssim"):
+                row.cells[metric] = _metric_cell(ev, dataset, key, metric, ref.get(metric))
+            row.cells["mos"] = _mos_cell(ev, dataset, key, ref.get("mos"))
+            rows.append(row)
+    table = Table(spec, rows, correction)
+    if spec.number == 2:
+        _mark_best(table)
+    if spec.number == 1 and ev.kept_scores is not None:
+        _mark_significant(table, ev.kept_scores, correction)
+    return table
+
+
+DISPLAY_DECIMALS = {"psnr": 2, "ssim": 4, "mos": 2}
+
+
+def _mark_best(table: Table) -> None:
+    """Bold the best (highest, at display precision) measured value per dataset and metric; HR excluded."""
+    for dataset in table.spec.datasets:
+        rows = [r for r in table.rows if r.dataset == dataset and r.method != "hr"]
+        for metric in METRICS:
+            values = [round(r.cells[metric].ours, DISPLAY_DECIMALS[metric]) for r in rows
+                      if r.cells[metric].ours is not None]
+            if not values:
+                continue
+            best = max(values)
+            for r in rows:
+                c = r.cells[metric]
+                c.bold = c.ours is not None and round(c.ours, DISPLAY_DECIMALS[metric]) == best
+
+
+def _mark_significant(table: Table, scores: pd.DataFrame, correction: str) -> None:
+    """Star a MOS significantly higher (p < 0.05) than every other variant of its category."""
+    for dataset in table.spec.datasets:
+        rows = [r for r in table.rows if r.dataset == dataset]
+        for category in sorted({r.slot.category for r in rows}):
+            members = [r for r in rows if r.slot.category == category]
+            if len(members) < 2 or any(r.cells["mos"].ours is None for r in members):
+                continue
+            pairs = list(combinations(members, 2))
+            tests = [stats.wilcoxon_paired(*mos_pairs(scores, dataset, a.method, b.method)) for a, b in pairs]
+            pvals = [t.pvalue for t in tests]
+            if correction == "holm":
+                pvals = stats.holm(pvals)
+            wins = {r.method: 0 for r in members}
+            for (a, b), t, p in zip(pairs, tests, pvals):
+                if p < stats.ALPHA and t.effect != 0:
+                    wins[a.method if t.effect > 0 else b.method] += 1
+            for r in members:
+                r.cells["mos"].star = wins[r.method] == len(members) - 1
+
+
+def significance_rows(ev: Evidence) -> list[dict]:
+    """Every pairwise test: per dataset, PSNR/SSIM between measured methods, MOS between rated ones.
+
+    Holm-adjusted p-values are given over the family (dataset, metric).
+    """
+    out = []
+    datasets = sorted(set(ev.per_image["dataset"]) | (set(ev.kept_scores["dataset"]) if ev.kept_scores is not None else set()))
+    for dataset in datasets:
+        for metric in METRICS:
+            if metric == "mos":
+                if ev.kept_scores is None:
+                    continue
+                methods = sorted(set(ev.kept_scores[ev.kept_scores["dataset"] == dataset]["method"]))
+            else:
+                methods = sorted(set(ev.per_image[ev.per_image["dataset"] == dataset]["method"]))
+            family = []
+            for a, b in combinations(methods, 2):
+                if metric == "mos":
+                    xa, xb = mos_pairs(ev.kept_scores, dataset, a, b)
+                else:
+                    xa, xb = metric_pairs(ev.per_image, dataset, a, b, metric)
+                if not xa:
+                    continue
+                family.append((a, b, stats.wilcoxon_paired(xa, xb)))
+            adjusted = stats.holm([t.pvalue for _, _, t in family]) if family else []
+            for (a, b, t), ph in zip(family, adjusted):
+                out.append({"dataset": dataset, "metric": metric, "method_a": a, "method_b": b,
+                            "n_pairs": t.n_pairs, "n_zero": t.n_zero, "n": t.n, "statistic": t.statistic,
+                            "p_method": t.method, "pvalue": t.pvalue, "p_holm": ph, "effect": t.effect,
+                            "mean_diff": t.mean_diff})
+    return out
