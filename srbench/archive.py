@@ -31,7 +31,7 @@ def is_archive_name(name: str) -> bool:
     return name.lower().endswith(ARCHIVE_SUFFIXES)
 
 
-def _normalize_member(name: str, archive: Path) -> str:
+def _normalize_member(name: str, archive: str) -> str:
     """Return ``name`` as a clean relative POSIX path, or raise if it is unsafe."""
     unified = name.replace("\\", "/")
     parts = PurePosixPath(unified).parts
@@ -51,8 +51,9 @@ class ArchiveReader:
     Use as a context manager.
     """
 
-    def __init__(self, path: str | os.PathLike):
+    def __init__(self, path: str | os.PathLike, label: str | None = None):
         self.path = Path(path)
+        self.label = label or str(self.path)  # how messages name the archive (e.g. its URL)
         self.files: dict[str, object] = {}
         self.special: set[str] = set()
         try:
@@ -65,25 +66,25 @@ class ArchiveReader:
                 self._tar = tarfile.open(self.path, "r:*")
                 self._index_tar()
             else:
-                raise DataError(f"{self.path}: not a zip or tar archive")
+                raise DataError(f"{self.label}: not a zip or tar archive")
         except (zipfile.BadZipFile, tarfile.TarError, EOFError, OSError) as exc:
             self.close()
-            raise DataError(f"{self.path}: corrupt or unreadable archive ({exc})") from exc
+            raise DataError(f"{self.label}: corrupt or unreadable archive ({exc})") from exc
 
     def _index_zip(self) -> None:
         for info in self._zip.infolist():
-            name = _normalize_member(info.filename, self.path)
+            name = _normalize_member(info.filename, self.label)
             if info.is_dir() or not name:
                 continue
-            mode = info.external_attr >> 16
-            if mode and not stat.S_ISREG(mode):
+            file_type = stat.S_IFMT(info.external_attr >> 16)  # 0 when the zip stores no type
+            if file_type and file_type != stat.S_IFREG:
                 self.special.add(name)
             else:
                 self.files[name] = info
 
     def _index_tar(self) -> None:
         for member in self._tar.getmembers():
-            name = _normalize_member(member.name, self.path)
+            name = _normalize_member(member.name, self.label)
             if member.isdir() or not name:
                 continue
             if member.isfile():
@@ -107,13 +108,13 @@ class ArchiveReader:
         dest = Path(dest)
         for name in wanted:
             if name in self.special:
-                raise DataError(f"{self.path}: member {name!r} is a link or special file; refusing to extract it")
+                raise DataError(f"{self.label}: member {name!r} is a link or special file; refusing to extract it")
         order = self._zip.infolist() if self._zip else self._tar.getmembers()
         done = []
         try:
             for member in order:
                 raw = member.filename if self._zip else member.name
-                name = _normalize_member(raw, self.path)
+                name = _normalize_member(raw, self.label)
                 if name not in wanted or self.files.get(name) is not member:
                     continue
                 target = dest / name
@@ -123,7 +124,7 @@ class ArchiveReader:
                     _copy_limited(src, out, wanted[name] + 1)
                 done.append(name)
         except (zipfile.BadZipFile, tarfile.TarError, EOFError, OSError) as exc:
-            raise DataError(f"{self.path}: corrupt archive or failed extraction ({exc})") from exc
+            raise DataError(f"{self.label}: corrupt archive or failed extraction ({exc})") from exc
         return done
 
     def close(self) -> None:

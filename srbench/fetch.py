@@ -233,7 +233,7 @@ def download(url: str, dest: Path, timeout: float, progress: bool) -> None:
 
 def archive_source(archive: Path, scratch: Path, datasets: list[str], label: str) -> DirSource:
     """Extract (safely) the files of ``datasets`` that ``archive`` holds into ``scratch``."""
-    with ArchiveReader(archive) as reader:
+    with ArchiveReader(archive, label) as reader:
         tops = reader.top_level_dirs()
         prefixes = [""] + ([f"{next(iter(tops))}/"] if len(tops) == 1 else [])
         wanted: dict[str, int] = {}
@@ -247,7 +247,7 @@ def archive_source(archive: Path, scratch: Path, datasets: list[str], label: str
         out = scratch / "extracted"
         out.mkdir()
         reader.extract(wanted, out)
-    return DirSource(out, description=label)
+    return DirSource(out, description=f"archive {label}")
 
 
 def open_source(text: str | None, scratch: Path, datasets: list[str], timeout: float, progress: bool) -> Source:
@@ -261,12 +261,12 @@ def open_source(text: str | None, scratch: Path, datasets: list[str], timeout: f
         name = Path(url_path).name
         local = scratch / name
         download(text, local, timeout, progress)
-        return archive_source(local, scratch, datasets, f"archive {text}")
+        return archive_source(local, scratch, datasets, text)
     path = Path(text).expanduser()
     if path.is_dir():
         return DirSource(path)
     if path.is_file():
-        return archive_source(path, scratch, datasets, f"archive {path}")
+        return archive_source(path, scratch, datasets, str(path))
     raise DataError(
         f"--source {text}: no such folder or file (give a folder, a .zip/.tar/.tar.gz archive, or an http(s) URL)"
     )
