@@ -62,14 +62,14 @@ def write_study(
     item or an existing ``out``.
     """
     out = Path(out)
-    if not NAME_RE.match(name):
+    if not NAME_RE.fullmatch(name):
         raise StudyError(f"invalid study name {name!r}: use 1-32 letters, digits, '_' or '-'")
     if out.exists():
         raise StudyError(f"{out} already exists; choose another --out or remove it first")
     if not 0 <= repeats <= len(items):
         raise StudyError(f"--repeats {repeats} must be between 0 and the number of items ({len(items)})")
     for r in raters or []:
-        if not RATER_ID_RE.match(r):
+        if not RATER_ID_RE.fullmatch(r):
             raise StudyError(f"invalid rater id {r!r} in --raters: use 1-32 letters, digits, '_' or '-'")
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{out.name}-", dir=out.parent))

@@ -28,8 +28,8 @@ from srbench.errors import SrbenchError
 MANIFEST = "manifest.json"
 FORMAT = "srbench-mos-study/1"
 DB_NAME = "ratings.sqlite"
-RATER_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
-"""Allowed rater ids: 1..32 ASCII letters, digits, ``_`` or ``-`` (no paths, no SQL, no HTML)."""
+RATER_ID_RE = re.compile(r"[A-Za-z0-9_-]{1,32}")
+"""Allowed rater ids (whole string, ``fullmatch``): 1..32 ASCII letters, digits, ``_`` or ``-`` (no paths, no SQL, no HTML)."""
 
 
 class StudyError(SrbenchError):
@@ -99,7 +99,7 @@ def check_rater_id(rater: str, study: Study | None = None) -> str:
     Raises :class:`StudyError` otherwise; the message never echoes more than
     the first 40 characters of the input.
     """
-    if not isinstance(rater, str) or not RATER_ID_RE.match(rater):
+    if not isinstance(rater, str) or not RATER_ID_RE.fullmatch(rater):
         shown = repr(str(rater)[:40])
         raise StudyError(
             f"invalid rater id {shown}: use 1-32 letters, digits, '_' or '-' (for example 'r07')"

@@ -1,0 +1,186 @@
+"""MOS study creation (real set5 + bsd200 through the CLI), verification and per-rater order."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from methods import get_method
+from mos_app.create import ImageSpec, write_study
+from mos_app.order import min_gap, presentations
+from mos_app.study import StudyError, check_rater_id, load_study
+from srbench.cli import main
+from srbench.data import load_dataset
+from srbench.imageio import read_image
+from srbench.resize import imresize
+
+
+def synthetic_study(root, *, n_images=6, methods=("hr", "nearest"), repeats=3, seed=7, calibration=1,
+                    size=(8, 12)):
+    """A tiny study of random-noise images (synthetic, for order and bad-input tests)."""
+    rng = np.random.default_rng(0)
+    items = [ImageSpec("set5", f"img{k}.png", m, rng.integers(0, 256, (*size, 3), dtype=np.uint8))
+             for k in range(n_images) for m in methods]
+    calib = [(ImageSpec("bsd200", f"c{k}.jpg", "nearest", rng.integers(0, 256, (*size, 3), dtype=np.uint8)),
+              ImageSpec("bsd200", f"c{k}.jpg", "hr", rng.integers(0, 256, (*size, 3), dtype=np.uint8)))
+             for k in range(calibration)]
+    return write_study(root, name="synthetic", seed=seed, items=items, calibration=calib, repeats=repeats)
+
+
+@pytest.fixture(scope="module")
+def set5_studies(tmp_path_factory, data_root, train_root):
+    """The same set5 study created twice with one seed, through ``srbench mos create``."""
+    base = tmp_path_factory.mktemp("mos")
+    outs = []
+    for k in range(2):
+        out = base / f"study{k}"
+        rc = main(["mos", "create", "--name", "set5demo", "--methods", "nearest,bicubic", "--datasets", "set5",
+                   "--calibration", "2", "--repeats", "3", "--seed", "11", "--data-root", str(data_root),
+                   "--train-data", str(train_root), "--out", str(out)])
+        assert rc == 0
+        outs.append(out)
+    return outs
+
+
+def test_create_is_reproducible_and_complete(set5_studies, data_root):
+    a, b = set5_studies
+    assert (a / "manifest.json").read_bytes() == (b / "manifest.json").read_bytes()
+    study = load_study(a)
+    assert study.name == "set5demo" and study.seed == 11
+    assert len(study.items) == 5 * 3  # hr, nearest, bicubic for each set5 image
+    assert sorted({s.method for s in study.items}) == ["bicubic", "hr", "nearest"]
+    assert len(study.repeats) == 3 and set(study.repeats) <= {s.item for s in study.items}
+    images = {img.name: img for img in load_dataset("set5", data_root)}
+    bicubic = get_method("bicubic")
+    for stim in study.items:
+        pixels, _ = read_image(a / stim.path)
+        src = images[stim.image]
+        if stim.method == "hr":
+            expected = src.hr
+        elif stim.method == "bicubic":
+            expected = bicubic.upscale(src.lr, dataset="set5", name=stim.image)
+        else:
+            expected = imresize(src.lr, 4, kernel="nearest")
+        np.testing.assert_array_equal(pixels, expected, err_msg=stim.item)
+        assert (stim.width, stim.height) == (pixels.shape[1], pixels.shape[0])
+    assert not [p for p in a.parent.iterdir() if p.name.startswith(".tmp-")]
+
+
+def test_calibration_anchors_are_first_bsd200_images(set5_studies, train_root):
+    study = load_study(set5_studies[0])
+    first_two = sorted(p.name for p in (train_root / "bsd200").iterdir())[:2]
+    assert [s.image for s in study.calibration] == [first_two[0]] * 2 + [first_two[1]] * 2
+    assert [(s.method, s.anchor) for s in study.calibration] == [("nearest", 1), ("hr", 5)] * 2
+    for low, high in zip(study.calibration[::2], study.calibration[1::2]):
+        hr, _ = read_image(study.root / high.path)
+        assert hr.shape[0] % 4 == 0 and hr.shape[1] % 4 == 0
+        original, _ = read_image(train_root / "bsd200" / high.image)
+        np.testing.assert_array_equal(hr, original[: hr.shape[0], : hr.shape[1]])
+        nn, _ = read_image(study.root / low.path)
+        np.testing.assert_array_equal(nn, imresize(imresize(hr, 0.25, kernel="bicubic"), 4, kernel="nearest"))
+
+
+def test_create_refuses_unavailable_method(tmp_path, data_root, train_root, capsys):
+    out = tmp_path / "study"
+    rc = main(["mos", "create", "--name", "x", "--methods", f"bicubic,external:ghost={tmp_path / 'nowhere'}",
+               "--datasets", "set5", "--calibration", "0", "--data-root", str(data_root), "--out", str(out)])
+    err = capsys.readouterr().err
+    assert rc == 2
+    assert "unavailable" in err and "external:ghost" in err and "Traceback" not in err
+    assert not out.exists()
+
+
+def test_create_refuses_existing_out_bad_name_and_too_many_repeats(tmp_path):
+    spec = ImageSpec("set5", "a.png", "hr", np.zeros((4, 4, 3), np.uint8))
+    with pytest.raises(StudyError, match="invalid study name"):
+        write_study(tmp_path / "s", name="../evil", seed=0, items=[spec], calibration=[])
+    with pytest.raises(StudyError, match="--repeats 2"):
+        write_study(tmp_path / "s", name="ok", seed=0, items=[spec], calibration=[], repeats=2)
+    (tmp_path / "taken").mkdir()
+    with pytest.raises(StudyError, match="already exists"):
+        write_study(tmp_path / "taken", name="ok", seed=0, items=[spec], calibration=[])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["taken"]  # no temp folders left behind
+
+
+def test_missing_study_folder_and_manifest(tmp_path, capsys):
+    with pytest.raises(StudyError, match="does not exist"):
+        load_study(tmp_path / "nope")
+    with pytest.raises(StudyError, match="manifest.json is missing"):
+        load_study(tmp_path)
+    assert main(["mos", "serve", "--study", str(tmp_path / "nope")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+
+
+def test_altered_or_deleted_image_is_detected(tmp_path, capsys):
+    root = synthetic_study(tmp_path / "s")
+    study = load_study(root)
+    victim = study.items[0]
+    shutil.copy(root / victim.path, tmp_path / "backup.png")
+    data = bytearray((root / victim.path).read_bytes())
+    data[-20] ^= 0xFF
+    (root / victim.path).write_bytes(bytes(data))
+    with pytest.raises(StudyError, match="altered"):
+        load_study(root)
+    with pytest.raises(StudyError, match="altered"):
+        study.read_verified(victim)
+    assert main(["mos", "serve", "--study", str(root)]) == 2  # refused before any server starts
+    assert "altered" in capsys.readouterr().err
+    (root / victim.path).unlink()
+    with pytest.raises(StudyError, match="missing"):
+        load_study(root)
+    with pytest.raises(StudyError, match="missing"):
+        study.read_verified(victim)
+    shutil.copy(tmp_path / "backup.png", root / victim.path)
+    assert load_study(root).name == "synthetic"
+
+
+def test_rater_id_validation(tmp_path):
+    for good in ["r1", "A_b-9", "x" * 32]:
+        assert check_rater_id(good) == good
+    for bad in ["", "x" * 33, "a/b", "a b", "<script>", "r1\n"]:
+        with pytest.raises(StudyError, match="invalid rater id"):
+            check_rater_id(bad)
+    spec = ImageSpec("set5", "a.png", "hr", np.zeros((4, 4, 3), np.uint8))
+    study = load_study(write_study(tmp_path / "s", name="s", seed=0, items=[spec], calibration=[], raters=["r1"]))
+    assert check_rater_id("r1", study) == "r1"
+    with pytest.raises(StudyError, match="not on this study's list"):
+        check_rater_id("r2", study)
+
+
+def test_order_is_reproducible_per_rater_with_spread_out_repeats(tmp_path):
+    study = load_study(synthetic_study(tmp_path / "s", n_images=10, repeats=5, calibration=2))
+    seq = presentations(study, "alice")
+    assert [p.index for p in seq] == list(range(len(seq)))
+    assert [p.phase for p in seq[:4]] == ["calibration"] * 4
+    assert [p.stimulus.anchor for p in seq[:4]] == [1, 5, 1, 5]
+    rating = [p for p in seq if p.phase == "rating"]
+    assert len(rating) == 20 + 5
+    shown = [p.stimulus.item for p in rating]
+    assert sorted(set(shown)) == sorted(s.item for s in study.items)
+    gap = min_gap(20)
+    for item in study.repeats:
+        where = [k for k, p in enumerate(rating) if p.stimulus.item == item]
+        assert len(where) == 2 and where[1] - where[0] >= gap >= 2
+        assert [rating[k].repeat for k in where] == [0, 1]
+    assert all(p.repeat == 0 for p in rating if p.stimulus.item not in study.repeats)
+    assert presentations(study, "alice") == seq
+    assert [p.stimulus.item for p in presentations(study, "bob")] != [p.stimulus.item for p in seq]
+
+
+def test_export_cli(tmp_path, capsys):
+    root = synthetic_study(tmp_path / "s")
+    assert main(["mos", "export", "--study", str(root), "--out", str(tmp_path / "r.csv")]) == 2
+    assert "no answer database" in capsys.readouterr().err
+    from mos_app.store import Answer, Store
+
+    p = presentations(load_study(root), "r1")[0]
+    s = p.stimulus
+    Store(root / "ratings.sqlite").record(
+        Answer("synthetic", "r1", p.index, s.item, s.method, s.dataset, s.image, p.phase, p.repeat, 1, 900))
+    assert main(["mos", "export", "--study", str(root), "--out", str(tmp_path / "r.csv")]) == 0
+    lines = (tmp_path / "r.csv").read_text().splitlines()
+    assert len(lines) == 2 and lines[1].startswith(f"synthetic,r1,{s.item},nearest,bsd200,c0.jpg,calibration,0,1,900,")
+    assert json.loads((root / "manifest.json").read_text())["settings"]["name"] == "synthetic"
