@@ -1,0 +1,635 @@
+"""The generic trainer behind ``srbench train``: any :class:`methods.specs.TrainSpec`, one loop.
+
+What one call of :func:`train` does, in order (cheap checks first, so a
+mistake is reported before any heavy work):
+
+1. resolve the spec, the device, the run's hyper-parameters (paper defaults
+   from ``spec.defaults``; ``--fast`` defaults; a resumed run's own values)
+   and the output folder (refusing to overwrite another run's checkpoint);
+2. build the content loss - a VGG loss loads its ImageNet weights now and
+   fails at once if they are missing - and read the ``--init`` checkpoint;
+3. fingerprint and decode the training images onto the device
+   (:mod:`methods.train_data`), build the networks and optimizers, restore a
+   ``--resume`` state (:mod:`methods.train_state`);
+4. loop: sample a batch on the device, one :class:`methods.train_step.StepRunner`
+   update, periodic logging, validation (:mod:`methods.train_validate`) and
+   checkpoints, until ``--iters`` are done or ``--budget-minutes`` are spent,
+   or SIGTERM/SIGINT arrives;
+5. write the final checkpoint: ``OUT/model.safetensors`` + ``OUT/model.json``
+   (via :mod:`methods.checkpoint`) and the resume state.
+
+A non-finite loss stops the run with :class:`TrainingDiverged`; the last
+good checkpoint on disk is left untouched (no checkpoint is written after a
+non-finite loss). Under ``torchrun`` the same loop runs DistributedDataParallel
+(:mod:`methods.train_dist`).
+
+Resuming (``--resume OUT``) continues the *same* run: same hyper-parameters,
+optimizer moments, RNG streams and step counter, so ``--iters 2`` then
+``--resume --iters 4`` gives exactly the weights of ``--iters 4`` (tested on
+the CPU). ``--iters`` is the run's total; ``--budget-minutes`` is this
+invocation's wall-clock budget (with ``--fast`` each budgeted invocation is
+one warm-up + cosine cycle: a warm restart). Iterations, patches seen and
+wall time accumulate across invocations in the sidecar, which also lists
+every invocation under ``segments``.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from dataclasses import asdict, dataclass, field, replace
+from datetime import datetime, timezone
+from pathlib import Path
+
+import torch
+import torch.nn as nn
+
+from methods import checkpoint as ckpt
+from methods import train_dist
+from methods.specs import TRAIN_SPECS, TrainSpec
+from methods.train_data import PatchSampler, list_training_files, manifest_sha256
+from methods.train_log import RunLog
+from methods.train_state import (
+    Schedule,
+    capture_rng,
+    flatten_optimizer,
+    load_resume,
+    restore_rng,
+    sampler_state,
+    save_resume,
+    unflatten_optimizer,
+)
+from methods.train_step import StepRunner
+from srbench.errors import SrbenchError
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+CHECKPOINT_ROOT = PROJECT_ROOT / "results" / "checkpoints"
+RANDOM_VGG_ENV = "SRBENCH_TEST_RANDOM_VGG"
+
+# --fast defaults (the GPU probe in ../shared/reference/gpu.md: batch 64, peak lr 3e-4,
+# 200-step warm-up and cosine decay, bf16 autocast reached 31.2 dB on Set5 in 5.5 minutes).
+FAST_BATCH = 64
+FAST_LR = 3e-4
+FAST_LR_ADVERSARIAL = 1e-4
+FAST_WARMUP_STEPS = 200
+
+
+class TrainingDiverged(SrbenchError):
+    """A loss became NaN or infinite."""
+
+
+@dataclass
+class TrainConfig:
+    """Everything ``srbench train`` takes; ``None`` means "the default" (paper, fast or resumed value)."""
+
+    method: str
+    train_data: list[str]
+    iters: int | None = None
+    budget_minutes: float | None = None
+    batch: int | None = None
+    lr: float | None = None
+    patch: int | None = None
+    init: str | None = None
+    resume: str | None = None
+    out: str | None = None
+    device: str | None = None
+    seed: int | None = None
+    val_data: str | None = None  # "none" disables validation
+    val_every: int = 1000
+    ckpt_every: int = 1000
+    log_every: int = 50
+    fast: bool | None = None
+    compile: bool = False
+    vgg_weights: str | None = None
+    blocks: int | None = None  # tiny-network overrides for tests (recorded in the sidecar)
+    channels: int | None = None
+    tail_fp32: bool = True
+    progress: bool = True
+    # Test-only: random VGG19 weights when the ImageNet file is missing. The CLI never sets it.
+    allow_random_vgg_for_tests: bool = False
+
+
+@dataclass
+class Hyper:
+    """The run's fixed hyper-parameters (kept across resumes)."""
+
+    method: str
+    batch: int
+    lr: float
+    patch: int
+    seed: int
+    fast: bool
+    adam_betas: tuple[float, float]
+    schedule: dict
+    iters: int | None
+    arch: dict = field(default_factory=dict)
+
+
+@dataclass
+class TrainResult:
+    """How a :func:`train` call ended."""
+
+    out: Path
+    iterations: int
+    patches_seen: int
+    stop_reason: str  # "completed", "budget" or "interrupted"
+    validation: dict | None
+    wall_time_s: float
+
+
+# ---------------------------------------------------------------- set-up helpers
+def get_spec(method: str) -> TrainSpec:
+    key = method.strip().lower()
+    if key not in TRAIN_SPECS:
+        raise SrbenchError(f"no trainable method {method!r}; trainable: {', '.join(sorted(TRAIN_SPECS))}")
+    return TRAIN_SPECS[key]
+
+
+def build_generator(spec: TrainSpec, arch: dict) -> nn.Module:
+    """``spec.build_generator()``, or with ``arch`` overrides (``num_blocks``, ``channels``).
+
+    Specs whose factory takes no arguments but builds a network with
+    ``num_blocks``/``channels`` attributes (SRResNet) are rebuilt with the
+    overrides through the network's own class.
+    """
+    if not arch:
+        return spec.build_generator()
+    try:
+        return spec.build_generator(**arch)
+    except TypeError:
+        default = spec.build_generator()
+        if all(hasattr(default, k) for k in arch):
+            kwargs = {k: getattr(default, k) for k in ("num_blocks", "channels", "scale") if hasattr(default, k)}
+            return type(default)(**{**kwargs, **arch})
+        raise SrbenchError(f"{spec.name} has no adjustable {'/'.join(arch)}") from None
+
+
+def resolve_device(flag: str | None, ctx: train_dist.DistContext) -> torch.device:
+    if flag in (None, "auto"):
+        flag = "cuda" if torch.cuda.is_available() else "cpu"
+    if flag.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise SrbenchError("--device cuda requested but no CUDA GPU is available here (use --device cpu)")
+        device = torch.device("cuda", ctx.local_rank) if ctx.enabled or flag == "cuda" else torch.device(flag)
+        torch.cuda.set_device(device)
+        return device
+    if flag != "cpu":
+        raise SrbenchError(f"unknown --device {flag!r}; use cuda or cpu")
+    return torch.device("cpu")
+
+
+def resolve_hyper(cfg: TrainConfig, spec: TrainSpec, resumed: Hyper | None) -> Hyper:
+    """Paper defaults <- fast defaults <- explicit flags; a resumed run's values win (conflicts refused)."""
+    if resumed is not None:
+        given = {"batch": cfg.batch, "lr": cfg.lr, "patch": cfg.patch, "seed": cfg.seed, "fast": cfg.fast}
+        given["arch"] = {k: v for k, v in (("num_blocks", cfg.blocks), ("channels", cfg.channels)) if v is not None} or None
+        for name, value in given.items():
+            if value is not None and value != getattr(resumed, name):
+                flag = {"arch": "--blocks/--channels"}.get(name, f"--{name}")
+                raise SrbenchError(
+                    f"{flag} {value} differs from the resumed run's {getattr(resumed, name)}; a resumed run keeps "
+                    "its settings (start a new run with --init to change them)"
+                )
+        return replace(resumed, iters=cfg.iters if cfg.iters is not None else resumed.iters)
+    d = spec.defaults
+    fast = bool(cfg.fast)
+    base_lr_default = d.get("lr", 1e-4)
+    if fast:
+        lr = cfg.lr or (FAST_LR_ADVERSARIAL if spec.adversarial else FAST_LR)
+        schedule = Schedule("cosine", lr, warmup_steps=FAST_WARMUP_STEPS)
+        batch = cfg.batch or FAST_BATCH
+    else:
+        lr = cfg.lr or base_lr_default
+        total = d.get("iterations")
+        milestones = tuple((it / total, step_lr / base_lr_default) for it, step_lr in d.get("lr_steps", ()) if total)
+        schedule = Schedule("piecewise", lr, milestones=milestones)
+        batch = cfg.batch or d.get("batch_size", 16)
+    iters = cfg.iters
+    if iters is None and cfg.budget_minutes is None:
+        iters = int(d.get("iterations", 1_000_000))
+    arch = {k: v for k, v in (("num_blocks", cfg.blocks), ("channels", cfg.channels)) if v is not None}
+    return Hyper(
+        method=spec.name, batch=batch, lr=lr, patch=cfg.patch or d.get("hr_patch", 96),
+        seed=cfg.seed if cfg.seed is not None else 0, fast=fast,
+        adam_betas=tuple(d.get("adam_betas", (0.9, 0.999))), schedule=schedule.to_json(), iters=iters, arch=arch,
+    )
+
+
+def validate_numbers(cfg: TrainConfig, hyper: Hyper) -> None:
+    if cfg.iters is not None and cfg.budget_minutes is not None:
+        raise SrbenchError("give either --iters or --budget-minutes, not both")
+    for name, value in (("--iters", hyper.iters), ("--batch", hyper.batch), ("--patch", hyper.patch)):
+        if value is not None and value < 1:
+            raise SrbenchError(f"{name} must be at least 1, got {value}")
+    if cfg.budget_minutes is not None and cfg.budget_minutes <= 0:
+        raise SrbenchError(f"--budget-minutes must be positive, got {cfg.budget_minutes}")
+    if hyper.lr <= 0:
+        raise SrbenchError(f"--lr must be positive, got {hyper.lr}")
+    if hyper.patch % 16:
+        raise SrbenchError(f"--patch must be a multiple of 16 (4x scale, and the discriminator halves it 4 times), got {hyper.patch}")
+    for name in ("val_every", "ckpt_every", "log_every"):
+        if getattr(cfg, name) < 0:
+            raise SrbenchError(f"--{name.replace('_', '-')} must be >= 0")
+
+
+def checkpoint_dir(path: str | os.PathLike) -> Path:
+    """A checkpoint folder from a folder or a ``model.safetensors`` path."""
+    p = Path(path)
+    return p.parent if p.suffix == ".safetensors" else p
+
+
+# ---------------------------------------------------------------- the trainer
+class Trainer:
+    """One invocation of a training run (see the module docstring); use :func:`train`."""
+
+    def __init__(self, cfg: TrainConfig) -> None:
+        self.cfg = cfg
+        self.ctx = train_dist.from_environment()
+        self.spec = get_spec(cfg.method)
+        self.device = resolve_device(cfg.device, self.ctx)
+        self.resume_dir = checkpoint_dir(cfg.resume) if cfg.resume else None
+        self.prev: dict = {}  # the resumed run's sidecar
+        self.resume_tensors: dict[str, torch.Tensor] = {}
+        self.resume_meta: dict = {}
+        resumed_hyper = None
+        if self.resume_dir is not None:
+            if cfg.init:
+                raise SrbenchError("--init and --resume exclude each other (a resumed run keeps its weights)")
+            self._read_resume()
+            resumed_hyper = Hyper(**{**self.resume_meta["hyper"], "adam_betas": tuple(self.resume_meta["hyper"]["adam_betas"])})
+            if resumed_hyper.method != self.spec.name:
+                raise SrbenchError(f"{cfg.resume} is a {resumed_hyper.method} run, not {self.spec.name}")
+        self.hyper = resolve_hyper(cfg, self.spec, resumed_hyper)
+        validate_numbers(cfg, self.hyper)
+        self.schedule = Schedule(**{**self.hyper.schedule, "milestones": tuple(map(tuple, self.hyper.schedule["milestones"]))})
+        self.budget_s = cfg.budget_minutes * 60 if cfg.budget_minutes is not None else None
+        done = int(self.resume_meta.get("step", 0))
+        if self.budget_s is None and self.hyper.iters <= done:
+            raise SrbenchError(
+                f"the resumed run is already at iteration {done} >= --iters {self.hyper.iters}; "
+                "pass a larger --iters (the run's total) or --budget-minutes to continue it"
+            )
+        self.out = Path(cfg.out) if cfg.out else CHECKPOINT_ROOT / self.spec.name
+        self._check_out()
+        self.amp = torch.bfloat16 if (self.hyper.fast and self.device.type == "cuda") else None
+        self.channels_last = self.hyper.fast
+        self.sync_every = 1 if self.device.type == "cpu" else 10
+        self.log = RunLog(self.out, enabled=self.ctx.is_main, echo=cfg.progress)
+        self.stop_requested = False
+
+    # -- checks and inputs -------------------------------------------------
+    def _read_resume(self) -> None:
+        assert self.resume_dir is not None
+        self.resume_tensors, self.resume_meta = load_resume(self.resume_dir)
+        self.resume_weights, self.prev = ckpt.load_checkpoint(self.resume_dir)
+        if self.prev.get("iterations") != self.resume_meta["step"]:
+            raise SrbenchError(
+                f"{self.resume_dir}: model.safetensors is at iteration {self.prev.get('iterations')} but the resume "
+                f"state at {self.resume_meta['step']} (interrupted write?); cannot resume"
+            )
+
+    def _check_out(self) -> None:
+        existing = ckpt.checkpoint_paths(self.out)[0]
+        resuming_here = self.resume_dir is not None and self.resume_dir.resolve() == self.out.resolve()
+        if existing.is_file() and not resuming_here:
+            raise SrbenchError(
+                f"{self.out} already holds a checkpoint; continue it with --resume {self.out}, "
+                "or choose another --out"
+            )
+
+    def _content_loss(self) -> nn.Module:
+        from methods.losses import build_content_loss
+
+        allow_random = self.cfg.allow_random_vgg_for_tests or os.environ.get(RANDOM_VGG_ENV) == "1"
+        loss = build_content_loss(
+            self.spec.content_loss, vgg_weights=self.cfg.vgg_weights, allow_random_weights_for_tests=allow_random
+        )
+        self.random_vgg = allow_random and self.spec.content_loss != "mse"
+        return loss.to(self.device)
+
+    def _init_weights(self) -> tuple[dict[str, torch.Tensor] | None, dict | None]:
+        """The ``--init`` (or the spec's ``init_from`` default) generator weights and their provenance."""
+        if self.resume_dir is not None:
+            return None, None
+        if self.cfg.init:
+            path = self.cfg.init
+        elif self.spec.init_from:
+            path = CHECKPOINT_ROOT / self.spec.init_from
+            if not ckpt.checkpoint_paths(path)[0].is_file():
+                raise SrbenchError(
+                    f"{self.spec.name} starts from a trained {self.spec.init_from}, but there is no checkpoint at "
+                    f"{ckpt.checkpoint_paths(path)[0]}; train it first (srbench train --method {self.spec.init_from} "
+                    "...) or pass --init CKPT"
+                )
+        else:
+            return None, None
+        state, sidecar = ckpt.load_checkpoint(checkpoint_dir(path) if Path(path).is_dir() else path)
+        weights = ckpt.checkpoint_paths(checkpoint_dir(path))[0] if Path(path).is_dir() else Path(path)
+        info = {
+            "path": str(weights),
+            "sha256": ckpt.file_sha256(weights),
+            "method": sidecar.get("method"),
+            "iterations": sidecar.get("iterations"),
+        }
+        return state, info
+
+    def _data(self) -> tuple[PatchSampler, dict]:
+        files = list_training_files(self.cfg.train_data)
+        digest = manifest_sha256(files)
+        if self.resume_dir is not None and self.prev.get("train_data", {}).get("manifest_sha256") not in (None, digest):
+            self.log.info("note: the training data differ from the resumed run's (manifest hash changed)")
+        seed = train_dist.rank_seed(self.hyper.seed, self.ctx.rank)
+        sampler = PatchSampler.from_files(
+            files, hr_patch=self.hyper.patch, device=self.device, seed=seed, progress=self.cfg.progress and self.ctx.is_main
+        )
+        info = {
+            "folders": [str(Path(d)) for d in self.cfg.train_data],
+            "images": len(files),
+            "used": sampler.num_images,
+            "skipped_smaller_than_patch": sampler.skipped,
+            "manifest_sha256": digest,
+        }
+        return sampler, info
+
+    # -- state -------------------------------------------------------------
+    def _build(self, init_state: dict | None) -> None:
+        torch.manual_seed(self.hyper.seed)
+        self.generator = build_generator(self.spec, self.hyper.arch).to(self.device)
+        if init_state is not None:
+            self._load_generator(init_state, "--init checkpoint")
+        self.discriminator = self.d_opt = None
+        if self.spec.adversarial:
+            from methods.discriminator import Discriminator
+
+            self.discriminator = Discriminator(self.hyper.patch).to(self.device)
+        betas = tuple(self.hyper.adam_betas)
+        self.g_opt = torch.optim.Adam(self.generator.parameters(), lr=self.hyper.lr, betas=betas)
+        if self.discriminator is not None:
+            self.d_opt = torch.optim.Adam(self.discriminator.parameters(), lr=self.hyper.lr, betas=betas)
+        if self.resume_dir is not None:
+            self._load_generator(self.resume_weights, f"resumed checkpoint {self.resume_dir}")
+            t, m = self.resume_tensors, self.resume_meta
+            self.g_opt.load_state_dict(unflatten_optimizer(t, m["optimizers"]["g"], "opt.g"))
+            if self.discriminator is not None:
+                disc = {k[len("disc."):]: v for k, v in t.items() if k.startswith("disc.")}
+                self.discriminator.load_state_dict(disc, strict=True)
+                self.d_opt.load_state_dict(unflatten_optimizer(t, m["optimizers"]["d"], "opt.d"))
+            restore_rng(t, m["rng"])
+            state = sampler_state(t, self.ctx.rank)
+            if state is not None:
+                self.sampler.generator.set_state(state)
+            else:
+                self.log.info(f"rank {self.ctx.rank} has no saved sampler state (world size changed): reseeded")
+                self.sampler.generator.manual_seed(train_dist.rank_seed(self.hyper.seed + m["step"], self.ctx.rank))
+
+    def _load_generator(self, state: dict[str, torch.Tensor], what: str) -> None:
+        try:
+            self.generator.load_state_dict(state, strict=True)
+        except RuntimeError as exc:
+            first = str(exc).strip().splitlines()[0]
+            raise SrbenchError(f"the {what} does not fit the {self.spec.name} generator ({first})") from None
+
+    # -- checkpoints -------------------------------------------------------
+    def _sidecar(self, step: int, patches: int, wall: float, complete: bool) -> dict:
+        fast = {
+            "enabled": self.hyper.fast,
+            "batch": self.hyper.batch,
+            "schedule": self.schedule.kind,
+            "autocast": "bf16" if self.amp is not None else None,
+            "tail_fp32": bool(self.amp is not None and self.cfg.tail_fp32),
+            "channels_last": self.channels_last,
+            "compile": self.cfg.compile,
+            "cudnn_benchmark": bool(self.device.type == "cuda" and torch.backends.cudnn.benchmark),
+        }
+        return {
+            "method": self.spec.name,
+            "iterations": step,
+            "patches_seen": patches,
+            "wall_time_s": round(wall, 3),
+            "complete": complete,
+            "output_range": list(self.spec.output_range),
+            "architecture": self.hyper.arch or "default",
+            "hyper": self._hyper_json(),
+            "config": {k: v for k, v in asdict(self.cfg).items() if k not in ("progress",)},
+            "train_data": self.data_info,
+            "init": self.init_info,
+            "validation": self.val_history[-1] if self.val_history else None,
+            "validation_history": self.val_history,
+            "fast_mode": fast,
+            "distributed": {"world_size": self.ctx.world_size, "batchnorm": "per-rank (no SyncBatchNorm)"},
+            "random_vgg_for_tests": self.random_vgg,
+            "segments": self.segments + [self._segment(step, patches)],
+            **ckpt.environment_fields(self.device),
+        }
+
+    def _hyper_json(self) -> dict:
+        h = asdict(self.hyper)
+        h["adam_betas"] = list(h["adam_betas"])
+        return h
+
+    def _segment(self, step: int, patches: int) -> dict:
+        return {
+            "started_utc": self.started_utc,
+            "iterations": [self.start_step, step],
+            "patches": patches - self.start_patches,
+            "wall_time_s": round(time.monotonic() - self.t0, 3),
+            "budget_minutes": self.cfg.budget_minutes,
+            "device": ckpt.device_name(self.device),
+            "world_size": self.ctx.world_size,
+        }
+
+    def save(self, step: int, patches: int, *, complete: bool = False) -> None:
+        """Write resume state, then the generator checkpoint (rank 0; every rank must call it)."""
+        sampler_states = train_dist.gather_states(self.ctx, self.sampler.generator.get_state(), self.device)
+        if not self.ctx.is_main:
+            return
+        wall = self.prev_wall + time.monotonic() - self.t0
+        tensors, opt_g = flatten_optimizer(self.g_opt.state_dict(), "opt.g")
+        optimizers = {"g": opt_g}
+        if self.discriminator is not None:
+            t_d, opt_d = flatten_optimizer(self.d_opt.state_dict(), "opt.d")
+            tensors.update(t_d)
+            tensors.update({f"disc.{k}": v for k, v in self.discriminator.state_dict().items()})
+            optimizers["d"] = opt_d
+        rng_t, rng_m = capture_rng(sampler_states)
+        tensors.update(rng_t)
+        meta = {
+            "step": step,
+            "patches_seen": patches,
+            "wall_time_s": wall,
+            "hyper": self._hyper_json(),
+            "optimizers": optimizers,
+            "rng": rng_m,
+            "segments": self.segments + [self._segment(step, patches)],
+            "validation_history": self.val_history,
+        }
+        save_resume(self.out, tensors, meta)
+        ckpt.save_checkpoint(self.out, self.generator.state_dict(), self._sidecar(step, patches, wall, complete))
+        self.log.info(f"checkpoint: {self.out} at iteration {step} ({patches} patches)")
+
+    # -- the loop ----------------------------------------------------------
+    def _progress(self, step: int) -> float:
+        if self.budget_s is not None:
+            return (time.monotonic() - self.t0) / self.budget_s
+        return step / self.hyper.iters
+
+    def _on_signal(self, signum, frame) -> None:
+        self.stop_requested = True
+        signal.signal(signum, signal.SIG_DFL)  # a second signal ends the process at once
+
+    def run(self) -> TrainResult:
+        content_loss = self._content_loss()  # VGG weights checked before any heavy work
+        init_state, self.init_info = self._init_weights()
+        if self.resume_dir is not None:
+            self.init_info = self.prev.get("init")
+        self.vset = self._validation_set()
+        train_dist.init(self.ctx, self.device)
+        try:
+            return self._run(content_loss, init_state)
+        finally:
+            self.log.close()
+            train_dist.shutdown(self.ctx)
+
+    def _validation_set(self):
+        from methods import train_validate
+
+        if not self.ctx.is_main or (self.cfg.val_data or "").lower() == "none" or self.cfg.val_every == 0:
+            return None
+        folder = self.cfg.val_data or train_validate.default_validation_folder()
+        if folder is None:
+            self.log.info("no validation set found ($SRBENCH_DATA/set5): validation skipped (use --val-data DIR)")
+            return None
+        return train_validate.load_validation(folder)
+
+    def _validate(self, step: int) -> None:
+        from methods import train_validate
+
+        if self.vset is None:
+            return
+        t = time.monotonic()
+        result = train_validate.validate(self.generator, self.vset, output_range=self.spec.output_range, device=self.device)
+        self.generator.train()
+        result = {"step": step, **result, "seconds": round(time.monotonic() - t, 2)}
+        self.val_history.append(result)
+        self.log.metrics({"kind": "validation", **result})
+        self.log.info(f"validation at {step}: {result['dataset']} PSNR {result['psnr']:.3f} dB, SSIM {result['ssim']:.4f} ({result['protocol']} protocol)")
+
+    def _run(self, content_loss: nn.Module, init_state: dict | None) -> TrainResult:
+        self.t_setup = time.monotonic()
+        self.sampler, self.data_info = self._data()
+        if self.sampler.skipped:
+            self.log.info(f"skipped {self.sampler.skipped} training images smaller than {self.hyper.patch}x{self.hyper.patch}")
+        self._build(init_state)
+        if self.device.type == "cuda" and self.hyper.fast:
+            torch.backends.cudnn.benchmark = True
+            torch.backends.cuda.matmul.allow_tf32 = True
+            torch.backends.cudnn.allow_tf32 = True
+        runner = StepRunner(
+            self.spec, self.generator, self.g_opt, content_loss, device=self.device,
+            discriminator=self.discriminator, d_opt=self.d_opt, amp_dtype=self.amp, tail_fp32=self.cfg.tail_fp32,
+            channels_last=self.channels_last, compile=self.cfg.compile, dist_ctx=self.ctx,
+        )
+        self.generator.train()
+        self.start_step = step = int(self.resume_meta.get("step", 0))
+        self.start_patches = patches = int(self.resume_meta.get("patches_seen", 0))
+        self.prev_wall = float(self.resume_meta.get("wall_time_s", 0.0))
+        self.segments = list(self.resume_meta.get("segments", []))
+        self.val_history = list(self.resume_meta.get("validation_history", []))
+        self.started_utc = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        global_batch = self.hyper.batch * self.ctx.world_size
+        self.log.info(
+            f"train {self.spec.name}: {'fast' if self.hyper.fast else 'paper'} mode, batch {self.hyper.batch}"
+            f"{f' x {self.ctx.world_size} ranks' if self.ctx.enabled else ''}, lr {self.hyper.lr:g} ({self.schedule.kind}), "
+            f"{self.hyper.patch}px HR crops, {self.sampler.num_images} images "
+            f"({self.sampler.nbytes / 2**20:.0f} MiB resident on {self.device}), "
+            + (f"until iteration {self.hyper.iters}" if self.budget_s is None else f"budget {self.cfg.budget_minutes:g} min")
+            + (f", resuming at {step}" if step else "")
+        )
+        old_handlers = {}
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            try:
+                old_handlers[sig] = signal.signal(sig, self._on_signal)
+            except ValueError:  # not the main thread: no signal handling
+                pass
+        from tqdm import tqdm
+
+        total = self.hyper.iters if self.budget_s is None else None
+        bar = tqdm(total=total, initial=step if total else 0, unit="it", dynamic_ncols=True,
+                   disable=not (self.cfg.progress and self.ctx.is_main), desc=self.spec.name)
+        flags = torch.zeros(2, device=self.device)  # [non-finite loss seen, stop requested]
+        loss_sum = torch.zeros(1, device=self.device)
+        loss_n = 0
+        mark_t, mark_patches = time.monotonic(), patches
+        self.t0 = time.monotonic()
+        stop_reason = "completed"
+        try:
+            while self.budget_s is not None or step < self.hyper.iters:
+                lr_now = self.schedule.lr(
+                    step=step - (self.start_step if self.budget_s is not None else 0), progress=self._progress(step)
+                )
+                runner.set_lr(lr_now)
+                lr_img, hr = self.sampler.sample(self.hyper.batch)
+                out = runner.step(lr_img, hr)
+                step += 1
+                patches += global_batch
+                finite = torch.stack([v for v in out.values()]).isfinite().all()
+                flags[0] = torch.maximum(flags[0], (~finite).float())
+                loss_sum += out["loss"]
+                loss_n += 1
+                bar.update(1)
+                log_now = self.cfg.log_every and step % self.cfg.log_every == 0
+                val_now = self.cfg.val_every and step % self.cfg.val_every == 0
+                ckpt_now = self.cfg.ckpt_every and step % self.cfg.ckpt_every == 0
+                if not (step % self.sync_every == 0 or log_now or val_now or ckpt_now):
+                    continue
+                over_budget = self.budget_s is not None and time.monotonic() - self.t0 >= self.budget_s
+                flags[1] = float(self.stop_requested or over_budget)
+                train_dist.any_flags(self.ctx, flags)
+                if flags[0].item():
+                    raise TrainingDiverged(
+                        f"non-finite loss (NaN/inf) at or before iteration {step}; stopped. The last good checkpoint "
+                        f"in {self.out} (if any) is kept. Try a lower --lr"
+                        + (" or running without --fast" if self.hyper.fast else "")
+                    )
+                if log_now:
+                    mean_loss = train_dist.mean_over_ranks(self.ctx, loss_sum / max(loss_n, 1)).item()
+                    now = time.monotonic()
+                    rate = (patches - mark_patches) / max(now - mark_t, 1e-9)
+                    record = {"kind": "train", "step": step, "loss": mean_loss, "lr": lr_now, "patches_per_s": rate,
+                              "elapsed_s": round(now - self.t0, 3)}
+                    record.update({k: float(v) for k, v in out.items() if k != "loss"})
+                    self.log.metrics(record)
+                    bar.set_postfix(loss=f"{mean_loss:.4g}", patches_s=f"{rate:.0f}", lr=f"{lr_now:.2g}")
+                    if self.budget_s is not None:
+                        bar.set_description(f"{self.spec.name} ({max(0, self.budget_s - (now - self.t0)) / 60:.1f} min left)")
+                    loss_sum.zero_()
+                    loss_n = 0
+                    mark_t, mark_patches = now, patches
+                if val_now and self.ctx.is_main:
+                    self._validate(step)
+                if ckpt_now:
+                    self.save(step, patches, complete=False)
+                if flags[1].item():
+                    stop_reason = "budget" if self.budget_s is not None and not self.stop_requested else "interrupted"
+                    break
+        finally:
+            bar.close()
+            for sig, handler in old_handlers.items():
+                signal.signal(sig, handler)
+        if stop_reason != "interrupted" and self.ctx.is_main and (not self.val_history or self.val_history[-1]["step"] != step):
+            self._validate(step)
+        complete = self.budget_s is None and step >= self.hyper.iters
+        self.save(step, patches, complete=complete)
+        wall = self.prev_wall + time.monotonic() - self.t0
+        self.log.info(
+            f"stopped ({stop_reason}) at iteration {step}: {patches} patches in total, "
+            f"{(patches - self.start_patches) / max(time.monotonic() - self.t0, 1e-9):.0f} patches/s this run"
+        )
+        last = self.val_history[-1] if self.val_history else None
+        return TrainResult(self.out, step, patches, stop_reason, last, wall)
+
+
+def train(cfg: TrainConfig) -> TrainResult:
+    """Run (or continue) one training run; see the module docstring. Raises :class:`SrbenchError` on mistakes."""
+    return Trainer(cfg).run()

@@ -1,0 +1,206 @@
+"""Resume state without pickle, and the learning-rate schedules.
+
+A run's resume state lives next to its generator checkpoint::
+
+    OUT/resume.safetensors   every tensor: optimizer moments, the
+                             discriminator's weights, RNG states
+    OUT/resume.json          every scalar: step, patches seen, optimizer
+                             hyper-parameters, python/numpy RNG, the run's
+                             segments (one per invocation)
+
+Optimizer state dicts are flattened by hand (``<name>.state.<param>.<key>``
+tensors + JSON for the rest), so loading never unpickles anything. Both
+files are written atomically (temp file + ``os.replace``); the JSON is
+written last and names the tensor file's SHA-256, so a half-written pair is
+detected instead of silently mixed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import random
+import tempfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from safetensors.torch import load_file, save_file
+
+from srbench.errors import SrbenchError
+
+RESUME_TENSORS = "resume.safetensors"
+RESUME_JSON = "resume.json"
+FORMAT = "srbench-resume-1"
+
+
+# ---------------------------------------------------------------- schedule
+@dataclass(frozen=True)
+class Schedule:
+    """Learning rate as a function of run progress (``progress`` in [0, 1]).
+
+    ``kind``:
+      * ``"piecewise"`` - ``base_lr``, multiplied by ``factor`` from each
+        ``(progress, factor)`` milestone on (paper: SRResNet has none, SRGAN
+        has ``(0.5, 0.1)``: 1e-4 for the first half, 1e-5 for the second).
+        The spec's ``lr_steps`` iterations become fractions of its
+        ``iterations``, so a shorter ``--iters`` or a ``--budget-minutes`` run
+        keeps the paper's shape;
+      * ``"cosine"`` - fast mode: linear warm-up over ``warmup_steps`` steps,
+        then cosine decay from ``base_lr`` to ``min_lr_ratio * base_lr``.
+    """
+
+    kind: str
+    base_lr: float
+    milestones: tuple[tuple[float, float], ...] = ()
+    warmup_steps: int = 0
+    min_lr_ratio: float = 0.01
+
+    def lr(self, *, step: int, progress: float) -> float:
+        """LR of the step with 0-based index ``step`` (counts the warm-up) at ``progress``."""
+        progress = min(max(progress, 0.0), 1.0)
+        if self.kind == "piecewise":
+            factor = 1.0
+            for at, f in self.milestones:
+                if progress >= at:
+                    factor = f
+            return self.base_lr * factor
+        if self.kind == "cosine":
+            warm = min(1.0, (step + 1) / self.warmup_steps) if self.warmup_steps > 0 else 1.0
+            floor = self.min_lr_ratio
+            return self.base_lr * warm * (floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * progress)))
+        raise ValueError(f"unknown schedule kind {self.kind!r}")
+
+    def to_json(self) -> dict:
+        return json.loads(json.dumps(asdict(self)))
+
+
+# ---------------------------------------------------------------- optimizer flattening
+def flatten_optimizer(state: dict, prefix: str) -> tuple[dict[str, torch.Tensor], dict]:
+    """Split ``optimizer.state_dict()`` into safetensors-ready tensors and JSON-ready scalars."""
+    tensors: dict[str, torch.Tensor] = {}
+    scalars: dict[str, dict[str, Any]] = {}
+    for pid, entry in state["state"].items():
+        for key, value in entry.items():
+            if isinstance(value, torch.Tensor):
+                tensors[f"{prefix}.state.{pid}.{key}"] = value.detach().cpu().contiguous()
+            else:
+                scalars.setdefault(str(pid), {})[key] = value
+    meta = {"param_groups": state["param_groups"], "scalars": scalars, "params": sorted(map(str, state["state"]))}
+    return tensors, json.loads(json.dumps(meta))
+
+
+def unflatten_optimizer(tensors: dict[str, torch.Tensor], meta: dict, prefix: str) -> dict:
+    """Inverse of :func:`flatten_optimizer`: a dict ``optimizer.load_state_dict`` accepts."""
+    state: dict[int, dict[str, Any]] = {int(pid): dict(meta["scalars"].get(pid, {})) for pid in meta["params"]}
+    head = f"{prefix}.state."
+    for name, value in tensors.items():
+        if name.startswith(head):
+            pid, key = name[len(head):].split(".", 1)
+            state[int(pid)][key] = value
+    groups = []
+    for group in meta["param_groups"]:
+        group = dict(group)
+        if isinstance(group.get("betas"), list):
+            group["betas"] = tuple(group["betas"])
+        groups.append(group)
+    return {"state": state, "param_groups": groups}
+
+
+# ---------------------------------------------------------------- RNG states
+def capture_rng(sampler_generators: list[torch.Tensor]) -> tuple[dict[str, torch.Tensor], dict]:
+    """Global torch CPU/CUDA, numpy and python RNG states, plus the data samplers' generator states.
+
+    ``sampler_generators`` holds one ``Generator.get_state()`` per rank (rank order).
+    """
+    tensors = {"rng.torch_cpu": torch.get_rng_state()}
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        for i, s in enumerate(torch.cuda.get_rng_state_all()):
+            tensors[f"rng.torch_cuda.{i}"] = s
+    for rank, s in enumerate(sampler_generators):
+        tensors[f"rng.sampler.{rank}"] = s.cpu()
+    kind, keys, pos, has_gauss, cached = np.random.get_state()
+    tensors["rng.numpy_keys"] = torch.from_numpy(np.asarray(keys, dtype=np.int64))
+    version, py_state, gauss_next = random.getstate()
+    meta = {
+        "numpy": {"kind": kind, "pos": int(pos), "has_gauss": int(has_gauss), "cached_gaussian": float(cached)},
+        "python": {"version": version, "state": list(py_state), "gauss_next": gauss_next},
+    }
+    return tensors, meta
+
+
+def restore_rng(tensors: dict[str, torch.Tensor], meta: dict) -> None:
+    """Restore the global RNG states saved by :func:`capture_rng` (not the samplers')."""
+    torch.set_rng_state(tensors["rng.torch_cpu"])
+    if torch.cuda.is_available():
+        states = [tensors[k] for k in sorted(t for t in tensors if t.startswith("rng.torch_cuda."))]
+        for i, s in enumerate(states[: torch.cuda.device_count()]):
+            torch.cuda.set_rng_state(s, i)
+    n = meta["numpy"]
+    keys = tensors["rng.numpy_keys"].numpy().astype(np.uint32)
+    np.random.set_state((n["kind"], keys, n["pos"], n["has_gauss"], n["cached_gaussian"]))
+    p = meta["python"]
+    random.setstate((p["version"], tuple(p["state"]), p["gauss_next"]))
+
+
+def sampler_state(tensors: dict[str, torch.Tensor], rank: int) -> torch.Tensor | None:
+    """The saved data-sampler generator state of ``rank``, or None if that rank was not saved."""
+    return tensors.get(f"rng.sampler.{rank}")
+
+
+# ---------------------------------------------------------------- files
+def save_resume(folder: str | os.PathLike, tensors: dict[str, torch.Tensor], meta: dict) -> None:
+    """Write ``resume.safetensors`` then ``resume.json`` (naming the former's SHA-256), atomically."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-resume-", suffix=".safetensors", dir=folder)
+    os.close(fd)
+    try:
+        save_file({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, tmp)
+        digest = _sha256(tmp)
+        os.replace(tmp, folder / RESUME_TENSORS)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    _write_json_atomic(folder / RESUME_JSON, {"format": FORMAT, "tensors_sha256": digest, **meta})
+
+
+def load_resume(folder: str | os.PathLike) -> tuple[dict[str, torch.Tensor], dict]:
+    """Read a resume state saved by :func:`save_resume`; :class:`SrbenchError` if absent or inconsistent."""
+    folder = Path(folder)
+    jpath, tpath = folder / RESUME_JSON, folder / RESUME_TENSORS
+    if not jpath.is_file() or not tpath.is_file():
+        raise SrbenchError(
+            f"{folder} holds no resume state ({RESUME_JSON} + {RESUME_TENSORS}); "
+            "use --init to start a new run from its weights instead"
+        )
+    meta = json.loads(jpath.read_text())
+    if meta.get("format") != FORMAT:
+        raise SrbenchError(f"{jpath}: unknown resume format {meta.get('format')!r}")
+    if _sha256(tpath) != meta["tensors_sha256"]:
+        raise SrbenchError(f"{tpath} does not match {jpath} (interrupted write?); cannot resume from it")
+    return load_file(str(tpath)), meta
+
+
+def _write_json_atomic(path: Path, obj: dict) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as f:
+            json.dump(obj, f, indent=1)
+            f.write("\n")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _sha256(path: str | os.PathLike) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
