@@ -25,6 +25,7 @@ is installed atomically: a failed or interrupted fetch leaves no partial set beh
 examples:
   srbench datasets fetch
   srbench datasets fetch --datasets set5 --source ~/Downloads/SelfExSR-master.zip
+  srbench datasets fetch --source https://github.com/jbhuang0604/SelfExSR/archive/refs/heads/master.zip
   srbench datasets fetch --source ../shared/datasets/benchmark --data-root /data/srbench
 """
 

@@ -135,7 +135,10 @@ class DirSource(Source):
             for rel in local_candidates(spec):
                 path = self.root / (prefix + rel)
                 if path.is_file():
-                    return open(path, "rb"), str(path)
+                    try:
+                        return open(path, "rb"), str(path)
+                    except OSError as exc:
+                        raise DataError(f"{spec.label}: cannot read {path} ({exc.strerror or exc})") from exc
         raise DataError(
             f"{spec.label}: not found in {self.description} (looked for {spec.dataset}/{spec.path} "
             f"in the srbench layout and {spec.source_path} in the SelfExSR layout)"
@@ -429,7 +432,11 @@ def verify_set(dataset: str, set_dir: str | os.PathLike) -> list[str]:
         if not path.is_file():
             problems.append(f"{spec.label}: missing")
             continue
-        got = sha256_file(path)
+        try:
+            got = sha256_file(path)
+        except OSError as exc:
+            problems.append(f"{spec.label}: cannot read ({exc.strerror or exc})")
+            continue
         if got == spec.sha256:
             sizes[spec.path] = (spec.width, spec.height)
             continue
