@@ -82,7 +82,7 @@ def _screen(ratings: Ratings | None) -> tuple[list[stats.RaterScreen], pd.DataFr
         return [], None
     s = ratings.scores
     presentations = s.assign(presentation=s["dataset"] + "/" + s["image"] + "/" + s["method"])
-    screening = stats.bt500_screen(presentations[["rater", "presentation", "score"]])
+    screening = stats.screen_raters(presentations[["rater", "presentation", "score"]])
     rejected = {r.rater for r in screening if r.rejected}
     return screening, s[~s["rater"].isin(rejected)].reset_index(drop=True)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -124,17 +125,18 @@ def _read_ratings_csv(path: Path) -> pd.DataFrame:
 
 
 def _read_ratings_db(path: Path) -> pd.DataFrame:
-    """Read a MOS app SQLite database through the MOS app's own export function."""
+    """Read a MOS app SQLite database through the MOS app's own store (:class:`mos_app.store.Store`)."""
+    from mos_app.store import CSV_COLUMNS, Store
+
     try:
-        from mos_app import store  # noqa: PLC0415 - optional, written by the MOS app
-    except ImportError as exc:
-        raise SrbenchError(f"{path}: reading a MOS database needs mos_app.store ({exc}); "
-                           "export the ratings to CSV and pass that instead") from exc
-    export = getattr(store, "export_ratings_frame", None)
-    if export is None:
-        raise SrbenchError(f"{path}: mos_app.store has no export_ratings_frame(); "
-                           "export the ratings to CSV and pass that instead")
-    return export(path).astype(str)
+        store = Store(path)
+        try:
+            rows = store.rows()
+        finally:
+            store.close()
+    except sqlite3.DatabaseError as exc:
+        raise SrbenchError(f"{path}: not a readable MOS app database ({exc})") from exc
+    return pd.DataFrame(rows, columns=list(CSV_COLUMNS)).astype(str)
 
 
 def load_ratings(paths: list[str | Path]) -> Ratings | None:

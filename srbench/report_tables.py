@@ -125,21 +125,11 @@ class Evidence:
 
 def mos_pairs(scores: pd.DataFrame, dataset: str, a: str, b: str) -> tuple[list[float], list[float]]:
     """Scores of methods ``a`` and ``b`` on ``dataset`` paired by (rater, image), sorted by that key."""
-    sub = scores[scores["dataset"] == dataset]
-    left = sub[sub["method"] == a][["rater", "image", "score"]]
-    right = sub[sub["method"] == b][["rater", "image", "score"]]
-    merged = left.merge(right, on=["rater", "image"], suffixes=("_a", "_b")).sort_values(["rater", "image"])
-    return merged["score_a"].astype(float).tolist(), merged["score_b"].astype(float).tolist()
-
-
-def metric_pairs(per_image: pd.DataFrame, dataset: str, a: str, b: str, metric: str) -> tuple[list[float], list[float]]:
-    """Per-image ``metric`` of ``a`` and ``b`` on ``dataset`` paired by image (finite pairs only)."""
-    sub = per_image[per_image["dataset"] == dataset]
-    merged = sub[sub["method"] == a][["image", metric]].merge(
-        sub[sub["method"] == b][["image", metric]], on="image", suffixes=("_a", "_b")).sort_values("image")
-    ok = np.isfinite(merged[f"{metric}_a"]) & np.isfinite(merged[f"{metric}_b"])
-    merged = merged[ok]
-    return merged[f"{metric}_a"].tolist(), merged[f"{metric}_b"].tolist()
+    sub = scores[(scores["dataset"] == dataset) & scores["method"].isin([a, b])]
+    series = _by_method(sub, ["rater", "image"], "score")
+    if a not in series or b not in series:
+        return [], []
+    return _paired(series[a], series[b])
 
 
 def _metric_cell(ev: Evidence, dataset: str, key: str, metric: str, paper: float | None) -> Cell:
@@ -260,30 +250,41 @@ def _mark_significant(table: Table, scores: pd.DataFrame, correction: str) -> No
                 r.cells["mos"].star = wins[r.method] == len(members) - 1
 
 
+def _by_method(frame: pd.DataFrame, index: list[str], value: str) -> dict[str, pd.Series]:
+    """``method -> Series`` of ``value`` indexed (sorted) by ``index``."""
+    return {m: g.set_index(index)[value].astype(float).sort_index() for m, g in frame.groupby("method", sort=True)}
+
+
+def _paired(a: pd.Series, b: pd.Series) -> tuple[list[float], list[float]]:
+    """Values of ``a`` and ``b`` on their common index entries where both are finite, sorted by index."""
+    left, right = a.align(b, join="inner")
+    ok = np.isfinite(left.to_numpy()) & np.isfinite(right.to_numpy())
+    return left[ok].tolist(), right[ok].tolist()
+
+
 def significance_rows(ev: Evidence) -> list[dict]:
     """Every pairwise test: per dataset, PSNR/SSIM between measured methods, MOS between rated ones.
 
-    Holm-adjusted p-values are given over the family (dataset, metric).
+    PSNR/SSIM pairs are images both methods cover; MOS pairs are (rater,
+    image) cells both methods have. Holm-adjusted p-values are given over
+    the family (dataset, metric).
     """
     out = []
-    datasets = sorted(set(ev.per_image["dataset"]) | (set(ev.kept_scores["dataset"]) if ev.kept_scores is not None else set()))
+    scores = ev.kept_scores
+    datasets = sorted(set(ev.per_image["dataset"]) | (set(scores["dataset"]) if scores is not None else set()))
     for dataset in datasets:
         for metric in METRICS:
             if metric == "mos":
-                if ev.kept_scores is None:
+                if scores is None:
                     continue
-                methods = sorted(set(ev.kept_scores[ev.kept_scores["dataset"] == dataset]["method"]))
+                series = _by_method(scores[scores["dataset"] == dataset], ["rater", "image"], "score")
             else:
-                methods = sorted(set(ev.per_image[ev.per_image["dataset"] == dataset]["method"]))
+                series = _by_method(ev.per_image[ev.per_image["dataset"] == dataset], ["image"], metric)
             family = []
-            for a, b in combinations(methods, 2):
-                if metric == "mos":
-                    xa, xb = mos_pairs(ev.kept_scores, dataset, a, b)
-                else:
-                    xa, xb = metric_pairs(ev.per_image, dataset, a, b, metric)
-                if not xa:
-                    continue
-                family.append((a, b, stats.wilcoxon_paired(xa, xb)))
+            for a, b in combinations(sorted(series), 2):
+                xa, xb = _paired(series[a], series[b])
+                if xa:
+                    family.append((a, b, stats.wilcoxon_paired(xa, xb)))
             adjusted = stats.holm([t.pvalue for _, _, t in family]) if family else []
             for (a, b, t), ph in zip(family, adjusted):
                 out.append({"dataset": dataset, "metric": metric, "method_a": a, "method_b": b,

@@ -27,12 +27,11 @@ Choices (stated once here, repeated in every report header):
   resamples) that resamples raters *and* images with replacement,
   independently (two-way bootstrap): a rater drawn twice contributes all
   their scores twice. The seed is fixed per (dataset, method) label.
-* **Rater screening.** ITU-R BT.500 observer screening (:func:`bt500_screen`).
+* **Rater screening.** ITU-R BT.500 observer screening, by the MOS app's rule (:func:`screen_raters`).
 """
 
 from __future__ import annotations
 
-import math
 import zlib
 from dataclasses import dataclass
 from typing import Sequence
@@ -189,9 +188,6 @@ def mos_with_ci(
 
 # --- ITU-R BT.500 observer screening -------------------------------------------------------------
 
-BT500_MAX_OUTLIER_SHARE = 0.05
-BT500_MAX_ASYMMETRY = 0.3
-
 
 @dataclass(frozen=True)
 class RaterScreen:
@@ -205,53 +201,27 @@ class RaterScreen:
     reason: str
 
 
-def bt500_screen(scores: pd.DataFrame) -> list[RaterScreen]:
-    """ITU-R BT.500 (Annex 2, observer screening for DSIS/ACR-type tests) on ``scores``.
+def screen_raters(scores: pd.DataFrame) -> list[RaterScreen]:
+    """ITU-R BT.500 observer screening of ``scores`` (columns ``rater``, ``presentation``, ``score``).
 
-    ``scores`` has columns ``rater``, ``presentation`` (one test item: the same
-    method, set and image for every rater) and ``score``. For each
-    presentation with at least two scores: mean ``u``, standard deviation
-    ``s`` (n-1) and kurtosis ``b2 = m4 / m2**2``; the band is ``u +- 2 s`` if
-    ``2 <= b2 <= 4`` (close to normal), else ``u +- sqrt(20) s``. A score
-    ``>=`` the upper limit counts to the rater's ``P``, ``<=`` the lower limit
-    to ``Q``. A rater is rejected when ``(P + Q) / N > 0.05`` and
-    ``|(P - Q) / (P + Q)| < 0.3`` (N: their scores on screened presentations).
-
-    Deviation from the letter of the standard, for discrete 1..5 scales: a
-    presentation on which everybody gave the same score (``s == 0``) flags
-    nobody (the literal ``>=`` test would flag every rater).
-    Returns one :class:`RaterScreen` per rater, sorted by rater.
+    ``presentation`` identifies one test item (same method, set and image for
+    every rater). The rule itself is the MOS app's
+    :func:`mos_app.screening.bt500_screen` (kurtosis test per item, P/Q
+    counts, reject if (P+Q)/n > 0.05 and |P-Q|/(P+Q) < 0.3; items on which
+    everybody agrees are skipped); this wraps its result with a reason for
+    every rater. Sorted by rater.
     """
-    missing = {"rater", "presentation", "score"} - set(scores.columns)
-    if missing:
-        raise SrbenchError(f"screening needs columns {sorted(missing)}")
-    df = scores[["rater", "presentation", "score"]].astype({"score": float})
-    grouped = df.groupby("presentation")["score"]
-    stats = pd.DataFrame({"n": grouped.size(), "mean": grouped.mean(), "sd": grouped.std(ddof=1)})
-    m2 = grouped.apply(lambda s: float(((s - s.mean()) ** 2).mean()))
-    m4 = grouped.apply(lambda s: float(((s - s.mean()) ** 4).mean()))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        stats["b2"] = m4 / m2**2
-    normal = (stats["b2"] >= 2) & (stats["b2"] <= 4)
-    stats["k"] = np.where(normal, 2.0, math.sqrt(20.0))
-    usable = (stats["n"] >= 2) & (stats["sd"] > 0)
-    stats = stats[usable]
-    joined = df.join(stats[["mean", "sd", "k"]], on="presentation", how="inner")
-    joined["above"] = joined["score"] >= joined["mean"] + joined["k"] * joined["sd"]
-    joined["below"] = joined["score"] <= joined["mean"] - joined["k"] * joined["sd"]
-    counts = joined.groupby("rater").agg(n=("score", "size"), p=("above", "sum"), q=("below", "sum"))
-    results = []
-    for rater in sorted(df["rater"].unique()):
-        n, p, q = (int(v) for v in (counts.loc[rater] if rater in counts.index else (0, 0, 0)))
+    from mos_app.screening import bt500_screen
+
+    table = bt500_screen(scores.rename(columns={"presentation": "item"})[["rater", "item", "score"]])
+    out = []
+    for row in table.itertuples(index=False):
+        n, p, q = int(row.n), int(row.P), int(row.Q)
         share = (p + q) / n if n else 0.0
-        asym = abs(p - q) / (p + q) if p + q else 1.0
-        rejected = share > BT500_MAX_OUTLIER_SHARE and asym < BT500_MAX_ASYMMETRY
-        if rejected:
-            reason = (f"{p + q} of {n} scores ({100 * share:.1f}%) outside the BT.500 band "
-                      f"(P={p} above, Q={q} below; |P-Q|/(P+Q)={asym:.2f} < {BT500_MAX_ASYMMETRY})")
-        elif n == 0:
-            reason = "no screened presentations"
+        if row.kept:
+            reason = f"{p + q} of {n} scores ({100 * share:.1f}%) outside the BT.500 band: kept"
         else:
-            reason = f"{p + q} of {n} scores ({100 * share:.1f}%) outside the band: kept"
-        results.append(RaterScreen(str(rater), n, p, q, rejected, reason))
-    return results
+            reason = (f"{p + q} of {n} scores ({100 * share:.1f}%) outside the BT.500 band, on both sides "
+                      f"(P={p} above, Q={q} below; |P-Q|/(P+Q) = {row.asymmetry:.2f} < 0.3)")
+        out.append(RaterScreen(str(row.rater), n, p, q, not bool(row.kept), reason))
+    return out
