@@ -175,3 +175,14 @@ def test_torch_bad_arguments():
         imresize_torch(torch.zeros(1, 3, 8, 8), 0.25, kernel="bilinear")
     with pytest.raises(ResizeError, match="finite number > 0"):
         imresize_torch(torch.zeros(1, 3, 8, 8), 0)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_torch_quantize_matches_numpy_uint8(data_root, dtype):
+    # quantize=True rounds to 8-bit levels after each dimension, like MATLAB on uint8:
+    # the shipped LR files are re-created exactly from HR levels on the torch side too.
+    for image in load_dataset("set5", data_root, verify=False):
+        hr = torch.from_numpy(image.hr.copy()).permute(2, 0, 1)[None].to(dtype) / 255
+        lr = imresize_torch(hr, 1 / 4, quantize=True)
+        levels = (lr[0].permute(1, 2, 0) * 255).round().to(torch.uint8).numpy()
+        assert np.array_equal(levels, image.lr)
