@@ -94,7 +94,7 @@ def _verify(args: argparse.Namespace) -> int:
     for line in problems:
         print(line)
     if problems:
-        print(f"{len(problems)} problem(s) in {root}; re-fetch with 'srbench datasets fetch --force'")
+        print(f"{len(problems)} problem(s) in {root}; 'srbench datasets fetch' replaces damaged sets")
         return 1
     files = sum(len(manifest_files(n)) for n in names)
     print(f"OK: {', '.join(names)} in {root} ({files} files, all checksums match)")

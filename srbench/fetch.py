@@ -28,7 +28,6 @@ import tempfile
 import urllib.error
 import urllib.parse
 import urllib.request
-from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Callable, Iterable
@@ -323,14 +322,15 @@ def fetch_datasets(
                 todo.append(name)
         if not todo:
             return results
-        with ExitStack() as cleanup:
-            scratch = Path(tempfile.mkdtemp(prefix=".fetch-", dir=root))
-            cleanup.callback(shutil.rmtree, scratch, ignore_errors=True)
+        scratch = Path(tempfile.mkdtemp(prefix=".fetch-", dir=root))  # downloads, extraction, staging
+        try:
             src = open_source(source, scratch, todo, timeout, progress)
             for name in todo:
                 result = install_set(name, root, src, scratch, progress)
                 results.append(result)
                 say(f"{name}: installed {result.files} files ({result.bytes / 1e6:.1f} MB) from {src.description} into {result.path}")
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
     except OSError as exc:
         raise DataError(f"cannot write into the data root {root} (from {origin}): {exc}") from exc
     finally:
