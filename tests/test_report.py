@@ -1,0 +1,266 @@
+"""`srbench report` from hand-made SYNTHETIC run folders (tests/fixtures/report) and SYNTHETIC ratings.
+
+Golden files: tests/golden/report_*/. After an intended change of the
+output, regenerate them with ``SRBENCH_UPDATE_GOLDEN=1 pytest tests/test_report.py``
+and review the diff.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from srbench import report
+from srbench.cli import main
+from srbench.errors import SrbenchError
+
+HERE = Path(__file__).resolve().parent
+FIXTURES = HERE / "fixtures" / "report"
+RUNS = [FIXTURES / "synthetic-classic", FIXTURES / "synthetic-srgan"]
+GOLDEN = HERE / "golden"
+TEXT_SUFFIXES = (".md", ".tex", ".csv")
+SET5 = ["baby.png", "bird.png", "butterfly.png", "head.png", "woman.png"]
+BSD = [f"img_{i:03d}.png" for i in range(1, 11)]
+# SYNTHETIC rater behaviour: the typical score of each method.
+QUALITY = {"nearest": 1.3, "bicubic": 1.9, "external:SelfExSR": 2.6, "srresnet-mse": 3.0, "srresnet-vgg22": 3.1,
+           "srgan-mse": 3.2, "srgan-vgg22": 3.3, "srgan-vgg54": 4.2, "hr": 4.5}
+HEADER = "study,rater,item,method,dataset,image,phase,repeat,score,response_ms,timestamp".split(",")
+
+
+def synthetic_ratings() -> list[dict]:
+    """12 consistent SYNTHETIC raters, one who answers 5/1 in turn (BT.500 rejects him), a calibration
+    phase and repeated items (both ignored by the report)."""
+    rng = np.random.default_rng(2017)
+    rows, item = [], 0
+    for r in range(13):
+        bias = rng.normal(0, 0.3)
+        for dataset, images in (("set5", SET5), ("bsd100", BSD)):
+            for method, q in QUALITY.items():
+                if dataset == "bsd100" and method.startswith("srresnet"):
+                    continue
+                for image in images:
+                    item += 1
+                    if r == 12:
+                        score = 5 if item % 2 else 1
+                    else:
+                        score = int(np.clip(np.rint(q + bias + rng.normal(0, 0.5)), 1, 5))
+                    rows.append(dict(study="SYNTHETIC-test", rater=f"r{r:02d}", item=str(item), method=method,
+                                     dataset=dataset, image=image, phase="rating", repeat=0, score=score,
+                                     response_ms=1000, timestamp="2026-01-01T00:00:00+00:00"))
+        rows.append(dict(rows[-1], repeat=1, score=1))
+        rows.append(dict(rows[-1], phase="calibration", repeat=0, image="2092.jpg", score=5))
+    return rows
+
+
+def write_ratings(path: Path) -> Path:
+    with open(path, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=HEADER, lineterminator="\n")
+        w.writeheader()
+        w.writerows(synthetic_ratings())
+    return path
+
+
+@pytest.fixture(scope="module")
+def with_ratings(tmp_path_factory) -> Path:
+    tmp = tmp_path_factory.mktemp("report")
+    out = tmp / "out"
+    report.build_report(RUNS, [write_ratings(tmp / "synthetic_ratings.csv")], out)
+    return out
+
+
+@pytest.fixture(scope="module")
+def without_ratings(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("report-none") / "out"
+    report.build_report(RUNS, [], out)
+    return out
+
+
+def check_golden(out: Path, name: str) -> None:
+    golden = GOLDEN / name
+    if os.environ.get("SRBENCH_UPDATE_GOLDEN"):
+        golden.mkdir(parents=True, exist_ok=True)
+        for f in ("table1.md", "table1.tex", "table2.md", "table2.tex"):
+            shutil.copyfile(out / f, golden / f)
+    for f in ("table1.md", "table1.tex", "table2.md", "table2.tex"):
+        assert (out / f).read_text() == (golden / f).read_text(), f"{f} differs from tests/golden/{name}/{f}"
+
+
+def read_table_csv(out: Path, number: int) -> pd.DataFrame:
+    return pd.read_csv(out / f"table{number}.csv", keep_default_na=False, dtype=str)
+
+
+def cell(df: pd.DataFrame, dataset: str, label: str, metric: str) -> pd.Series:
+    hit = df[(df["dataset"] == dataset) & (df["label"] == label) & (df["metric"] == metric)]
+    assert len(hit) == 1
+    return hit.iloc[0]
+
+
+def test_golden_tables_with_synthetic_ratings(with_ratings):
+    check_golden(with_ratings, "report_with_ratings")
+
+
+def test_golden_tables_without_ratings(without_ratings):
+    check_golden(without_ratings, "report_without_ratings")
+
+
+def test_metric_means_trace_to_per_image_rows(with_ratings):
+    rows = pd.read_csv(FIXTURES / "synthetic-classic" / "per_image.csv")
+    paper_rows = rows[(rows["method"] == "bicubic") & (rows["dataset"] == "set5") & (rows["protocol"] == "paper")]
+    t2 = read_table_csv(with_ratings, 2)
+    psnr = cell(t2, "set5", "bicubic", "psnr")
+    assert float(psnr["ours"]) == pytest.approx(paper_rows["psnr"].mean(), abs=1e-6)  # matlab rows ignored
+    assert psnr["n"] == "5" and psnr["paper"] == "28.43"
+    assert float(psnr["diff"]) == pytest.approx(paper_rows["psnr"].mean() - 28.43, abs=1e-6)
+    # external:SelfExSR fills the SelfExSR row
+    assert cell(t2, "set5", "SelfExSR", "ssim")["method"] == "external:selfexsr"
+
+
+def test_missing_cells_are_never_filled_from_the_paper(with_ratings, without_ratings):
+    for out in (with_ratings, without_ratings):
+        for number in (1, 2):
+            t = read_table_csv(out, number)
+            empty = t[t["ours"] == ""]
+            assert len(empty) > 0 and (empty["note"] != "").all() and (empty["diff"] == "").all()
+    t2 = read_table_csv(with_ratings, 2)
+    partial = cell(t2, "set14", "bicubic", "psnr")
+    assert partial["ours"] == "" and partial["n"] == "3" and partial["n_expected"] == "14"
+    assert "partial coverage: 3 of 14" in partial["note"]
+    assert "checkpoint" in cell(t2, "set5", "SRCNN", "psnr")["note"]
+    assert "external:drcn=DIR" in cell(t2, "bsd100", "DRCN", "psnr")["note"]
+    assert cell(t2, "set14", "SRGAN", "mos")["note"] == "no ratings of this method on this set"
+    none = read_table_csv(without_ratings, 1)
+    assert set(none[none["metric"] == "mos"]["note"]) == {"no MOS ratings supplied (results/ratings/ holds none yet)"}
+    md = (without_ratings / "table2.md").read_text()
+    assert "| Set14 | bicubic | — [^" in md
+
+
+def test_mos_screening_and_significance(with_ratings):
+    report_md = (with_ratings / "report.md").read_text()
+    assert "SYNTHETIC INPUTS" in report_md
+    assert "13 raters screened, 1 rejected" in report_md and "`SYNTHETIC-test/r12`" in report_md
+    screening = pd.read_csv(with_ratings / "screening.csv")
+    assert screening[screening["rejected"] == 1]["rater"].tolist() == ["SYNTHETIC-test/r12"]
+    # MOS = mean of kept raters' first showings; computed here independently
+    df = pd.DataFrame(synthetic_ratings())
+    kept = df[(df["phase"] == "rating") & (df["repeat"] == 0) & (df["rater"] != "r12")]
+    t1 = read_table_csv(with_ratings, 1)
+    vgg54 = cell(t1, "set5", "SRGAN-VGG54", "mos")
+    expected = kept[(kept["dataset"] == "set5") & (kept["method"] == "srgan-vgg54")]["score"].mean()
+    assert float(vgg54["ours"]) == pytest.approx(expected, abs=1e-6)
+    assert float(vgg54["ci_low"]) < float(vgg54["ours"]) < float(vgg54["ci_high"])
+    assert vgg54["n"] == str(12 * 5)
+    # SRGAN-VGG54 is clearly preferred in the SYNTHETIC data: starred; the close SRResNet pair is not.
+    stars = t1[(t1["metric"] == "mos") & (t1["star"] == "1")][["dataset", "label"]].values.tolist()
+    assert stars == [["set5", "SRGAN-VGG54"]]
+    sig = pd.read_csv(with_ratings / "significance.csv")
+    row = sig[(sig["dataset"] == "set5") & (sig["metric"] == "mos") & (sig["method_a"] == "srgan-mse")
+              & (sig["method_b"] == "srgan-vgg54")].iloc[0]
+    assert row["pvalue"] < 0.05 and row["effect"] < 0 and row["n_pairs"] == 60
+    assert (sig["p_holm"] >= sig["pvalue"]).all()
+    assert set(sig["metric"]) == {"psnr", "ssim", "mos"}
+
+
+def test_figure_data(with_ratings):
+    fig = pd.read_csv(with_ratings / "figure5.csv")
+    df = pd.DataFrame(synthetic_ratings())
+    kept = df[(df["phase"] == "rating") & (df["repeat"] == 0) & (df["rater"] != "r12") & (df["dataset"] == "bsd100")]
+    # Table 2 order first, then other rated methods by name
+    assert fig["label"].tolist() == ["nearest", "bicubic", "SelfExSR", "SRGAN", "HR", "srgan-mse", "srgan-vgg22"]
+    for _, row in fig.iterrows():
+        scores = kept[kept["method"].str.lower() == row["method"]]["score"]
+        assert [row[f"count_{s}"] for s in range(1, 6)] == [int((scores == s).sum()) for s in range(1, 6)]
+        assert row["n"] == len(scores) == 120
+        assert row["mean"] == pytest.approx(scores.mean(), abs=1e-6)
+    assert (with_ratings / "figure5.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert (with_ratings / "figure5.pdf").read_bytes()[:5] == b"%PDF-"
+
+
+def test_no_ratings_no_figure(without_ratings):
+    assert not (without_ratings / "figure5.png").exists() and not (without_ratings / "figure5.csv").exists()
+    assert "Not drawn: no ratings were supplied." in (without_ratings / "report.md").read_text()
+
+
+def test_byte_deterministic(with_ratings, tmp_path):
+    again = tmp_path / "again"
+    report.build_report(RUNS[::-1], [write_ratings(tmp_path / "synthetic_ratings.csv")], again)
+    names = sorted(p.name for p in with_ratings.iterdir())
+    assert names == sorted(p.name for p in again.iterdir())
+    for name in names:
+        if name.endswith(TEXT_SUFFIXES):
+            assert (again / name).read_bytes() == (with_ratings / name).read_bytes(), name
+
+
+def test_other_protocol_never_mixed(tmp_path):
+    report.build_report(RUNS, [], tmp_path, protocol="matlab")
+    t2 = read_table_csv(tmp_path, 2)
+    bicubic = cell(t2, "set5", "bicubic", "psnr")
+    assert float(bicubic["ours"]) == pytest.approx(np.mean([31.1, 28.9, 22.2, 30.6, 27.0]), abs=1e-6)
+    nearest = cell(t2, "set5", "nearest", "psnr")
+    assert nearest["ours"] == "" and "measured only under protocol paper" in nearest["note"]
+    assert "metric protocol: `matlab`" in (tmp_path / "report.md").read_text()
+
+
+def test_database_ratings_read_through_the_mos_store(tmp_path, with_ratings):
+    from mos_app.store import Answer, Store
+
+    store = Store(tmp_path / "answers.db")
+    for i, r in enumerate(synthetic_ratings()):
+        store.record(Answer(study=r["study"], rater=r["rater"], presentation=i, item=r["item"], method=r["method"],
+                            dataset=r["dataset"], image=r["image"], phase=r["phase"], repeat=r["repeat"],
+                            score=r["score"], response_ms=r["response_ms"]))
+    store.close()
+    out = tmp_path / "out"
+    report.build_report(RUNS, [tmp_path / "answers.db"], out)
+    for name in ("table1.csv", "table2.csv", "figure5.csv", "significance.csv", "mos.csv", "screening.csv"):
+        assert (out / name).read_bytes() == (with_ratings / name).read_bytes(), name
+
+
+def test_input_errors(tmp_path):
+    with pytest.raises(SrbenchError, match="no per_image.csv"):
+        report.build_report([tmp_path], [], tmp_path / "o")
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "per_image.csv").write_text("dataset,image,method,psnr,ssim\n")
+    with pytest.raises(SrbenchError, match="header"):
+        report.build_report([bad], [], tmp_path / "o")
+    clash = tmp_path / "clash"
+    clash.mkdir()
+    (clash / "per_image.csv").write_text("dataset,image,method,protocol,psnr,ssim\nset5,baby.png,nearest,paper,1.0,0.5\n")
+    with pytest.raises(SrbenchError, match="conflicting results for set5/nearest/baby.png"):
+        report.build_report([RUNS[0], clash], [], tmp_path / "o")
+    ratings = tmp_path / "r.csv"
+    ratings.write_text(",".join(HEADER) + "\nS,a,1,bicubic,set5,baby.png,rating,0,7,10,t\n")
+    with pytest.raises(SrbenchError, match="outside 1..5"):
+        report.build_report(RUNS, [ratings], tmp_path / "o")
+    with pytest.raises(SrbenchError, match="unknown protocol"):
+        report.build_report(RUNS, [], tmp_path / "o", protocol="daala")
+    with pytest.raises(SrbenchError, match="nothing to report"):
+        report.build_report([], [], tmp_path / "o")
+
+
+def test_cli(tmp_path, capsys):
+    assert main(["report", "--runs", str(RUNS[0])]) == 2
+    assert "--out is required" in capsys.readouterr().err
+    assert main(["report", "--runs", *map(str, RUNS), "--out", str(tmp_path), "--correction", "holm"]) == 0
+    assert "multiple-comparison correction: holm" in (tmp_path / "table1.md").read_text()
+
+
+COMMITTED = Path(__file__).resolve().parent.parent / "results" / "report"
+
+
+@pytest.mark.skipif(not COMMITTED.is_dir(), reason="results/report/ is not committed yet: generate it with "
+                    "'srbench report' (no arguments) once results/metrics/*/ exist, and commit it")
+def test_committed_report_is_reproducible(tmp_path):
+    report.build_report(report.default_runs(), report.default_ratings(), tmp_path)
+    committed = sorted(p.name for p in COMMITTED.iterdir() if p.name.endswith(TEXT_SUFFIXES))
+    fresh = sorted(p.name for p in tmp_path.iterdir() if p.name.endswith(TEXT_SUFFIXES))
+    assert committed == fresh
+    for name in fresh:
+        assert (tmp_path / name).read_text() == (COMMITTED / name).read_text(), (
+            f"results/report/{name} is stale: rerun 'srbench report' and commit results/report/")
