@@ -5,7 +5,16 @@ from __future__ import annotations
 import argparse
 
 from srbench.data import DATASETS, resolve_data_root
-from srbench.fetch import DEFAULT_TIMEOUT_S, data_root_choice, fetch_datasets, manifest_files, parse_datasets, set_status, verify_set
+from srbench.fetch import (
+    DEFAULT_TIMEOUT_S,
+    data_root_choice,
+    fetch_datasets,
+    manifest_files,
+    parse_datasets,
+    scratch_folders,
+    set_status,
+    verify_set,
+)
 
 DATA_ROOT_HELP = "folder holding set5/ set14/ bsd100/ (default: $SRBENCH_DATA, else datasets/cache in the project)"
 DATASETS_HELP = f"comma-separated, from {', '.join(DATASETS)} (default: all)"
@@ -93,6 +102,8 @@ def _verify(args: argparse.Namespace) -> int:
     problems = [line for name in names for line in verify_set(name, root / name)]
     for line in problems:
         print(line)
+    for folder in scratch_folders(root):
+        print(f"note: {folder} is the temp folder of a killed (or still running) fetch; delete it if no fetch runs")
     if problems:
         print(f"{len(problems)} problem(s) in {root}; 'srbench datasets fetch' replaces damaged sets")
         return 1

@@ -41,6 +41,7 @@ from srbench.errors import DataError, ImageError
 from srbench.imageio import read_image
 
 DEFAULT_TIMEOUT_S = 30.0
+SCRATCH_PREFIX = ".fetch-"  # hidden folder in the data root holding one fetch's temp files
 _BLOCK = 1 << 16
 _NET_ERRORS = (OSError, http.client.HTTPException)  # URLError, timeouts, resets, IncompleteRead
 
@@ -322,7 +323,7 @@ def fetch_datasets(
                 todo.append(name)
         if not todo:
             return results
-        scratch = Path(tempfile.mkdtemp(prefix=".fetch-", dir=root))  # downloads, extraction, staging
+        scratch = Path(tempfile.mkdtemp(prefix=SCRATCH_PREFIX, dir=root))  # downloads, extraction, staging
         try:
             src = open_source(source, scratch, todo, timeout, progress)
             for name in todo:
@@ -473,3 +474,8 @@ def set_status(dataset: str, root: Path) -> str:
     if ok == 0 and not (root / dataset).exists():
         return "not fetched"
     return f"incomplete: {ok} of {len(specs)} files present with the expected size"
+
+
+def scratch_folders(root: Path) -> list[Path]:
+    """Scratch folders in ``root`` left by a fetch that was killed (or is still running)."""
+    return sorted(p for p in root.glob(SCRATCH_PREFIX + "*") if p.is_dir())

@@ -277,6 +277,17 @@ def test_archive_download_cut_off(tmp_path, data_root, serve, capsys):
     assert_no_leftovers(root, {"set5"})
 
 
+def test_stalled_server_times_out(tmp_path, data_root, serve, capsys):
+    base = serve(srbench_files(data_root, ["set5"]), stall={"set5/HR/baby.png"})
+    root = tmp_path / "root"
+    started = time.monotonic()
+    code, _, err = run_cli(capsys, "fetch", "--source", base, "--datasets", "set5", "--data-root", str(root), "--timeout", "1")
+    assert time.monotonic() - started < 20
+    assert code == 2 and err.count("\n") == 1
+    assert "set5/HR/baby.png: transfer from" in err and "broke off" in err and "timed out" in err
+    assert not root.exists()
+
+
 def test_missing_file_in_source_dir(tmp_path, data_root, capsys):
     src = write_tree(tmp_path / "src", srbench_files(data_root, ["set5"]))
     (src / "set5/LR_bicubic_x4/woman.png").unlink()
@@ -407,9 +418,11 @@ def test_verify_lists_every_problem(tmp_path, data_root, capsys):
     assert code == 0 and out.startswith("OK: set5") and "10 files" in out
 
     _damage_set5(tmp_path / "set5")
+    (tmp_path / ".fetch-killed").mkdir()  # what a SIGKILLed fetch leaves
     code, out, err = run_cli(capsys, "verify", "--data-root", str(tmp_path), "--datasets", "set5")
     assert code == 1 and err == ""
     lines = out.strip().splitlines()
+    assert lines.pop(-2).startswith(f"note: {tmp_path / '.fetch-killed'} is the temp folder of a killed")
     expected = [
         "set5/LR_bicubic_x4/bird.png: missing",
         "set5/HR/notes.txt: extra file, not in the manifest",
