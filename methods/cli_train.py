@@ -1,12 +1,120 @@
-"""`srbench train` (placeholder: being written; see the open issue)."""
+"""``srbench train``: train one of the trainable methods (see ``methods/train.py``)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
 
 from srbench.errors import SrbenchError
 
+EPILOG = """\
+examples:
+  srbench train --method srresnet-mse --train-data DATA/t91,DATA/bsd200 --iters 1000000
+  srbench train --method srresnet-mse --train-data DATA/t91 --fast --budget-minutes 7
+  srbench train --method srgan-vgg54 --train-data DATA/t91 --vgg-weights vgg19-dcbb9e9d.pth
+  srbench train --method srresnet-mse --train-data DATA/t91 --resume results/checkpoints/srresnet-mse --iters 2000000
+  torchrun --nproc_per_node 4 -m srbench train --method srresnet-mse --train-data DATA/t91 --fast --iters 50000
+
+Without --fast the paper's recipe is used: 96x96 HR crops, batch 16, Adam
+(beta1 0.9), lr 1e-4; SRGAN variants start from results/checkpoints/srresnet-mse
+and drop the lr 10x halfway. --fast: batch 64, lr 3e-4 (1e-4 for GANs) with
+200-step warm-up and cosine decay, bf16 autocast on CUDA (output layer and
+losses in fp32), channels_last; all recorded in the checkpoint sidecar.
+Checkpoints: OUT/model.safetensors + OUT/model.json, resume state
+OUT/resume.{safetensors,json}, logs OUT/train.log and OUT/metrics.jsonl.
+Under torchrun, --batch is per process and rank 0 writes everything.
+"""
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
 
 def add_parser(subparsers) -> None:
-    p = subparsers.add_parser("train", help="(not yet implemented)")
+    p = subparsers.add_parser(
+        "train",
+        help="train SRResNet / SRGAN (and other registered trainable methods)",
+        description="Train a super-resolution network and write a checkpoint with its provenance.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--method", required=True, help="trainable method name (e.g. srresnet-mse, srgan-vgg54)")
+    p.add_argument("--train-data", required=True, metavar="DIR[,DIR...]",
+                   help="folder(s) of PNG/JPEG/WebP training images, searched recursively")
+    budget = p.add_mutually_exclusive_group()
+    budget.add_argument("--iters", type=_positive_int, metavar="N",
+                        help="total iterations of the run (default: the paper's, e.g. 1e6 for SRResNet)")
+    budget.add_argument("--budget-minutes", type=float, metavar="M",
+                        help="train for M minutes of wall-clock time in this invocation")
+    p.add_argument("--batch", type=_positive_int, help="patches per step (per process); default 16, --fast 64")
+    p.add_argument("--lr", type=float, help="(peak) learning rate; default 1e-4, --fast 3e-4")
+    p.add_argument("--patch", type=_positive_int, metavar="PX", help="HR crop side in pixels (default 96)")
+    p.add_argument("--init", metavar="CKPT", help="start from these generator weights (folder or .safetensors)")
+    p.add_argument("--resume", metavar="CKPT", help="continue the run whose checkpoint folder is CKPT")
+    p.add_argument("--out", metavar="DIR", help="output folder (default results/checkpoints/METHOD)")
+    p.add_argument("--device", choices=("cuda", "cpu", "auto"), default="auto", help="default: cuda if available")
+    p.add_argument("--seed", type=int, help="random seed (default 0)")
+    p.add_argument("--val-data", metavar="DIR",
+                   help="validation set folder with HR/ and LR_bicubic_x4/ (default $SRBENCH_DATA/set5; 'none' to skip)")
+    p.add_argument("--val-every", type=int, default=1000, metavar="N", help="validate every N iterations (0: only at the end)")
+    p.add_argument("--ckpt-every", type=int, default=1000, metavar="N", help="checkpoint every N iterations (0: only at the end)")
+    p.add_argument("--log-every", type=int, default=50, metavar="N", help=argparse.SUPPRESS)
+    p.add_argument("--fast", action="store_true", default=None, help="fast mode (see below)")
+    p.add_argument("--compile", action="store_true", help="torch.compile the networks (CUDA; slow start)")
+    p.add_argument("--vgg-weights", metavar="PATH", help="torchvision vgg19-dcbb9e9d.pth for the VGG losses")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    # Tiny networks for smoke tests; recorded in the sidecar.
+    p.add_argument("--blocks", type=int, help=argparse.SUPPRESS)
+    p.add_argument("--channels", type=int, help=argparse.SUPPRESS)
+    p.add_argument("--stop-after", type=_positive_int, help=argparse.SUPPRESS)  # as if interrupted after N its
     p.set_defaults(func=_run)
 
 
-def _run(args) -> int:
-    raise SrbenchError("'srbench train' is not implemented yet")
+def _run(args: argparse.Namespace) -> int:
+    from methods.train import RANDOM_VGG_ENV, TrainConfig, train
+
+    if os.environ.get(RANDOM_VGG_ENV):
+        raise SrbenchError(
+            f"${RANDOM_VGG_ENV} is set: random VGG19 weights exist for tests only and are refused by "
+            "'srbench train'; unset it and give real weights with --vgg-weights"
+        )
+    cfg = TrainConfig(
+        method=args.method,
+        train_data=[d for d in args.train_data.split(",") if d],
+        iters=args.iters,
+        budget_minutes=args.budget_minutes,
+        batch=args.batch,
+        lr=args.lr,
+        patch=args.patch,
+        init=args.init,
+        resume=args.resume,
+        out=args.out,
+        device=args.device,
+        seed=args.seed,
+        val_data=args.val_data,
+        val_every=args.val_every,
+        ckpt_every=args.ckpt_every,
+        log_every=args.log_every,
+        fast=args.fast,
+        compile=args.compile,
+        vgg_weights=args.vgg_weights,
+        blocks=args.blocks,
+        channels=args.channels,
+        stop_after=args.stop_after,
+        progress=not args.no_progress,
+    )
+    result = train(cfg)
+    val = result.validation
+    line = f"{cfg.method}: {result.stop_reason} at iteration {result.iterations} ({result.patches_seen} patches); checkpoint {result.out}"
+    if val:
+        line += f"; {val['dataset']} PSNR {val['psnr']:.2f} dB ({val['protocol']})"
+    if int(os.environ.get("RANK", "0")) == 0:
+        print(line)
+    if result.stop_reason == "interrupted":
+        print(f"resume with: srbench train --method {cfg.method} --resume {result.out} ...", file=sys.stderr)
+        return 130
+    return 0

@@ -36,12 +36,14 @@ every invocation under ``segments``.
 from __future__ import annotations
 
 import os
+import random
 import signal
 import time
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
+import numpy as np
 import torch
 import torch.nn as nn
 
@@ -105,6 +107,7 @@ class TrainConfig:
     blocks: int | None = None  # tiny-network overrides for tests (recorded in the sidecar)
     channels: int | None = None
     tail_fp32: bool = True
+    stop_after: int | None = None  # end this invocation after N iterations, as if interrupted (tests)
     progress: bool = True
     # Test-only: random VGG19 weights when the ImageNet file is missing. The CLI never sets it.
     allow_random_vgg_for_tests: bool = False
@@ -275,7 +278,7 @@ class Trainer:
         self.amp = torch.bfloat16 if (self.hyper.fast and self.device.type == "cuda") else None
         self.channels_last = self.hyper.fast
         self.sync_every = 1 if self.device.type == "cpu" else 10
-        self.log = RunLog(self.out, enabled=self.ctx.is_main, echo=cfg.progress)
+        self.log = RunLog(self.out, enabled=False)  # opened in run(), once the inputs are checked
         self.stop_requested = False
 
     # -- checks and inputs -------------------------------------------------
@@ -355,6 +358,8 @@ class Trainer:
     # -- state -------------------------------------------------------------
     def _build(self, init_state: dict | None) -> None:
         torch.manual_seed(self.hyper.seed)
+        np.random.seed(self.hyper.seed)
+        random.seed(self.hyper.seed)
         self.generator = build_generator(self.spec, self.hyper.arch).to(self.device)
         if init_state is not None:
             self._load_generator(init_state, "--init checkpoint")
@@ -483,6 +488,7 @@ class Trainer:
         init_state, self.init_info = self._init_weights()
         if self.resume_dir is not None:
             self.init_info = self.prev.get("init")
+        self.log = RunLog(self.out, enabled=self.ctx.is_main, echo=self.cfg.progress)
         self.vset = self._validation_set()
         train_dist.init(self.ctx, self.device)
         try:
@@ -584,6 +590,8 @@ class Trainer:
                 if not (step % self.sync_every == 0 or log_now or val_now or ckpt_now):
                     continue
                 over_budget = self.budget_s is not None and time.monotonic() - self.t0 >= self.budget_s
+                if self.cfg.stop_after is not None and step - self.start_step >= self.cfg.stop_after:
+                    self.stop_requested = True
                 flags[1] = float(self.stop_requested or over_budget)
                 train_dist.any_flags(self.ctx, flags)
                 if flags[0].item():

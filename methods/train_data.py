@@ -15,8 +15,8 @@ The pipeline is built so that the accelerator never waits for Python:
    one of the 8 flips/transposes (the dihedral group), all folded into ONE
    gather index, so there is no per-patch Python loop. The LR patch is the
    MATLAB-bicubic 4x shrink of the HR crop (:func:`srbench.resize_torch.imresize`,
-   antialiased, as MATLAB ``imresize(hr, 1/4)``), rounded to 8-bit levels
-   like a saved LR image.
+   antialiased, as MATLAB ``imresize(hr, 1/4)`` on a uint8 image: rounded to
+   8-bit levels after each dimension), exactly like the benchmark LR files.
 
 Random numbers come from the sampler's own :class:`torch.Generator` (on the
 device), so a resumed run can restore exactly where the crops were.
@@ -187,17 +187,20 @@ class PatchSampler:
     def sample(self, batch: int) -> tuple[torch.Tensor, torch.Tensor]:
         """Return ``(lr, hr)``: float32 NCHW RGB in [0, 1] on the device.
 
-        ``hr`` is ``(batch, 3, P, P)`` on 8-bit levels; ``lr`` is
-        ``(batch, 3, P/4, P/4)``, the MATLAB-bicubic shrink of ``hr`` rounded
-        to 8-bit levels (clamped to [0, 255], then rounded half up, as MATLAB's uint8()).
+        ``hr`` is ``(batch, 3, P, P)`` on 8-bit levels (k / 255); ``lr`` is
+        ``(batch, 3, P/4, P/4)``, :func:`make_lr` of ``hr``.
         """
         hr = self.sample_hr_uint8(batch).float().div_(255.0).contiguous()
         return make_lr(hr), hr
 
 
 def make_lr(hr: torch.Tensor) -> torch.Tensor:
-    """MATLAB-bicubic 4x shrink of float NCHW ``hr`` in [0, 1], rounded to 8-bit levels."""
+    """MATLAB-bicubic 4x shrink of float NCHW ``hr`` (8-bit levels in [0, 1]), on 8-bit levels.
+
+    ``quantize=True`` rounds after each dimension exactly as MATLAB's
+    ``imresize`` does on uint8 images, so a whole benchmark HR image gives
+    its shipped ``LR_bicubic_x4`` file bit for bit.
+    """
     from srbench.resize_torch import imresize
 
-    lr = imresize(hr, 1.0 / SCALE, kernel="bicubic")
-    return lr.mul(255.0).clamp_(0.0, 255.0).add_(0.5).floor_().div_(255.0)
+    return imresize(hr, 1.0 / SCALE, kernel="bicubic", quantize=True)
