@@ -32,7 +32,7 @@ from srbench import report_figure, report_format, report_provenance, stats
 from srbench.data import PROJECT_ROOT
 from srbench.errors import SrbenchError
 from srbench.metrics import PROTOCOLS
-from srbench.report_inputs import Ratings, combine_runs, load_ratings, load_run
+from srbench.report_inputs import Ratings, RunInput, combine_runs, load_ratings, load_run, method_key
 from srbench.report_tables import TABLE1, TABLE2, Evidence, build_table, load_paper_values, significance_rows
 
 RESULTS = PROJECT_ROOT / "results"
@@ -87,6 +87,17 @@ def _screen(ratings: Ratings | None) -> tuple[list[stats.RaterScreen], pd.DataFr
     return screening, s[~s["rater"].isin(rejected)].reset_index(drop=True)
 
 
+def _skipped(runs: list[RunInput]) -> dict[str, str]:
+    """``method key -> reason`` from the runs' ``run.json`` ``skipped`` entries (first run by name wins)."""
+    out: dict[str, str] = {}
+    for run in runs:
+        skipped = run.run_json.get("skipped")
+        if isinstance(skipped, dict):
+            for name, reason in sorted(skipped.items()):
+                out.setdefault(method_key(name), f"{reason} (run {run.name})")
+    return out
+
+
 def _registered_methods() -> frozenset[str]:
     try:
         import methods
@@ -118,14 +129,16 @@ def build_report(run_dirs: list[str | Path], rating_paths: list[str | Path], out
             others[(dataset, method)] = seen
     ratings = load_ratings(list(rating_paths))
     screening, kept = _screen(ratings)
-    ev = Evidence(protocol, combine_runs(runs, protocol), others, ratings, kept, _registered_methods())
+    ev = Evidence(protocol, combine_runs(runs, protocol), others, ratings, kept, _registered_methods(),
+                  _skipped(runs))
 
     paper = load_paper_values()
+    synthetic = report_provenance.is_synthetic(runs, ratings)
     files: dict[str, bytes] = {}
     md_parts = [report_provenance.header(protocol=protocol, runs=runs, ratings=ratings,
                                          screening=screening, correction=correction)]
     for spec in (TABLE1, TABLE2):
-        table = build_table(spec, ev, paper, correction=correction)
+        table = build_table(spec, ev, paper, correction=correction, synthetic=synthetic)
         md = report_format.to_markdown(table)
         files[f"table{spec.number}.md"] = md.encode()
         files[f"table{spec.number}.tex"] = report_format.to_latex(table).encode()
@@ -169,7 +182,7 @@ def build_report(run_dirs: list[str | Path], rating_paths: list[str | Path], out
         write_atomic(out / name, files[name])
         written.append(out / name)
     if columns:
-        note = " [SYNTHETIC]" if report_provenance.is_synthetic(runs, ratings) else ""
+        note = " [SYNTHETIC]" if synthetic else ""
         with tempfile.TemporaryDirectory(dir=out) as tmp:
             png, pdf = Path(tmp) / "figure5.png", Path(tmp) / "figure5.pdf"
             report_figure.draw(columns, png, pdf, title_note=note)

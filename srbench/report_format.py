@@ -35,7 +35,8 @@ def _paper(x: float | None, metric: str) -> str:
 def caption(table: Table) -> str:
     """One-paragraph caption: what is shown and how marks are defined."""
     t = table.spec
-    text = (f"Table {t.number}. {t.title}, 4x. Ours beside the paper's published values (Ledig et al. 2017) "
+    text = "SYNTHETIC INPUTS (test data, not measurements). " if table.synthetic else ""
+    text += (f"Table {t.number}. {t.title}, 4x. Ours beside the paper's published values (Ledig et al. 2017) "
             f"and the difference (ours - paper). PSNR/SSIM: mean over the set's per-image values; "
             f"MOS: mean of screened ratings with a 95% two-way (raters x images) bootstrap CI in brackets.")
     if t.number == 1:

@@ -63,8 +63,26 @@ def run_lines(run: RunInput, protocol: str) -> list[str]:
         lines.append(f"  - torch: `{torch_version}`")
     data = find_key(rj, DATA_KEYS)
     lines.append(f"  - data checksums: `{canonical(data)}`" if data is not None else "  - data checksums: not recorded")
-    ckpt = find_key(rj, CHECKPOINT_KEYS)
+    methods = rj.get("methods")
+    if isinstance(methods, dict):
+        lines.append(f"  - methods: {', '.join(f'`{m}`' for m in sorted(methods))}")
+    ckpt = checkpoints(rj)
     lines.append(f"  - checkpoints: `{canonical(ckpt)}`" if ckpt else "  - checkpoints: none")
+    if rj.get("skipped"):
+        lines.append(f"  - skipped: `{canonical(rj['skipped'])}`")
+    return lines
+
+
+def checkpoints(run_json: dict) -> object | None:
+    """Checkpoints a run used: ``methods.<name>.checkpoint`` (srbench run's run.json), else a
+    ``checkpoints`` entry; None if there are none."""
+    methods = run_json.get("methods")
+    if isinstance(methods, dict):
+        used = {name: rec.get("checkpoint") for name, rec in methods.items()
+                if isinstance(rec, dict) and rec.get("checkpoint")}
+        if used:
+            return used
+    return find_key(run_json, CHECKPOINT_KEYS) or None
     return lines
 
 

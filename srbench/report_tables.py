@@ -109,6 +109,7 @@ class Table:
     spec: TableSpec
     rows: list[Row]
     correction: str
+    synthetic: bool = False  # some input is labelled synthetic: the caption says so
 
 
 @dataclass
@@ -121,6 +122,7 @@ class Evidence:
     ratings: Ratings | None  # None: no ratings supplied
     kept_scores: pd.DataFrame | None  # ratings of raters kept by screening
     registered: frozenset[str]
+    skipped: dict[str, str] = field(default_factory=dict)  # method key -> why 'srbench run' skipped it
 
 
 def mos_pairs(scores: pd.DataFrame, dataset: str, a: str, b: str) -> tuple[list[float], list[float]]:
@@ -154,6 +156,8 @@ def _missing_reason(ev: Evidence, dataset: str, key: str) -> str:
     if others:
         return (f"measured only under protocol {', '.join(others)} on this set; "
                 f"a table never mixes protocols (this one: {ev.protocol})")
+    if key in ev.skipped:
+        return f"skipped by 'srbench run': {ev.skipped[key]}"
     if key.startswith("external:"):
         name = key.split(":", 1)[1]
         return f"no external results for this set in the given runs (run them with external:{name}=DIR)"
@@ -191,7 +195,8 @@ def _pick_key(ev: Evidence, dataset: str, slot: Slot) -> str:
     return slot.keys[0]
 
 
-def build_table(spec: TableSpec, ev: Evidence, paper: dict, *, correction: str = "none") -> Table:
+def build_table(spec: TableSpec, ev: Evidence, paper: dict, *, correction: str = "none",
+                synthetic: bool = False) -> Table:
     """Compute every cell of ``spec`` from ``ev``; marks: bold (Table 2), star (Table 1 MOS)."""
     rows = []
     for dataset in spec.datasets:
@@ -203,7 +208,7 @@ def build_table(spec: TableSpec, ev: Evidence, paper: dict, *, correction: str =
                 row.cells[metric] = _metric_cell(ev, dataset, key, metric, ref.get(metric))
             row.cells["mos"] = _mos_cell(ev, dataset, key, ref.get("mos"))
             rows.append(row)
-    table = Table(spec, rows, correction)
+    table = Table(spec, rows, correction, synthetic)
     if spec.number == 2:
         _mark_best(table)
     if spec.number == 1 and ev.kept_scores is not None:

@@ -132,6 +132,8 @@ def test_missing_cells_are_never_filled_from_the_paper(with_ratings, without_rat
     assert partial["ours"] == "" and partial["n"] == "3" and partial["n_expected"] == "14"
     assert "partial coverage: 3 of 14" in partial["note"]
     assert "checkpoint" in cell(t2, "set5", "SRCNN", "psnr")["note"]
+    espcn = cell(t2, "set5", "ESPCN", "ssim")["note"]  # the reason recorded in run.json
+    assert espcn.startswith("skipped by 'srbench run': no checkpoint at results/checkpoints/espcn/")
     assert "external:drcn=DIR" in cell(t2, "bsd100", "DRCN", "psnr")["note"]
     assert cell(t2, "set14", "SRGAN", "mos")["note"] == "no ratings of this method on this set"
     none = read_table_csv(without_ratings, 1)
@@ -143,6 +145,8 @@ def test_missing_cells_are_never_filled_from_the_paper(with_ratings, without_rat
 def test_mos_screening_and_significance(with_ratings):
     report_md = (with_ratings / "report.md").read_text()
     assert "SYNTHETIC INPUTS" in report_md
+    assert all((with_ratings / f).read_text().startswith("**SYNTHETIC INPUTS") for f in ("table1.md", "table2.md"))
+    assert "checkpoints: `{\"srgan-vgg54\":{" in report_md and "code revision: `0000000000000000000000000000000000000002`" in report_md
     assert "13 raters screened, 1 rejected" in report_md and "`SYNTHETIC-test/r12`" in report_md
     screening = pd.read_csv(with_ratings / "screening.csv")
     assert screening[screening["rejected"] == 1]["rater"].tolist() == ["SYNTHETIC-test/r12"]
