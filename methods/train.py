@@ -305,6 +305,7 @@ class Trainer:
         from methods.losses import build_content_loss
 
         allow_random = self.cfg.allow_random_vgg_for_tests or os.environ.get(RANDOM_VGG_ENV) == "1"
+        torch.manual_seed(self.hyper.seed)  # random test VGG weights are then the same in every invocation
         loss = build_content_loss(
             self.spec.content_loss, vgg_weights=self.cfg.vgg_weights, allow_random_weights_for_tests=allow_random
         )
@@ -500,7 +501,7 @@ class Trainer:
     def _validation_set(self):
         from methods import train_validate
 
-        if not self.ctx.is_main or (self.cfg.val_data or "").lower() == "none" or self.cfg.val_every == 0:
+        if not self.ctx.is_main or (self.cfg.val_data or "").lower() == "none":
             return None
         folder = self.cfg.val_data or train_validate.default_validation_folder()
         if folder is None:
@@ -595,11 +596,13 @@ class Trainer:
                 flags[1] = float(self.stop_requested or over_budget)
                 train_dist.any_flags(self.ctx, flags)
                 if flags[0].item():
-                    raise TrainingDiverged(
+                    message = (
                         f"non-finite loss (NaN/inf) at or before iteration {step}; stopped. The last good checkpoint "
                         f"in {self.out} (if any) is kept. Try a lower --lr"
                         + (" or running without --fast" if self.hyper.fast else "")
                     )
+                    self.log.info(message)
+                    raise TrainingDiverged(message)
                 if log_now:
                     mean_loss = train_dist.mean_over_ranks(self.ctx, loss_sum / max(loss_n, 1)).item()
                     now = time.monotonic()

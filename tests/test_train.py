@@ -1,0 +1,214 @@
+"""The trainer on the CPU with tiny networks (1 residual block, 8 channels) and real training images.
+
+Every run writes under tmp_path only. The exact-resume tests compare weights
+and optimizer moments bit for bit.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from methods.train import RANDOM_VGG_ENV, TrainConfig, TrainingDiverged, train
+from methods.train_data import list_training_files, manifest_sha256
+from srbench.cli import main as cli_main
+from srbench.errors import SrbenchError
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+TINY = dict(batch=4, patch=32, blocks=1, channels=8, device="cpu", val_data="none", progress=False)
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Tiny CPU steps run fastest (and reproducibly) on one thread on the shared CI cores."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def images(train_root, tmp_path_factory) -> Path:
+    """Eight real t91 training images (symlinked into a folder of their own)."""
+    folder = tmp_path_factory.mktemp("train") / "t91"
+    folder.mkdir()
+    for p in sorted((train_root / "t91").glob("*.webp"))[:8]:
+        (folder / p.name).symlink_to(p)
+    return folder
+
+
+def _run(images: Path, out: Path, method: str = "srresnet-mse", **kw):
+    return train(TrainConfig(method=method, train_data=[str(images)], out=str(out), **{**TINY, **kw}))
+
+
+def _same_tensors(a: Path, b: Path, name: str) -> None:
+    ta, tb = load_file(str(a / name)), load_file(str(b / name))
+    keys = [k for k in ta if not k.startswith("rng.")]
+    assert keys and set(keys) <= set(tb)
+    different = [k for k in keys if not torch.equal(ta[k], tb[k])]
+    assert not different, f"{name}: {different[:5]} differ"
+
+
+@pytest.mark.parametrize("mode", ["paper", "fast"])
+def test_two_steps_resume_two_steps_equals_four_steps(images, tmp_path, mode):
+    fast = mode == "fast"
+    straight = _run(images, tmp_path / "straight", iters=4, fast=fast, lr=1e-3)
+    assert straight.iterations == 4 and straight.stop_reason == "completed"
+    if fast:  # the cosine schedule depends on the run's total: interrupt a 4-iteration run after 2
+        first = _run(images, tmp_path / "split", iters=4, fast=True, lr=1e-3, stop_after=2)
+        assert first.stop_reason == "interrupted"
+        assert json.loads((tmp_path / "split" / "model.json").read_text())["complete"] is False
+    else:
+        first = _run(images, tmp_path / "split", iters=2, lr=1e-3)
+    assert first.iterations == 2
+    resumed = train(TrainConfig(method="srresnet-mse", train_data=[str(images)], out=str(tmp_path / "split"),
+                                resume=str(tmp_path / "split"), iters=4, device="cpu", val_data="none", progress=False))
+    assert (resumed.iterations, resumed.patches_seen) == (4, 16)
+    _same_tensors(tmp_path / "straight", tmp_path / "split", "model.safetensors")
+    _same_tensors(tmp_path / "straight", tmp_path / "split", "resume.safetensors")
+
+    side = json.loads((tmp_path / "split" / "model.json").read_text())
+    assert side["method"] == "srresnet-mse" and side["iterations"] == 4 and side["patches_seen"] == 16
+    assert side["complete"] is True
+    assert [s["iterations"] for s in side["segments"]] == [[0, 2], [2, 4]]
+    assert side["train_data"]["manifest_sha256"] == manifest_sha256(list_training_files([images]))
+    assert side["architecture"] == {"num_blocks": 1, "channels": 8}
+    assert side["fast_mode"]["enabled"] is fast and side["fast_mode"]["schedule"] == ("cosine" if fast else "piecewise")
+    for key in ("git_revision", "torch_version", "device", "wall_time_s", "hyper", "config"):
+        assert side[key] not in (None, "")
+
+
+def test_resume_refuses_changed_settings_and_finished_runs(images, tmp_path):
+    _run(images, tmp_path / "r", iters=2)
+    base = dict(method="srresnet-mse", train_data=[str(images)], out=str(tmp_path / "r"), resume=str(tmp_path / "r"),
+                device="cpu", val_data="none", progress=False)
+    with pytest.raises(SrbenchError, match="--batch 8 differs"):
+        train(TrainConfig(iters=4, batch=8, **base))
+    with pytest.raises(SrbenchError, match="already at iteration 2"):
+        train(TrainConfig(iters=2, **base))
+    with pytest.raises(SrbenchError, match="already holds a checkpoint"):
+        _run(images, tmp_path / "r", iters=2)
+
+
+def test_srgan_starts_from_init_and_resumes_exactly(images, tmp_path):
+    """SRGAN-VGG22 (random VGG via the test-only API switch): D, both optimizers and RNGs survive a resume."""
+    _run(images, tmp_path / "pre", iters=1)
+    gan = dict(method="srgan-vgg22", init=str(tmp_path / "pre"), lr=1e-4, allow_random_vgg_for_tests=True)
+    _run(images, tmp_path / "straight", iters=2, **gan)
+    _run(images, tmp_path / "split", iters=2, stop_after=1, **gan)
+    train(TrainConfig(method="srgan-vgg22", train_data=[str(images)], out=str(tmp_path / "split"),
+                      resume=str(tmp_path / "split"), iters=2, device="cpu", val_data="none", progress=False,
+                      allow_random_vgg_for_tests=True))
+    _same_tensors(tmp_path / "straight", tmp_path / "split", "model.safetensors")
+    _same_tensors(tmp_path / "straight", tmp_path / "split", "resume.safetensors")
+    tensors = load_file(str(tmp_path / "split" / "resume.safetensors"))
+    assert any(k.startswith("disc.") for k in tensors) and any(k.startswith("opt.d.") for k in tensors)
+    side = json.loads((tmp_path / "split" / "model.json").read_text())
+    assert side["init"]["path"].endswith("pre/model.safetensors") and len(side["init"]["sha256"]) == 64
+    assert side["random_vgg_for_tests"] is True
+    metrics = [json.loads(line) for line in (tmp_path / "split" / "metrics.jsonl").read_text().splitlines()]
+    assert metrics == [] or all("loss" in m for m in metrics)
+
+
+def test_srgan_without_srresnet_checkpoint_says_what_to_do(images, tmp_path, monkeypatch):
+    import methods.train as trainer
+
+    monkeypatch.setattr(trainer, "CHECKPOINT_ROOT", tmp_path / "empty")
+    with pytest.raises(SrbenchError, match="starts from a trained srresnet-mse"):
+        _run(images, tmp_path / "gan", iters=1, method="srgan-mse")
+
+
+def test_nan_loss_stops_and_keeps_last_good_checkpoint(images, tmp_path):
+    # lr 1e30: the first update is finite, the second forward overflows
+    with pytest.raises(TrainingDiverged, match="non-finite loss"):
+        _run(images, tmp_path / "nan", iters=20, lr=1e30, ckpt_every=1)
+    side = json.loads((tmp_path / "nan" / "model.json").read_text())
+    assert side["iterations"] == 1
+    weights = load_file(str(tmp_path / "nan" / "model.safetensors"))
+    assert all(torch.isfinite(v.float()).all() for v in weights.values())
+    assert "non-finite loss" in (tmp_path / "nan" / "train.log").read_text()
+
+
+def test_validation_on_set5_is_logged(images, tmp_path, data_root):
+    result = _run(images, tmp_path / "v", iters=2, val_data=str(data_root / "set5"), val_every=0)
+    assert result.validation["dataset"] == "set5" and result.validation["n"] == 5
+    assert result.validation["protocol"] == "paper"
+    assert 5 < result.validation["psnr"] < 40  # an untrained tiny net: finite, far from bicubic's 28.4
+    lines = [json.loads(line) for line in (tmp_path / "v" / "metrics.jsonl").read_text().splitlines()]
+    assert [m["step"] for m in lines if m["kind"] == "validation"] == [2]
+    side = json.loads((tmp_path / "v" / "model.json").read_text())
+    assert side["validation"]["psnr"] == result.validation["psnr"]
+
+
+# ---------------------------------------------------------------- the command line
+def _cli(args: list[str], capsys) -> tuple[int, str]:
+    code = cli_main(["train", *args])
+    return code, capsys.readouterr().err
+
+
+def test_cli_refuses_the_random_vgg_switch(images, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv(RANDOM_VGG_ENV, "1")
+    code, err = _cli(["--method", "srgan-vgg54", "--train-data", str(images), "--out", str(tmp_path / "o")], capsys)
+    assert code == 2 and "for tests only" in err
+    assert not (tmp_path / "o").exists()
+
+
+def test_cli_missing_vgg_weights_fails_before_any_work(images, tmp_path, capsys):
+    start = time.monotonic()
+    code, err = _cli(["--method", "srresnet-vgg22", "--train-data", str(images), "--out", str(tmp_path / "o"),
+                      "--vgg-weights", str(tmp_path / "nope.pth"), "--device", "cpu"], capsys)
+    assert code == 2 and "VGG19 ImageNet weights not found" in err and "\n" not in err.strip()
+    assert not (tmp_path / "o").exists() and time.monotonic() - start < 10
+
+
+def test_cli_trains_and_reports(images, tmp_path, capsys):
+    code = cli_main(["train", "--method", "srresnet-mse", "--train-data", str(images), "--iters", "3", "--batch", "2",
+                     "--patch", "32", "--blocks", "1", "--channels", "8", "--device", "cpu", "--val-data", "none",
+                     "--out", str(tmp_path / "o"), "--no-progress", "--fast"])
+    out = capsys.readouterr().out
+    assert code == 0 and "completed at iteration 3 (6 patches)" in out
+    assert {p.name for p in (tmp_path / "o").iterdir()} == {
+        "model.safetensors", "model.json", "resume.safetensors", "resume.json", "train.log", "metrics.jsonl"}
+
+
+def test_cli_budget_and_iters_exclude_each_other(images, capsys):
+    with pytest.raises(SystemExit):
+        cli_main(["train", "--method", "srresnet-mse", "--train-data", str(images), "--iters", "3", "--budget-minutes", "1"])
+    assert "not allowed with argument" in capsys.readouterr().err
+
+
+def test_sigterm_writes_a_checkpoint_and_the_run_resumes(images, tmp_path):
+    out = tmp_path / "sig"
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(PROJECT_ROOT)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "srbench", "train", "--method", "srresnet-mse", "--train-data", str(images),
+         "--iters", "1000000", "--batch", "2", "--patch", "32", "--blocks", "1", "--channels", "8", "--device", "cpu",
+         "--val-data", "none", "--out", str(out), "--no-progress", "--log-every", "5"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not ((out / "metrics.jsonl").is_file() and (out / "metrics.jsonl").read_text().strip()):
+            assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read() if proc.poll() else "timeout"
+            time.sleep(0.2)
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, err
+    side = json.loads((out / "model.json").read_text())
+    assert 5 <= side["iterations"] < 1_000_000 and side["complete"] is False
+    assert "--resume" in err
+    resumed = train(TrainConfig(method="srresnet-mse", train_data=[str(images)], out=str(out), resume=str(out),
+                                iters=side["iterations"] + 2, device="cpu", val_data="none", progress=False))
+    assert resumed.iterations == side["iterations"] + 2
