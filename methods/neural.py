@@ -1,7 +1,8 @@
 """Checkpoint-backed registry methods: any :class:`methods.specs.TrainSpec` becomes an upscaler.
 
 ``NeuralMethod(spec)`` finds ``<checkpoint_root>/<spec.name>/model.safetensors``
-(default root: ``<project>/results/checkpoints``), builds the network with
+(default root: ``$SRBENCH_CHECKPOINTS`` if set, else
+``<project>/results/checkpoints``), builds the network with
 ``spec.build_generator()``, loads the weights (strictly: every key, every
 shape) and runs tiled fp32 inference on CUDA when available, else the CPU.
 The network is loaded on first use and cached.
@@ -22,6 +23,13 @@ from methods.tiling import upscale_tiled
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CHECKPOINT_ROOT = PROJECT_ROOT / "results" / "checkpoints"
+CHECKPOINT_ENV_VAR = "SRBENCH_CHECKPOINTS"
+
+
+def default_checkpoint_root() -> Path:
+    """``$SRBENCH_CHECKPOINTS`` if set, else ``<project>/results/checkpoints``."""
+    override = os.environ.get(CHECKPOINT_ENV_VAR)
+    return Path(override) if override else DEFAULT_CHECKPOINT_ROOT
 
 
 def default_device() -> torch.device:
@@ -61,7 +69,7 @@ class NeuralMethod:
     ) -> None:
         self.spec = spec
         self.name = spec.name
-        self.checkpoint_root = Path(checkpoint_root) if checkpoint_root is not None else DEFAULT_CHECKPOINT_ROOT
+        self.checkpoint_root = Path(checkpoint_root) if checkpoint_root is not None else default_checkpoint_root()
         self.device = torch.device(device) if device is not None else default_device()
         self.tile = tile
         self.overlap = overlap

@@ -85,7 +85,7 @@ def upscale_tiled(
             iy0, iy1 = max(0, y0 - margin), min(h, y1 + margin)
             ix0, ix1 = max(0, x0 - margin), min(w, x1 + margin)
             patch = torch.from_numpy(np.array(lr[iy0:iy1, ix0:ix1]))  # a copy: the input may be read-only
-            x = patch.to(device).permute(2, 0, 1).unsqueeze(0).float().div_(255.0)
+            x = patch.to(device).permute(2, 0, 1).unsqueeze(0).float().div_(255.0).contiguous()
             y = model(x)
             expected = (1, 3, (iy1 - iy0) * scale, (ix1 - ix0) * scale)
             if tuple(y.shape) != expected:
