@@ -24,7 +24,7 @@ import streamlit as st
 
 from mos_app import admin
 from mos_app.order import Presentation, presentations
-from mos_app.render import stimulus_html
+from mos_app.render import media_url, preload_html, stimulus_html
 from mos_app.store import Answer, Store
 from mos_app.study import DB_NAME, Study, StudyError, check_rater_id, load_study
 
@@ -108,10 +108,21 @@ def rater_page(study: Study, store: Store) -> None:
             st.session_state["started"] = True
             st.rerun()
         return
-    _show(study, store, rater, pending[0], len(done), len(seq))
+    if _show(study, store, rater, pending[0], len(done), len(seq)) and len(pending) > 1:
+        _preload(study, pending[1])
 
 
-def _show(study: Study, store: Store, rater: str, p: Presentation, n_done: int, n_total: int) -> None:
+def _preload(study: Study, p: Presentation) -> None:
+    """Let the browser fetch the next image now (skipped if that file is bad: it is reported in its turn)."""
+    try:
+        png = study.read_verified(p.stimulus)
+    except StudyError:
+        return
+    st.html(preload_html(media_url(png, p.stimulus.sha256, "next")))
+
+
+def _show(study: Study, store: Store, rater: str, p: Presentation, n_done: int, n_total: int) -> bool:
+    """Progress, caption, the five score buttons and the image; False if the image cannot be shown."""
     st.progress(n_done / n_total, text=f"{n_done} of {n_total} done")
     message = st.session_state.pop("message", None)
     if message:
@@ -120,7 +131,7 @@ def _show(study: Study, store: Store, rater: str, p: Presentation, n_done: int, 
         png = study.read_verified(p.stimulus)
     except StudyError as exc:
         st.error(f"This image cannot be shown: {exc}. Please tell the study organiser; nothing was recorded.")
-        return
+        return False
     if p.phase == "calibration":
         k, n = p.index + 1, len(study.calibration)
         what = "the original photo" if p.stimulus.anchor == 5 else "a blocky low-resolution version"
@@ -131,11 +142,14 @@ def _show(study: Study, store: Store, rater: str, p: Presentation, n_done: int, 
     if st.session_state.get("shown") != (rater, p.index):
         st.session_state["shown"] = (rater, p.index)
         st.session_state["shown_at"] = time.monotonic()
+    # Button keys include the presentation index: a click on a stale button (double click,
+    # replayed request) can only ever answer the presentation it was shown with.
     cols = st.columns(5)
     for score, col in zip(LABELS, cols):
         col.button(LABELS[score], key=f"score-{p.index}-{score}", on_click=_answer,
                    args=(study, store, rater, p, score), use_container_width=True)
-    st.html(stimulus_html(png, p.stimulus, p.index))
+    st.html(stimulus_html(media_url(png, p.stimulus.sha256, "current"), p.stimulus, p.index))
+    return True
 
 
 def _answer(study: Study, store: Store, rater: str, p: Presentation, score: int) -> None:

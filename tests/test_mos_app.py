@@ -7,13 +7,14 @@ variables, exactly as under ``srbench mos serve``.
 
 from __future__ import annotations
 
-import base64
+import hashlib
 import re
 import sqlite3
 from pathlib import Path
 
 import numpy as np
 import pytest
+from streamlit.runtime.memory_media_file_storage import _calculate_file_id
 from streamlit.testing.v1 import AppTest
 
 from mos_app.create import ImageSpec, write_study
@@ -59,12 +60,19 @@ def db_rows(tmp_path: Path) -> list[tuple]:
                             " ORDER BY presentation").fetchall()
 
 
-def shown(at: AppTest) -> tuple[int, bytes]:
-    """Presentation index and PNG bytes of the image on the page."""
-    (body,) = [h.proto.body for h in at.get("html")]
+def media_id(png: bytes) -> str:
+    """The id Streamlit's media store gives ``png`` when the app adds it (file name = its SHA-256)."""
+    return _calculate_file_id(png, "image/png", hashlib.sha256(png).hexdigest() + ".png")
+
+
+def shown(at: AppTest) -> tuple[int, str, str | None]:
+    """Presentation index and media id of the image on the page, and the media id preloaded for the next one."""
+    bodies = [h.proto.body for h in at.get("html")]
+    (body,) = [b for b in bodies if 'class="mos-stimulus"' in b]
     idx = int(re.search(r'data-idx="(\d+)"', body).group(1))
-    png = base64.b64decode(re.search(r'src="data:image/png;base64,([^"]+)"', body).group(1))
-    return idx, png
+    current = re.search(r'src="mock/media/([0-9a-f]+)\.png"', body).group(1)
+    nxt = [re.search(r'src="mock/media/([0-9a-f]+)\.png"', b).group(1) for b in bodies if "mos-preload" in b]
+    return idx, current, (nxt[0] if nxt else None)
 
 
 def click_score(at: AppTest, score: int) -> AppTest:
@@ -82,14 +90,13 @@ def test_login_calibration_rating_and_resume(study, tmp_path):
     assert at.query_params["rater"] in ("r1", ["r1"])
     assert "Rate the **quality**" in at.markdown[0].value
     at = at.button[0].click().run()  # Begin
+    png = [(study / p.stimulus.path).read_bytes() for p in seq]
     for k in range(2):  # calibration: anchor 1 then anchor 5, rater's click is stored
-        idx, png = shown(at)
-        assert idx == k and png == (study / seq[k].stimulus.path).read_bytes()
+        assert shown(at) == (k, media_id(png[k]), media_id(png[k + 1]))
         assert f"Calibration {k + 1} of 2" in at.markdown[0].value
         at = click_score(at, seq[k].stimulus.anchor)
     for k, score in zip(range(2, 5), (2, 4, 3)):
-        idx, png = shown(at)
-        assert idx == k and png == (study / seq[k].stimulus.path).read_bytes()
+        assert shown(at) == (k, media_id(png[k]), media_id(png[k + 1]))
         assert at.get("progress")[0].proto.text == f"{k} of 9 done"
         at = click_score(at, score)
     assert not at.exception
@@ -101,7 +108,8 @@ def test_login_calibration_rating_and_resume(study, tmp_path):
     # a new session (closed tab, restarted server) resumes at the next unanswered item, no instructions
     at = app(rater="r1")
     assert shown(at)[0] == 5
-    for _ in range(4):
+    for k in range(5, 9):
+        assert shown(at) == (k, media_id(png[k]), media_id(png[k + 1]) if k < 8 else None)
         at = click_score(at, 5)
     assert "All 9 images rated" in at.success[0].value
     rows = db_rows(tmp_path)
