@@ -85,7 +85,7 @@ def draw(columns: list[Column], png: Path, pdf: Path, *, title_note: str = "") -
             for s, count in zip(SCORES, col.counts):
                 share = count / col.n
                 ax.add_patch(plt.Rectangle((x - 0.45, s - 0.5), 0.9, 1.0, color=cmap(norm(share))))
-                ax.text(x, s, str(count), ha="center", va="center", fontsize=7,
+                ax.text(x - 0.4, s + 0.3, str(count), ha="left", va="center", fontsize=6,
                         color="white" if share < 0.6 else "black")
             ax.plot([x], [col.mean], marker="o", color="red", markersize=6, markeredgecolor="black")
         ax.set_xlim(-0.6, len(columns) - 0.4)

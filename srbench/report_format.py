@@ -25,7 +25,11 @@ def _num(x: float, metric: str) -> str:
 
 
 def _signed(x: float | None, metric: str) -> str:
-    return "" if x is None else f"{x:+.{DISPLAY_DECIMALS[metric]}f}"
+    """Signed difference at display precision; one that rounds to zero prints unsigned ("0.00")."""
+    if x is None:
+        return ""
+    text = f"{x:+.{DISPLAY_DECIMALS[metric]}f}"
+    return text[1:] if float(text) == 0 else text
 
 
 def _paper(x: float | None, metric: str) -> str:

@@ -171,7 +171,7 @@ def _missing_reason(ev: Evidence, dataset: str, key: str) -> str:
 
 def _mos_cell(ev: Evidence, dataset: str, key: str, paper: float | None) -> Cell:
     if ev.ratings is None:
-        return Cell(None, paper, note="no MOS ratings supplied (results/ratings/ holds none yet)")
+        return Cell(None, paper, note="no MOS ratings supplied")
     rated = ev.ratings.scores
     if rated[(rated["dataset"] == dataset) & (rated["method"] == key)].empty:
         return Cell(None, paper, note="no ratings of this method on this set")

@@ -137,7 +137,7 @@ def test_missing_cells_are_never_filled_from_the_paper(with_ratings, without_rat
     assert "external:drcn=DIR" in cell(t2, "bsd100", "DRCN", "psnr")["note"]
     assert cell(t2, "set14", "SRGAN", "mos")["note"] == "no ratings of this method on this set"
     none = read_table_csv(without_ratings, 1)
-    assert set(none[none["metric"] == "mos"]["note"]) == {"no MOS ratings supplied (results/ratings/ holds none yet)"}
+    assert set(none[none["metric"] == "mos"]["note"]) == {"no MOS ratings supplied"}
     md = (without_ratings / "table2.md").read_text()
     assert "| Set14 | bicubic | — [^" in md
 
@@ -268,3 +268,34 @@ def test_committed_report_is_reproducible(tmp_path):
     for name in fresh:
         assert (tmp_path / name).read_text() == (COMMITTED / name).read_text(), (
             f"results/report/{name} is stale: rerun 'srbench report' and commit results/report/")
+
+
+def test_report_from_a_real_srbench_run(data_root, tmp_path):
+    """End to end on real data: 'srbench run' output (its real run.json format) into the report."""
+    import json
+
+    from srbench.runner import run_benchmark
+
+    run_dir = tmp_path / "classic-set5"
+    run_benchmark(["nearest", "bicubic"], ["set5"], data_root=data_root, out_dir=run_dir,
+                  protocols=["paper"], progress=False)
+    out = tmp_path / "report"
+    report.build_report([run_dir], [], out)
+    t2 = read_table_csv(out, 2)
+    # protocols.md: the paper protocol reproduces the paper's Set5 rows (26.26 / 0.7552, 28.43 / 0.8211)
+    assert float(cell(t2, "set5", "nearest", "psnr")["ours"]) == pytest.approx(26.26, abs=0.005)
+    assert float(cell(t2, "set5", "bicubic", "ssim")["ours"]) == pytest.approx(0.8211, abs=0.0003)
+    assert "not in the given runs" in cell(t2, "set14", "bicubic", "psnr")["note"]
+    run_json = json.loads((run_dir / "run.json").read_text())
+    header = (out / "report.md").read_text()
+    assert f"code revision: `{run_json['code_revision']}`" in header
+    assert run_json["datasets"]["set5"]["manifest_sha256"] in header
+    assert "SYNTHETIC" not in header
+
+
+def test_number_formatting():
+    from srbench.report_format import _signed, tex_escape
+
+    assert _signed(-0.001, "psnr") == "0.00" and _signed(0.004, "psnr") == "0.00"
+    assert _signed(0.006, "psnr") == "+0.01" and _signed(-0.00051, "ssim") == "-0.0005"
+    assert tex_escape("a_b 95% — ∞ & Δ") == r"a\_b 95\% --- $\infty$ \& $\Delta$"
