@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import argparse
 
-from srbench.data import DATASETS, resolve_data_root
+from srbench.data import DATASETS, data_root_choice, resolve_data_root
 from srbench.fetch import (
     DEFAULT_TIMEOUT_S,
-    data_root_choice,
     fetch_datasets,
     manifest_files,
     parse_datasets,

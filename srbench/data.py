@@ -43,18 +43,24 @@ class BenchImage:
     is_gray: bool
 
 
-def resolve_data_root(flag: str | os.PathLike | None = None) -> Path:
-    """Pick the data root: ``--data-root`` flag, else ``$SRBENCH_DATA``, else the cache.
+def data_root_choice(flag: str | os.PathLike | None = None) -> tuple[Path, str]:
+    """``(root, origin)``: ``--data-root`` flag, else ``$SRBENCH_DATA``, else the cache.
 
-    Raises :class:`DataError` (with how to fetch the data) if the chosen folder
-    does not exist.
+    The folder need not exist (``srbench datasets fetch`` creates it).
     """
     if flag:
-        root, origin = Path(flag), "--data-root"
-    elif os.environ.get(ENV_VAR):
-        root, origin = Path(os.environ[ENV_VAR]), f"${ENV_VAR}"
-    else:
-        root, origin = DEFAULT_CACHE, "the default cache"
+        return Path(flag), "--data-root"
+    if os.environ.get(ENV_VAR):
+        return Path(os.environ[ENV_VAR]), f"${ENV_VAR}"
+    return DEFAULT_CACHE, "the default cache"
+
+
+def resolve_data_root(flag: str | os.PathLike | None = None) -> Path:
+    """The existing data root chosen by :func:`data_root_choice`.
+
+    Raises :class:`DataError` (with how to fetch the data) if it does not exist.
+    """
+    root, origin = data_root_choice(flag)
     if not root.is_dir():
         raise DataError(
             f"data root {root} (from {origin}) does not exist. Fetch the benchmark sets with "

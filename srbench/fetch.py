@@ -36,7 +36,7 @@ from tqdm import tqdm
 
 from srbench import SCALE, __version__
 from srbench.archive import ArchiveReader, is_archive_name
-from srbench.data import DATASETS, DEFAULT_CACHE, ENV_VAR, load_manifest, normalize_dataset_name, sha256_file
+from srbench.data import DATASETS, data_root_choice, load_manifest, normalize_dataset_name, sha256_file
 from srbench.errors import DataError, ImageError
 from srbench.imageio import read_image
 
@@ -90,15 +90,6 @@ def parse_datasets(text: str | Iterable[str] | None) -> list[str]:
     if not names or names == ["all"]:
         return list(DATASETS)
     return list(dict.fromkeys(normalize_dataset_name(n) for n in names))
-
-
-def data_root_choice(flag: str | os.PathLike | None = None) -> tuple[Path, str]:
-    """``(root, origin)`` by the order of :func:`srbench.data.resolve_data_root`, without requiring it to exist."""
-    if flag:
-        return Path(flag), "--data-root"
-    if os.environ.get(ENV_VAR):
-        return Path(os.environ[ENV_VAR]), f"${ENV_VAR}"
-    return DEFAULT_CACHE, "the default cache"
 
 
 # ----------------------------------------------------------------- sources

@@ -58,8 +58,10 @@ def read_image(path: str | os.PathLike) -> tuple[np.ndarray, bool]:
     Raises :class:`ImageError` for anything the policy above refuses.
     """
     path = Path(path)
-    if not path.is_file():
+    if not path.exists():
         raise ImageError(f"{path}: file not found")
+    if not path.is_file():
+        raise ImageError(f"{path}: not a file")
     depth = png_bit_depth(path)
     if depth is not None and depth > 8:
         raise ImageError(
@@ -113,6 +115,7 @@ def write_png(path: str | os.PathLike, pixels: np.ndarray) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".png", dir=path.parent)
     os.close(fd)
+    os.chmod(tmp, 0o644)  # mkstemp creates 0600; written images are ordinary readable files
     try:
         Image.fromarray(pixels).save(tmp, format="PNG")
         os.replace(tmp, path)

@@ -25,7 +25,7 @@ from srbench.data import (
     sha256_file,
 )
 from srbench.errors import DataError, ImageError
-from srbench.fetch import data_root_choice
+from srbench.data import data_root_choice
 
 
 @pytest.fixture
