@@ -30,6 +30,7 @@ import math
 from functools import lru_cache
 
 import numpy as np
+from scipy.ndimage import correlate1d
 
 from srbench.errors import SrbenchError
 
@@ -173,88 +174,148 @@ def triangle_draws(count: int) -> np.ndarray:
     return _draws_prefix[:count]
 
 
+# ---------------------------------------------------------------------------
+# RGB -> Y' (png2y4m, BT.709, 4:2:0, dithered)
+#
+# png2y4m works in 64-bit integers. Here the per-image arithmetic runs in
+# float64 on exact integers below 2**53 and exact binary fractions; each C
+# integer division becomes a float division (or multiplication) and a floor.
+# That is exact: every true quotient is an integer or lies at least 1/d from
+# one (d >= 8192 the divisor), while the float rounding error at these
+# magnitudes (|quotient| < 2**17) stays below 3e-11 < 1/d. The tests check
+# this against a plain integer implementation.
+# ---------------------------------------------------------------------------
+
+_RGB_SCALE = 9745792000  # common denominator of png2y4m's BT.709 matrix
+_Y_STEP = 2916394880000  # one Y' step, in RGB * _RGB_SCALE units
+_Y_DIVISOR = 1780026171875
+_CHROMA_R = 4490222169144  # R contribution per Cr step
+_CHROMA_G_CB, _CHROMA_G_CR = -534117096223, -1334761232047
+_CHROMA_B = 5290866304968  # B contribution per Cb step
+_RESIDUAL_SCALE = _RGB_SCALE / 8192  # 1189671.875, exact
+_REC_SLOPE = _Y_STEP / _RGB_SCALE  # RGB change per Y' step (rounded; see above)
+_TWO31, _TWO32 = float(2**31), float(2**32)
+
+
+def _div_round(x: np.ndarray, d: int) -> np.ndarray:
+    """``x / d`` (``d > 0``) rounded half away from zero, as C's ``(x +- (d>>1)) / d``.
+
+    ``x`` is an integer array, or a float64 array of exact integers whose
+    quotients are well separated from integers (see the section comment).
+    """
+    half = d >> 1
+    if np.issubdtype(x.dtype, np.integer):
+        return np.where(x < 0, -((half - x) // d), (x + half) // d)
+    return np.where(x < 0, -np.floor((half - x) / d), np.floor((x + half) / d))
+
+
 @lru_cache(maxsize=8)
-def _dither(h: int, w: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per-pixel Y' dither ``(2bh, 2bw)`` and per-block Cb, Cr dither ``(bh, bw)``.
+def _dither_offsets(h: int, w: int) -> np.ndarray:
+    """16-bit offsets png2y4m adds to R, G, B: float64 ``(3, 2*ceil(h/2), 2*ceil(w/2))``.
 
     png2y4m walks 2x2 blocks in raster order and draws 4 x (Y', Cb, Cr) per
     block (also for blocks cut by an odd edge); pixel k of a block (raster
-    order inside the block) takes Y' draw k, and 4:2:0 uses Cb/Cr draw 0.
+    order inside the block) uses Y' draw k, and with 4:2:0 all four pixels use
+    the block's first Cb and Cr draws. The offsets project that Y'CbCr dither
+    back to RGB.
     """
     bh, bw = (h + 1) // 2, (w + 1) // 2
     draws = triangle_draws(bh * bw * 12).reshape(bh, bw, 2, 2, 3)
     yd = draws[..., 0].transpose(0, 2, 1, 3).reshape(2 * bh, 2 * bw)
-    return yd, draws[:, :, 0, 0, 1], draws[:, :, 0, 0, 2]
-
-
-# ---------------------------------------------------------------------------
-# RGB -> Y' (png2y4m, BT.709, 4:2:0, dithered)
-# ---------------------------------------------------------------------------
-
-
-def _div_round(x: np.ndarray, d: int) -> np.ndarray:
-    """Integer ``x / d`` (``d > 0``) rounded half away from zero."""
-    half = d >> 1
-    return np.where(x < 0, -((half - x) // d), (x + half) // d)
+    cbd = np.repeat(np.repeat(draws[:, :, 0, 0, 1], 2, 0), 2, 1)
+    crd = np.repeat(np.repeat(draws[:, :, 0, 0, 2], 2, 0), 2, 1)
+    offsets = np.stack(
+        [
+            _div_round(2 * yd + 3 * crd, 8176000),
+            _div_round(2384 * yd + 361 * cbd + 1063 * crd, _RGB_SCALE),
+            _div_round(2 * yd + 3 * cbd, 8176000),
+        ]
+    ).astype(np.float64)
+    offsets.flags.writeable = False
+    return offsets
 
 
 def _wrap32(x: np.ndarray) -> np.ndarray:
-    """Two's-complement wrap to int32, as the C tool's 32-bit int arithmetic does."""
-    return x.astype(np.int32).astype(np.int64)
+    """Two's-complement wrap of exact-integer floats to the int32 range."""
+    return x - _TWO32 * np.floor((x + _TWO31) / _TWO32)
 
 
-def _reconstruction_error(r, g, b, y, chroma_r, chroma_g, chroma_b) -> np.ndarray:
-    """Squared RGB error of Y' candidate ``y`` (offset-free) given the chroma terms."""
-    total = None
-    for value, chroma in ((r, chroma_r), (g, chroma_g), (b, chroma_b)):
-        rec = np.clip(_div_round(2916394880000 * y + chroma, 9745792000), 0, 65535)
-        sq = _wrap32((value - rec) * (value - rec))
-        total = sq if total is None else _wrap32(total + sq)
-    return total
+def _squared_error(rgb: np.ndarray, ramp: np.ndarray, offset: np.ndarray) -> np.ndarray:
+    """Squared RGB error of one Y' candidate per pixel.
+
+    The candidate reconstructs channel ``c`` as
+    ``clip(floor(ramp + offset[c]), 0, 65535)`` (that is png2y4m's rounded
+    ``(Y_STEP * y + chroma) / RGB_SCALE``). png2y4m keeps the squares and
+    their sum in 32-bit ints, which wrap for extreme pixels (a saturated
+    pixel in a 2x2 block of the opposite colour); that is reproduced.
+    """
+    rec = ramp + offset
+    np.floor(rec, out=rec)
+    np.clip(rec, 0, 65535, out=rec)
+    np.subtract(rgb, rec, out=rec)
+    np.square(rec, out=rec)
+    total = rec[0] + rec[1]
+    total += rec[2]
+    if total.max() < _TWO31:
+        return total
+    squares = _wrap32(rec)
+    return _wrap32(_wrap32(squares[0] + squares[1]) + squares[2])
 
 
-def _luma(r: np.ndarray, g: np.ndarray, b: np.ndarray, cb: np.ndarray, cr: np.ndarray) -> np.ndarray:
-    """Y' (0..255) of dithered 16-bit RGB given each pixel's chosen Cb, Cr."""
-    cb = cb - 128
-    cr = cr - 128
-    chroma_r = 4490222169144 * cr
-    chroma_g = -534117096223 * cb - 1334761232047 * cr
-    chroma_b = 5290866304968 * cb
-    r_res = (r * 9745792000 - chroma_r + 4096) >> 13
-    g_res = (g * 9745792000 - chroma_g + 4096) >> 13
-    b_res = (b * 9745792000 - chroma_b + 4096) >> 13
-    y0 = np.clip((1063 * r_res + 3576 * g_res + 361 * b_res) // 1780026171875, -16, 238)
-    err0 = _reconstruction_error(r, g, b, y0, chroma_r, chroma_g, chroma_b)
-    err1 = _reconstruction_error(r, g, b, y0 + 1, chroma_r, chroma_g, chroma_b)
-    y0 = y0 + np.where(err1 < err0, 1, np.where(err1 == err0, y0 & 1, 0))
-    return y0 + 16
+def _rgb16(rgb: np.ndarray) -> np.ndarray:
+    """Dithered 16-bit RGB, float64 ``(3, H', W')`` with ``H', W'`` rounded up to even.
+
+    Samples are ``v * 257`` plus the dither; an odd last column or row
+    repeats its dithered neighbour, as png2y4m does for cut 2x2 blocks.
+    """
+    h, w = rgb.shape[:2]
+    wide = _dither_offsets(h, w).copy()
+    wide[:, :h, :w] += np.moveaxis(rgb, 2, 0) * 257.0
+    if w % 2:
+        wide[:, :, w] = wide[:, :, w - 1]
+    if h % 2:
+        wide[:, h] = wide[:, h - 1]
+    return wide
 
 
 def daala_luma(rgb: np.ndarray) -> np.ndarray:
-    """The Y' plane ``png2y4m`` writes for ``uint8`` ``(H, W, 3)`` RGB; ``uint8`` ``(H, W)``."""
+    """The Y' plane ``png2y4m`` writes for ``uint8`` ``(H, W, 3)`` RGB: ``uint8`` ``(H, W)``, 0..255.
+
+    Cb, Cr of each 2x2 block come from its summed dithered 16-bit RGB; Y' is
+    then floor or floor+1 of its exact value, whichever reconstructs the
+    pixel with the smaller squared RGB error given the block's Cb, Cr (ties
+    go to the even one).
+    """
     h, w = rgb.shape[:2]
-    yd, cbd, crd = _dither(h, w)
-    cbd = np.repeat(np.repeat(cbd, 2, 0), 2, 1)
-    crd = np.repeat(np.repeat(crd, 2, 0), 2, 1)
-    wide = np.pad(rgb.astype(np.int64) * 257, ((0, yd.shape[0] - h), (0, yd.shape[1] - w), (0, 0)))
-    r = wide[..., 0] + _div_round(2 * yd + 3 * crd, 8176000)
-    g = wide[..., 1] + _div_round(2384 * yd + 361 * cbd + 1063 * crd, 9745792000)
-    b = wide[..., 2] + _div_round(2 * yd + 3 * cbd, 8176000)
-    for plane in (r, g, b):  # an odd edge repeats the last dithered pixel
-        if w % 2:
-            plane[:, w] = plane[:, w - 1]
-        if h % 2:
-            plane[h] = plane[h - 1]
-
-    def block_sum(plane: np.ndarray) -> np.ndarray:
-        return plane.reshape(plane.shape[0] // 2, 2, plane.shape[1] // 2, 2).sum(axis=(1, 3))
-
-    rs, gs, bs = block_sum(r), block_sum(g), block_sum(b)
-    cb = np.clip(_div_round(-29764 * rs - 100128 * gs + 129892 * bs, 304016865) + 128, 0, 255)
-    cr = np.clip(_div_round(110236 * rs - 100128 * gs - 10108 * bs, 258011295) + 128, 0, 255)
-    cb = np.repeat(np.repeat(cb, 2, 0), 2, 1)[:h, :w]
-    cr = np.repeat(np.repeat(cr, 2, 0), 2, 1)[:h, :w]
-    return _luma(r[:h, :w], g[:h, :w], b[:h, :w], cb, cr).astype(np.uint8)
+    wide = _rgb16(rgb)
+    bh, bw = wide.shape[1] // 2, wide.shape[2] // 2
+    blocks = wide.reshape(3, bh, 2, bw, 2)  # channel, block row, row in block, block col, col in block
+    pairs = blocks[:, :, 0] + blocks[:, :, 1]
+    rs, gs, bs = (pairs[..., 0] + pairs[..., 1])[:, :, None, :, None]
+    # Both divisors are odd, so there are no ties and floor(x/d + 1/2) is C's rounding.
+    cb = np.clip(np.floor((-29764 * rs - 100128 * gs + 129892 * bs + 152008432) / 304016865), -128, 127)
+    cr = np.clip(np.floor((110236 * rs - 100128 * gs - 10108 * bs + 129005647) / 258011295), -128, 127)
+    chroma = np.stack([_CHROMA_R * cr, _CHROMA_G_CB * cb + _CHROMA_G_CR * cr, _CHROMA_B * cb])
+    # floor((rgb * RGB_SCALE - chroma + 4096) / 8192), per channel
+    residual = blocks * _RESIDUAL_SCALE
+    residual += (4096 - chroma) / 8192
+    np.floor(residual, out=residual)
+    y0 = residual[0] * 1063
+    y0 += residual[1] * 3576
+    y0 += residual[2] * 361
+    y0 /= _Y_DIVISOR
+    np.floor(y0, out=y0)
+    np.clip(y0, -16, 238, out=y0)
+    ramp = y0 * _REC_SLOPE
+    offset = (chroma + (_RGB_SCALE >> 1)) / _RGB_SCALE
+    err0 = _squared_error(blocks, ramp, offset)
+    err1 = _squared_error(blocks, ramp, offset + _REC_SLOPE)
+    luma = y0.astype(np.int16)
+    luma += err1 < err0
+    ties = err1 == err0
+    luma[ties] += luma[ties] & 1
+    luma += 16
+    return luma.reshape(2 * bh, 2 * bw)[:h, :w].astype(np.uint8)
 
 
 # ---------------------------------------------------------------------------
@@ -287,17 +348,9 @@ def gaussian_taps(sigma: float, max_len: int) -> tuple[int, ...]:
     return tuple(side[::-1]) + (centre,) + tuple(side)
 
 
-def _window_sums(planes: np.ndarray, taps: tuple[int, ...], axis: int) -> np.ndarray:
-    """Correlate ``planes`` with ``taps`` along ``axis``, treating outside samples as 0."""
-    half = len(taps) // 2
-    n = planes.shape[axis]
-    pad = [(0, 0)] * planes.ndim
-    pad[axis] = (half, half)
-    padded = np.pad(planes, pad)
-    out = np.zeros_like(planes)
-    for k, tap in enumerate(taps):
-        out += tap * np.take(padded, np.arange(k, k + n), axis=axis)
-    return out
+def _window_sums(planes: np.ndarray, taps: np.ndarray, axis: int) -> np.ndarray:
+    """Correlate float64 ``planes`` with integer ``taps`` along ``axis``; outside samples count as 0."""
+    return correlate1d(planes, taps, axis=axis, mode="constant", cval=0.0)
 
 
 def psnr_y(a: np.ndarray, b: np.ndarray) -> float:
@@ -309,28 +362,50 @@ def psnr_y(a: np.ndarray, b: np.ndarray) -> float:
     return 10 * (math.log10(_PEAK * _PEAK) + math.log10(diff.size) - math.log10(sse))
 
 
-def ssim_y(a: np.ndarray, b: np.ndarray) -> float:
-    """dump_ssim's raw SSIM of two ``uint8`` ``(H, W)`` Y' planes, in [-1, 1]."""
-    h, w = a.shape
-    sigma = h * (1.5 / 256)  # pixel aspect ratio 1: same window both ways
-    taps = gaussian_taps(sigma, min(w, h))
-    x = a.astype(np.float64)  # every sum below is an integer < 2**53: exact
-    y = b.astype(np.float64)
-    moments = np.stack([x, y, x * x, x * y, y * y])
-    moments = _window_sums(_window_sums(moments, taps, axis=2), taps, axis=1)
-    mux, muy, sxx, sxy, syy = moments
-    mass_h = _window_sums(np.ones((1, w)), taps, axis=1)
-    mass_v = _window_sums(np.ones((h, 1)), taps, axis=0)
-    mass = mass_v * mass_h
+@lru_cache(maxsize=8)
+def _window_mass(h: int, w: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+    """Per-size SSIM constants: window taps, the window mass inside the image
+    at every pixel, and the stabilisers ``C1 * mass**2``, ``C2 * mass**2``
+    (the last three transposed, ``(w, h)``, the layout :func:`ssim_y` uses)."""
+    sigma = h * (1.5 / 256)  # pixel aspect ratio 1: the same window both ways
+    taps = np.array(gaussian_taps(sigma, min(w, h)), dtype=np.float64)
+    mass = _window_sums(np.ones((w, 1)), taps, axis=0) * _window_sums(np.ones((1, h)), taps, axis=1)
     c1 = _PEAK * _PEAK * _SSIM_K1 * mass * mass
     c2 = _PEAK * _PEAK * _SSIM_K2 * mass * mass
+    for array in (taps, mass, c1, c2):
+        array.flags.writeable = False
+    return taps, mass, c1, c2
+
+
+def ssim_y(a: np.ndarray, b: np.ndarray) -> float:
+    """dump_ssim's raw SSIM of two ``uint8`` ``(H, W)`` Y' planes, in [-1, 1].
+
+    Window sums are integers below 2**53, so float64 holds them exactly; the
+    final per-pixel formula keeps dump_ssim's order of float operations.
+    """
+    h, w = a.shape
+    taps, mass, c1, c2 = _window_mass(h, w)
+    x = a.astype(np.float64)
+    y = b.astype(np.float64)
+    moments = _window_sums(np.stack([x, y, x * x, x * y, y * y]), taps, axis=2)
+    # transposed, the vertical pass and the rest run along contiguous memory
+    moments = np.ascontiguousarray(moments.transpose(0, 2, 1))
+    mux, muy, sxx, sxy, syy = _window_sums(moments, taps, axis=2)
     mx2 = mux * mux
     mxy = mux * muy
     my2 = muy * muy
-    ssim = mass * (2 * mxy + c1) * (c2 + 2 * (sxy * mass - mxy)) / (
-        (mx2 + my2 + c1) * (sxx * mass - mx2 + syy * mass - my2 + c2)
-    )
-    return float(ssim.sum() / mass.sum())
+    numerator = mass * (2 * mxy + c1)
+    numerator *= c2 + 2 * (sxy * mass - mxy)
+    variance = sxx * mass
+    variance -= mx2
+    variance += syy * mass
+    variance -= my2
+    variance += c2
+    denominator = mx2 + my2
+    denominator += c1
+    denominator *= variance
+    numerator /= denominator
+    return float(numerator.sum() / mass.sum())
 
 
 # ---------------------------------------------------------------------------
