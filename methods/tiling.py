@@ -12,7 +12,9 @@ network input is never larger than ``(tile + 2 * overlap)`` squared.
 
 from __future__ import annotations
 
+import contextlib
 import math
+from typing import Iterator
 
 import numpy as np
 import torch
@@ -33,6 +35,22 @@ def to_uint8(sr: torch.Tensor, output_range: tuple[float, float]) -> torch.Tenso
     lo, hi = output_range
     x = ((sr.float() - lo) / (hi - lo)).clamp_(0.0, 1.0)
     return torch.floor(x * 255.0 + 0.5).to(torch.uint8)
+
+
+@contextlib.contextmanager
+def strict_fp32() -> Iterator[None]:
+    """Disable TF32 for cuDNN convolutions and CUDA matmuls inside the block (restored after).
+
+    PyTorch lets cuDNN use TF32 (10-bit mantissa) for fp32 convolutions by
+    default; evaluation must run in true fp32 whatever a trainer enabled.
+    """
+    saved = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
+    torch.backends.cudnn.allow_tf32 = False
+    torch.backends.cuda.matmul.allow_tf32 = False
+    try:
+        yield
+    finally:
+        torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = saved
 
 
 def _splits(length: int, tile: int) -> list[tuple[int, int]]:
@@ -56,8 +74,8 @@ def upscale_tiled(
     """Super-resolve ``lr_uint8_hwc`` (uint8 ``(h, w, 3)`` RGB) to uint8 ``(scale*h, scale*w, 3)``.
 
     ``model`` maps float32 NCHW RGB in [0, 1] to ``scale`` x larger outputs in
-    ``output_range``; it is switched to eval mode and run in fp32 on
-    ``device`` (default: where its parameters are; the model is not moved).
+    ``output_range``; it is switched to eval mode and run in fp32 (TF32
+    disabled, see :func:`strict_fp32`) on ``device`` (default: where its parameters are; the model is not moved).
     ``tile`` is the core tile side and ``overlap`` the context margin, both in
     LR pixels; ``overlap=None`` uses :func:`default_overlap`.
     """
@@ -80,16 +98,33 @@ def upscale_tiled(
     # An image that fits in one tile with its margins is run whole (same result, one call).
     rows = [(0, h)] if h <= tile + 2 * margin else _splits(h, tile)
     cols = [(0, w)] if w <= tile + 2 * margin else _splits(w, tile)
-    for y0, y1 in rows:
-        for x0, x1 in cols:
-            iy0, iy1 = max(0, y0 - margin), min(h, y1 + margin)
-            ix0, ix1 = max(0, x0 - margin), min(w, x1 + margin)
-            patch = torch.from_numpy(np.array(lr[iy0:iy1, ix0:ix1]))  # a copy: the input may be read-only
-            x = patch.to(device).permute(2, 0, 1).unsqueeze(0).float().div_(255.0).contiguous()
-            y = model(x)
-            expected = (1, 3, (iy1 - iy0) * scale, (ix1 - ix0) * scale)
-            if tuple(y.shape) != expected:
-                raise ValueError(f"model output {tuple(y.shape)} for input {tuple(x.shape)}; expected {expected}")
-            core = y[0, :, (y0 - iy0) * scale:(y1 - iy0) * scale, (x0 - ix0) * scale:(x1 - ix0) * scale]
-            out[y0 * scale:y1 * scale, x0 * scale:x1 * scale] = to_uint8(core, output_range).permute(1, 2, 0).cpu().numpy()
+    with strict_fp32():
+        for y0, y1 in rows:
+            for x0, x1 in cols:
+                _run_tile(model, lr, out, (y0, y1, x0, x1), margin, scale, device, output_range)
     return out
+
+
+def _run_tile(
+    model: nn.Module,
+    lr: np.ndarray,
+    out: np.ndarray,
+    core: tuple[int, int, int, int],
+    margin: int,
+    scale: int,
+    device: torch.device,
+    output_range: tuple[float, float],
+) -> None:
+    """Run ``model`` on the core ``(y0, y1, x0, x1)`` plus its margin; write the core's output into ``out``."""
+    h, w = lr.shape[:2]
+    y0, y1, x0, x1 = core
+    iy0, iy1 = max(0, y0 - margin), min(h, y1 + margin)
+    ix0, ix1 = max(0, x0 - margin), min(w, x1 + margin)
+    patch = torch.from_numpy(np.array(lr[iy0:iy1, ix0:ix1]))  # a copy: the input may be read-only
+    x = patch.to(device).permute(2, 0, 1).unsqueeze(0).float().div_(255.0).contiguous()
+    y = model(x)
+    expected = (1, 3, (iy1 - iy0) * scale, (ix1 - ix0) * scale)
+    if tuple(y.shape) != expected:
+        raise ValueError(f"model output {tuple(y.shape)} for input {tuple(x.shape)}; expected {expected}")
+    sr = y[0, :, (y0 - iy0) * scale:(y1 - iy0) * scale, (x0 - ix0) * scale:(x1 - ix0) * scale]
+    out[y0 * scale:y1 * scale, x0 * scale:x1 * scale] = to_uint8(sr, output_range).permute(1, 2, 0).cpu().numpy()

@@ -72,3 +72,21 @@ def test_bad_inputs():
         upscale_tiled(model, np.zeros((8, 8, 3), dtype=np.uint8), tile=0)
     with pytest.raises(ValueError, match="model output"):
         upscale_tiled(nn.Conv2d(3, 3, 1), np.zeros((8, 8, 3), dtype=np.uint8))
+
+
+def test_inference_runs_without_tf32_and_restores_the_flags():
+    seen: list[tuple[bool, bool]] = []
+
+    class Probe(nn.Module):
+        def forward(self, x):
+            seen.append((torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32))
+            return nn.functional.interpolate(x, scale_factor=4, mode="nearest")
+
+    before = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
+    torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = True
+    try:
+        upscale_tiled(Probe(), np.zeros((8, 8, 3), np.uint8), device="cpu", output_range=(0, 1))
+        assert seen == [(False, False)]
+        assert (torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32) == (True, True)
+    finally:
+        torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = before
