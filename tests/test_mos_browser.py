@@ -3,7 +3,8 @@
 Study: the first 12 BSD100 images (real HR and their nearest-neighbour 4x
 upscale of the shipped LR) plus one real bsd200 calibration pair. The test
 rates through calibration and three items (one of them double-clicked),
-reloads, restarts a killed server, checks the database, proves that the
+reloads, kills the server and starts a new one (all through
+``srbench mos serve``), checks the database, proves that the
 image bytes and decoded pixels in the browser are exactly the study PNG, and
 measures the time from a score click to the next image fully displayed
 (median over 20 ratings; printed, target < 300 ms).
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import signal
 import socket
 import sqlite3
 import statistics
@@ -25,7 +27,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mos_app.cli import APP, streamlit_flags
 from mos_app.create import ImageSpec, calibration_pairs, write_study
 from mos_app.order import presentations
 from mos_app.study import load_study
@@ -99,11 +100,17 @@ def free_port() -> int:
 
 
 def start_server(study: Path, db: Path) -> tuple[subprocess.Popen, str]:
-    """``streamlit run`` the app headless on 127.0.0.1 (same flags as ``srbench mos serve``)."""
+    """``srbench mos serve`` (which runs ``streamlit run`` headless) on 127.0.0.1 at a free port.
+
+    The server runs in its own process group so that :func:`kill_server` can
+    SIGKILL both the CLI and its Streamlit child.
+    """
     port = free_port()
-    env = dict(os.environ, SRBENCH_MOS_STUDY=str(study), SRBENCH_MOS_DB=str(db), SRBENCH_MOS_ADMIN_TOKEN="")
-    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(APP), *streamlit_flags(port, "127.0.0.1")],
-                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    env = dict(os.environ)
+    env.pop("SRBENCH_MOS_ADMIN_TOKEN", None)
+    proc = subprocess.Popen([sys.executable, "-m", "srbench", "mos", "serve", "--study", str(study), "--db", str(db),
+                             "--port", str(port), "--address", "127.0.0.1"],
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -114,8 +121,17 @@ def start_server(study: Path, db: Path) -> tuple[subprocess.Popen, str]:
             time.sleep(0.1)
         if proc.poll() is not None:
             break
-    proc.kill()
-    raise RuntimeError("streamlit did not become healthy within 30 s")
+    kill_server(proc)
+    raise RuntimeError("'srbench mos serve' did not become healthy within 30 s")
+
+
+def kill_server(proc: subprocess.Popen) -> None:
+    """SIGKILL the server's process group (the CLI and its Streamlit child), like a crash."""
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    proc.wait()
 
 
 def build_study(root: Path, data_root: Path, train_root: Path) -> Path:
@@ -180,8 +196,7 @@ def test_browser_rating_resume_exact_pixels_and_latency(tmp_path, data_root, tra
             page.screenshot(path=str(shot), full_page=True)
             print(f"\nMOS browser screenshot: {shot}")
 
-            proc.kill()  # a killed server loses nothing: a new one resumes at the same item
-            proc.wait()
+            kill_server(proc)  # a killed server loses nothing: a new one resumes at the same item
             proc, url = start_server(study.root, db)
             procs.append(proc)
             page.goto(f"{url}/?rater=web1")
@@ -195,8 +210,7 @@ def test_browser_rating_resume_exact_pixels_and_latency(tmp_path, data_root, tra
             browser.close()
     finally:
         for p in procs:
-            p.kill()
-            p.wait()
+            kill_server(p)
     stored = rows(db)
     assert [r[0] for r in stored] == list(range(5 + TIMED))
     assert [r[1] for r in stored[5:]] == [1 + k % 5 for k in range(5, 5 + TIMED)]
