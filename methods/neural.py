@@ -37,13 +37,38 @@ def default_device() -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
+def build_network(spec: TrainSpec, architecture: dict | None = None) -> nn.Module:
+    """``spec.build_generator()``, with size overrides such as ``{"num_blocks": 4, "channels": 16}``.
+
+    Overrides go to the factory if it accepts them, else to the network's own
+    class (keeping its other size attributes: ``num_blocks``, ``channels``,
+    ``scale``). Unknown overrides raise :class:`CheckpointError`.
+    """
+    if not architecture:
+        return spec.build_generator()
+    try:
+        return spec.build_generator(**architecture)
+    except TypeError:
+        default = spec.build_generator()
+        if not all(hasattr(default, key) for key in architecture):
+            raise CheckpointError(f"{spec.name} has no adjustable {', '.join(sorted(architecture))}") from None
+        sizes = {k: getattr(default, k) for k in ("num_blocks", "channels", "scale") if hasattr(default, k)}
+        return type(default)(**{**sizes, **architecture})
+
+
 def build_from_checkpoint(spec: TrainSpec, weights_path: str | os.PathLike) -> tuple[nn.Module, dict]:
-    """``spec.build_generator()`` with the checkpoint's weights (fp32, eval mode, CPU) and its sidecar."""
+    """The spec's network with the checkpoint's weights (fp32, eval mode, CPU) and its sidecar.
+
+    A sidecar ``"architecture"`` object (the trainer's ``--blocks/--channels``
+    overrides) selects the network's size; it stays visible in the sidecar,
+    which the runner records for every run.
+    """
     state, sidecar = load_checkpoint(weights_path)
     trained_for = sidecar.get("method")
     if trained_for is not None and trained_for != spec.name:
         raise CheckpointError(f"{weights_path} holds a {trained_for!r} model, not {spec.name!r}")
-    model = spec.build_generator()
+    architecture = sidecar.get("architecture")
+    model = build_network(spec, architecture if isinstance(architecture, dict) else None)
     try:
         model.load_state_dict(state, strict=True)
     except RuntimeError as exc:

@@ -105,3 +105,20 @@ def test_srbench_run_with_a_random_full_srresnet_checkpoint(tmp_path, monkeypatc
     assert all(",srresnet-mse,matlab," in row for row in rows[1:])
     run = json.loads((out / "run.json").read_text())
     assert json.dumps(run).count(file_sha256(tmp_path / "ckpt" / "srresnet-mse" / "model.safetensors")) >= 1
+
+
+def test_sidecar_architecture_overrides_select_the_network_size(tmp_path):
+    spec = TRAIN_SPECS["srresnet-mse"]
+    torch.manual_seed(0)
+    small = SRResNet(num_blocks=2, channels=8)
+    sidecar = {"method": "srresnet-mse", "architecture": {"num_blocks": 2, "channels": 8}}
+    save_checkpoint(tmp_path / "srresnet-mse", small.state_dict(), sidecar)
+    method = NeuralMethod(spec, checkpoint_root=tmp_path, device="cpu")
+    lr = np.random.default_rng(0).integers(0, 256, (12, 10, 3), dtype=np.uint8)
+    np.testing.assert_array_equal(method.upscale(lr), upscale_tiled(small, lr, device="cpu"))
+    assert method.checkpoint_info()["architecture"] == {"num_blocks": 2, "channels": 8}
+    assert method._model.num_blocks == 2
+
+    save_checkpoint(tmp_path / "srresnet-mse", small.state_dict(), {**sidecar, "architecture": {"depth": 3}})
+    with pytest.raises(CheckpointError, match="no adjustable depth"):
+        NeuralMethod(spec, checkpoint_root=tmp_path, device="cpu").checkpoint_info()
