@@ -98,15 +98,6 @@ def _skipped(runs: list[RunInput]) -> dict[str, str]:
     return out
 
 
-def _registered_methods() -> frozenset[str]:
-    try:
-        import methods
-
-        return frozenset(methods.all_method_names())
-    except Exception:  # noqa: BLE001 - the registry is optional for the report
-        return frozenset()
-
-
 def build_report(run_dirs: list[str | Path], rating_paths: list[str | Path], out: str | Path, *,
                  protocol: str = "paper", correction: str = "none") -> list[Path]:
     """Write the report for ``run_dirs`` and ``rating_paths`` into ``out``; return the written paths."""
@@ -129,8 +120,7 @@ def build_report(run_dirs: list[str | Path], rating_paths: list[str | Path], out
             others[(dataset, method)] = seen
     ratings = load_ratings(list(rating_paths))
     screening, kept = _screen(ratings)
-    ev = Evidence(protocol, combine_runs(runs, protocol), others, ratings, kept, _registered_methods(),
-                  _skipped(runs))
+    ev = Evidence(protocol, combine_runs(runs, protocol), others, ratings, kept, _skipped(runs))
 
     paper = load_paper_values()
     synthetic = report_provenance.is_synthetic(runs, ratings)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -177,6 +176,3 @@ def load_ratings(paths: list[str | Path]) -> Ratings | None:
     scores = df[["rater", "study", "method", "dataset", "image", "score"]].sort_values(keys).reset_index(drop=True)
     return Ratings(scores, sources, sorted(df["study"].str.strip().unique()))
 
-
-def is_finite(x: float | None) -> bool:
-    return x is not None and not (isinstance(x, float) and (math.isnan(x) or math.isinf(x)))

@@ -26,6 +26,9 @@ from srbench.report_inputs import Ratings
 DATASET_LABELS = {"set5": "Set5", "set14": "Set14", "bsd100": "BSD100"}
 METRICS = ("psnr", "ssim", "mos")
 LEARNED = ("srresnet-mse", "srresnet-vgg22", "srgan-mse", "srgan-vgg22", "srgan-vgg54", "srcnn", "espcn")
+IMPLEMENTED = ("nearest", "bicubic") + LEARNED
+"""Registry names the tables use (tests check them against ``methods.all_method_names()``;
+kept here so that the report does not import torch)."""
 
 
 @dataclass(frozen=True)
@@ -121,7 +124,6 @@ class Evidence:
     other_protocols: dict[tuple[str, str], list[str]]  # (dataset, method) -> protocols seen besides ours
     ratings: Ratings | None  # None: no ratings supplied
     kept_scores: pd.DataFrame | None  # ratings of raters kept by screening
-    registered: frozenset[str]
     skipped: dict[str, str] = field(default_factory=dict)  # method key -> why 'srbench run' skipped it
 
 
@@ -161,7 +163,7 @@ def _missing_reason(ev: Evidence, dataset: str, key: str) -> str:
     if key.startswith("external:"):
         name = key.split(":", 1)[1]
         return f"no external results for this set in the given runs (run them with external:{name}=DIR)"
-    if key not in ev.registered:
+    if key not in IMPLEMENTED:
         return f"method {key} not implemented in srbench"
     if key in LEARNED:
         return (f"{key} not in the given runs for this set ('srbench run' needs its trained checkpoint "

@@ -242,6 +242,12 @@ def test_input_errors(tmp_path):
     ratings.write_text(",".join(HEADER) + "\nS,a,1,bicubic,set5,baby.png,rating,0,7,10,t\n")
     with pytest.raises(SrbenchError, match="outside 1..5"):
         report.build_report(RUNS, [ratings], tmp_path / "o")
+    not_db = tmp_path / "ratings.db"
+    not_db.write_text("this is not a database\n" * 100)
+    with pytest.raises(SrbenchError, match="not a readable MOS app database"):
+        report.build_report(RUNS, [not_db], tmp_path / "o")
+    with pytest.raises(SrbenchError, match="not found"):
+        report.build_report(RUNS, [tmp_path / "absent.csv"], tmp_path / "o")
     with pytest.raises(SrbenchError, match="unknown protocol"):
         report.build_report(RUNS, [], tmp_path / "o", protocol="daala")
     with pytest.raises(SrbenchError, match="nothing to report"):
@@ -299,3 +305,13 @@ def test_number_formatting():
     assert _signed(-0.001, "psnr") == "0.00" and _signed(0.004, "psnr") == "0.00"
     assert _signed(0.006, "psnr") == "+0.01" and _signed(-0.00051, "ssim") == "-0.0005"
     assert tex_escape("a_b 95% — ∞ & Δ") == r"a\_b 95\% --- $\infty$ \& $\Delta$"
+
+
+def test_table_method_names_are_registered():
+    import methods
+    from srbench.report_tables import IMPLEMENTED, TABLE1, TABLE2
+
+    registered = set(methods.all_method_names())
+    assert set(IMPLEMENTED) <= registered
+    slot_keys = {s.keys[0] for t in (TABLE1, TABLE2) for s in t.slots}
+    assert {k for k in slot_keys if not k.startswith("external:") and k != "hr"} <= set(IMPLEMENTED)
