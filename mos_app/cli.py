@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -92,8 +91,12 @@ def _serve(args: argparse.Namespace) -> int:
     env["SRBENCH_MOS_ADMIN_TOKEN"] = token
     cmd = [sys.executable, "-m", "streamlit", "run", str(APP), *streamlit_flags(args.port, args.address)]
     print(f"serving study {study.name} at http://{args.address}:{args.port}/?rater=ID"
-          + (" (admin: ?admin=1)" if token else " (admin page disabled)"), file=sys.stderr)
-    return subprocess.call(cmd, env=env)
+          + (" (admin: ?admin=1)" if token else " (admin page disabled)"), file=sys.stderr, flush=True)
+    sys.stdout.flush()
+    # Replace this process by Streamlit: signals (Ctrl-C, SIGTERM) reach the server directly
+    # and no orphaned child is left behind.
+    os.execve(sys.executable, cmd, env)
+    return 0  # not reached
 
 
 def streamlit_flags(port: int, address: str) -> list[str]:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -105,16 +107,22 @@ def test_create_refuses_existing_out_bad_name_and_too_many_repeats(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["taken"]  # no temp folders left behind
 
 
-def test_missing_study_folder_and_manifest(tmp_path, capsys):
+def run_serve(study) -> subprocess.CompletedProcess:
+    """``srbench mos serve`` in a subprocess (a working serve replaces its process by Streamlit)."""
+    return subprocess.run([sys.executable, "-m", "srbench", "mos", "serve", "--study", str(study), "--port", "1"],
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_missing_study_folder_and_manifest(tmp_path):
     with pytest.raises(StudyError, match="does not exist"):
         load_study(tmp_path / "nope")
     with pytest.raises(StudyError, match="manifest.json is missing"):
         load_study(tmp_path)
-    assert main(["mos", "serve", "--study", str(tmp_path / "nope")]) == 2
-    assert "does not exist" in capsys.readouterr().err
+    serve = run_serve(tmp_path / "nope")
+    assert serve.returncode == 2 and "does not exist" in serve.stderr and "Traceback" not in serve.stderr
 
 
-def test_altered_or_deleted_image_is_detected(tmp_path, capsys):
+def test_altered_or_deleted_image_is_detected(tmp_path):
     root = synthetic_study(tmp_path / "s")
     study = load_study(root)
     victim = study.items[0]
@@ -126,8 +134,8 @@ def test_altered_or_deleted_image_is_detected(tmp_path, capsys):
         load_study(root)
     with pytest.raises(StudyError, match="altered"):
         study.read_verified(victim)
-    assert main(["mos", "serve", "--study", str(root)]) == 2  # refused before any server starts
-    assert "altered" in capsys.readouterr().err
+    serve = run_serve(root)  # refused before any server starts
+    assert serve.returncode == 2 and "altered" in serve.stderr
     (root / victim.path).unlink()
     with pytest.raises(StudyError, match="missing"):
         load_study(root)
