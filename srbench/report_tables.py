@@ -182,7 +182,11 @@ def _mos_cell(ev: Evidence, dataset: str, key: str, paper: float | None) -> Cell
     if sub.empty:
         return Cell(None, paper, note="every rater of this method on this set was rejected by screening")
     summary = stats.mos_with_ci(sub[["rater", "image", "score"]], label=f"{dataset}/{key}")
-    return Cell(summary.mean, paper, summary.n_scores, None, (summary.ci_low, summary.ci_high))
+    expected = int(load_manifest(dataset)["count"])
+    note = None
+    if summary.n_images < expected:
+        note = f"partial coverage: ratings cover {summary.n_images} of {expected} images of this set"
+    return Cell(summary.mean, paper, summary.n_scores, None, (summary.ci_low, summary.ci_high), note=note)
 
 
 def _pick_key(ev: Evidence, dataset: str, slot: Slot) -> str:
