@@ -10,8 +10,9 @@ from srbench.errors import SrbenchError
 EPILOG = """\
 With no arguments, rebuilds results/report/ from the committed results:
 every results/metrics/*/per_image.csv and results/ratings/*.csv|*.db.
-Giving --runs or --ratings requires --out (the committed report is only
-ever rebuilt from the committed results).
+Giving --runs, --ratings, or a non-default --protocol/--correction requires
+--out (results/report/ is only ever rebuilt, with the defaults, from the
+committed results).
 
 Examples:
   srbench report
@@ -46,6 +47,9 @@ def _run(args: argparse.Namespace) -> int:
     if custom and not args.out:
         raise SrbenchError("--out is required with --runs/--ratings (results/report/ is rebuilt only from "
                            "the committed results; run 'srbench report' without arguments for that)")
+    if not args.out and (args.protocol != "paper" or args.correction != "none"):
+        raise SrbenchError("--out is required with a non-default --protocol/--correction "
+                           "(results/report/ holds the default report: protocol paper, no correction)")
     runs = args.runs if args.runs is not None else ([] if custom else report.default_runs())
     ratings = args.ratings if args.ratings is not None else ([] if custom else report.default_ratings())
     out = args.out or report.DEFAULT_OUT

@@ -257,6 +257,8 @@ def test_input_errors(tmp_path):
 def test_cli(tmp_path, capsys):
     assert main(["report", "--runs", str(RUNS[0])]) == 2
     assert "--out is required" in capsys.readouterr().err
+    assert main(["report", "--protocol", "matlab"]) == 2
+    assert "--out is required" in capsys.readouterr().err
     assert main(["report", "--runs", *map(str, RUNS), "--out", str(tmp_path), "--correction", "holm"]) == 0
     assert "multiple-comparison correction: holm" in (tmp_path / "table1.md").read_text()
 
