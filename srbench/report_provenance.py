@@ -83,7 +83,6 @@ def checkpoints(run_json: dict) -> object | None:
         if used:
             return used
     return find_key(run_json, CHECKPOINT_KEYS) or None
-    return lines
 
 
 def header(*, protocol: str, runs: list[RunInput], ratings: Ratings | None,
