@@ -144,6 +144,13 @@ class MosSummary:
     n_images: int
 
 
+def _draw_counts(draws: np.ndarray, size: int) -> np.ndarray:
+    """``(B, size)`` float array: how often each index occurs in each row of ``draws``."""
+    counts = np.zeros((draws.shape[0], size))
+    np.add.at(counts, (np.arange(draws.shape[0])[:, None], draws), 1.0)
+    return counts
+
+
 def mos_with_ci(
     scores: pd.DataFrame, *, label: str, n_boot: int = BOOTSTRAP_SAMPLES, level: float = CI_LEVEL
 ) -> MosSummary:
@@ -167,8 +174,7 @@ def mos_with_ci(
     rng = np.random.default_rng(stable_seed(label))
     rater_draws = rng.integers(0, n_r, size=(n_boot, n_r))
     image_draws = rng.integers(0, n_i, size=(n_boot, n_i))
-    wr = np.stack([np.bincount(row, minlength=n_r) for row in rater_draws]).astype(float)
-    wi = np.stack([np.bincount(row, minlength=n_i) for row in image_draws]).astype(float)
+    wr, wi = _draw_counts(rater_draws, n_r), _draw_counts(image_draws, n_i)
     num = np.einsum("br,ri,bi->b", wr, filled, wi)
     den = np.einsum("br,ri,bi->b", wr, present.astype(float), wi)
     with np.errstate(invalid="ignore", divide="ignore"):
