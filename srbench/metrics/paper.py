@@ -26,7 +26,10 @@ exactly what ``png2y4m`` makes of a gray PNG).
 
 from __future__ import annotations
 
+import hashlib
 import math
+import threading
+from collections import OrderedDict
 from functools import lru_cache
 
 import numpy as np
@@ -39,139 +42,181 @@ from srbench.errors import SrbenchError
 # ---------------------------------------------------------------------------
 
 _MASK32 = 0xFFFFFFFF
-_Z0, _W0, _JSR0, _JCONG0 = 362436069, 521288629, 123456789, 380116160
-_MWC_Z_MULT, _MWC_W_MULT = 36969, 18000
-_CONG_MULT, _CONG_ADD = 69069, 1234567
+_SEED = (362436069, 521288629, 123456789, 380116160)  # z, w, jsr, jcong
+_Z_MULT, _W_MULT = 36969, 18000  # the two multiply-with-carry parts
+_CONG_MULT, _CONG_ADD = 69069, 1234567  # the linear congruential part
+_LANES = 2048
 
 
-def _mwc_states(mult: int, start: int, n: int) -> np.ndarray:
-    """States 1..n of ``z <- mult*(z & 0xFFFF) + (z >> 16)``.
-
-    This multiply-with-carry step equals multiplication by ``mult`` modulo
-    ``p = mult * 2**16 - 1`` (for states below ``p``), so state ``k`` is
-    ``mult**k * start mod p``; the powers are built by repeated doubling.
-    """
-    p = mult * 65536 - 1
-    powers = np.array([mult % p], dtype=np.uint64)
-    while powers.size < n:
-        step = int(powers[-1])  # mult ** len(powers) mod p
-        powers = np.concatenate([powers, powers * np.uint64(step) % np.uint64(p)])
-    return (powers[:n] * np.uint64(start % p)) % np.uint64(p)
-
-
-def _cong_states(n: int) -> np.ndarray:
-    """States 1..n of the LCG ``x <- 69069 x + 1234567 mod 2**32``."""
-    states = np.array([(_CONG_MULT * _JCONG0 + _CONG_ADD) & _MASK32], dtype=np.uint64)
-    mult, add = _CONG_MULT, _CONG_ADD  # the affine map of len(states) steps
-    while states.size < n:
-        more = (states * np.uint64(mult) + np.uint64(add)) & np.uint64(_MASK32)
-        states = np.concatenate([states, more])
-        mult, add = (mult * mult) & _MASK32, (mult * add + add) & _MASK32
-    return states[:n]
-
-
-def _shr3_step(x: int) -> int:
+def _shr3(x: int) -> int:
+    """One step of the 17/13/5 xorshift part."""
     x ^= (x << 17) & _MASK32
     x ^= x >> 13
-    x ^= (x << 5) & _MASK32
-    return x
+    return x ^ ((x << 5) & _MASK32)
 
 
-def _apply_gf2(columns: np.ndarray, x: np.ndarray) -> np.ndarray:
-    """Apply the GF(2) linear map whose images of bit b are ``columns[b]`` to every ``x``."""
-    out = np.zeros_like(x)
-    for bit in range(32):
-        out ^= ((x >> np.uint64(bit)) & np.uint64(1)) * columns[bit]
+def _gf2_apply(columns: list[int], x: int) -> int:
+    """Apply the GF(2)-linear map sending bit ``b`` to ``columns[b]`` to ``x``."""
+    out = 0
+    for bit, column in enumerate(columns):
+        if x >> bit & 1:
+            out ^= column
     return out
 
 
-def _shr3_states(n: int) -> np.ndarray:
-    """States 1..n of the 17/13/5 xorshift (a linear map over GF(2)^32)."""
-    states = np.array([_shr3_step(_JSR0)], dtype=np.uint64)
-    columns = np.array([_shr3_step(1 << b) for b in range(32)], dtype=np.uint64)
-    while states.size < n:
-        states = np.concatenate([states, _apply_gf2(columns, states)])
-        columns = _apply_gf2(columns, columns)
-    return states[:n]
+def _shr3_power(steps: int) -> list[int]:
+    """The xorshift advanced by ``steps`` steps, as GF(2) map columns (by squaring)."""
+    result = [1 << b for b in range(32)]
+    power = [_shr3(1 << b) for b in range(32)]
+    while steps:
+        if steps & 1:
+            result = [_gf2_apply(power, c) for c in result]
+        power = [_gf2_apply(power, c) for c in power]
+        steps >>= 1
+    return result
+
+
+def _cong_power(steps: int) -> tuple[int, int]:
+    """``(a, b)`` with ``x -> a x + b mod 2**32`` equal to ``steps`` LCG steps."""
+    a, b = 1, 0
+    pa, pb = _CONG_MULT, _CONG_ADD
+    while steps:
+        if steps & 1:
+            a, b = (pa * a) & _MASK32, (pa * b + pb) & _MASK32
+        pa, pb = (pa * pa) & _MASK32, (pa * pb + pb) & _MASK32
+        steps >>= 1
+    return a, b
+
+
+class _Kiss99:
+    """daala's kiss99 from its default seed, producing outputs in large batches.
+
+    A batch is computed in ``_LANES`` lanes: lane ``j`` starts from the state
+    the generator reaches after ``j * L`` steps (found by jumping ahead) and
+    runs ``L`` steps, so one numpy operation advances every lane. The jumps
+    use that each multiply-with-carry step ``z -> m (z & 0xFFFF) + (z >> 16)``
+    is multiplication by ``m`` modulo ``m * 2**16 - 1``, that the LCG is an
+    affine map and that the xorshift is linear over GF(2).
+    """
+
+    def __init__(self) -> None:
+        self.state = _SEED
+
+    def _jump(self, steps: int):
+        zp, wp = _Z_MULT * 65536 - 1, _W_MULT * 65536 - 1
+        zm, wm = pow(_Z_MULT, steps, zp), pow(_W_MULT, steps, wp)
+        ca, cb = _cong_power(steps)
+        columns = _shr3_power(steps)
+
+        def jump(state: tuple[int, int, int, int]) -> tuple[int, int, int, int]:
+            z, w, jsr, jcong = state
+            return zm * z % zp, wm * w % wp, _gf2_apply(columns, jsr), (ca * jcong + cb) & _MASK32
+
+        return jump
+
+    def next_batch(self, n: int) -> np.ndarray:
+        """The next ``n`` or slightly more outputs, ``uint32``, in generator order."""
+        steps = -(-n // _LANES)
+        jump = self._jump(steps)
+        starts = [self.state]
+        for _ in range(_LANES - 1):
+            starts.append(jump(starts[-1]))
+        self.state = jump(starts[-1])
+        z, w, jsr, jcong = (np.array(s, dtype=np.uint32) for s in zip(*starts))
+        out = np.empty((steps, _LANES), dtype=np.uint32)
+        for t in range(steps):
+            z = _Z_MULT * (z & 0xFFFF) + (z >> 16)  # never exceeds 32 bits
+            w = _W_MULT * (w & 0xFFFF) + (w >> 16)
+            jsr ^= jsr << 17  # uint32 arithmetic wraps like C's
+            jsr ^= jsr >> 13
+            jsr ^= jsr << 5
+            jcong = jcong * _CONG_MULT + _CONG_ADD
+            out[t] = (((z << 16) + w) ^ jcong) + jsr
+        return out.T.reshape(-1)
 
 
 def kiss99_stream(n: int) -> np.ndarray:
     """The first ``n`` outputs (``uint32``) of daala's kiss99 with its default seed."""
-    z = _mwc_states(_MWC_Z_MULT, _Z0, n)
-    w = _mwc_states(_MWC_W_MULT, _W0, n)
-    mwc = ((z << np.uint64(16)) + w) & np.uint64(_MASK32)
-    out = ((mwc ^ _cong_states(n)) + _shr3_states(n)) & np.uint64(_MASK32)
-    return out.astype(np.uint32)
+    return _Kiss99().next_batch(n)[:n]
 
 
 # ---------------------------------------------------------------------------
 # The triangular dither of png2y4m
 # ---------------------------------------------------------------------------
 
-# Dither half-ranges for Y', Cb, Cr; draws cycle Y', Cb, Cr, each draw is the
-# difference of two uniform integers, each taken by rejection sampling.
+# Each dither draw is the difference of two uniform integers in 0..R, each
+# taken from kiss99 by rejection sampling (outputs >= the largest multiple of
+# R+1 below 2**32 are skipped); draws cycle through Y', Cb, Cr half-ranges R.
 _DITHER_RANGES = (1223320000, 1479548743, 1255654969)
-_CHUNK = 2048
+_SPANS = np.array([r + 1 for r in _DITHER_RANGES], dtype=np.int64)
+_SLOT_LIMITS = np.repeat(np.array([_MASK32 // s * s for s in _SPANS], dtype=np.int64), 2)
+_CHUNK = 1024
 
 
-def _accepted(raw: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
-    """Values of ``raw`` kept by a cyclic rejection sampler.
+def _accepted(raw: np.ndarray, limits: np.ndarray, slot: int) -> tuple[np.ndarray, int]:
+    """Values of ``raw`` kept by a cyclic rejection sampler, and its final slot.
 
-    The sampler is in slot ``s`` (cycling through ``len(thresholds)`` slots);
-    a value is kept iff it is below ``thresholds[s]``, and keeping it moves to
-    the next slot. Computed in chunks: first each chunk's end slot for every
-    possible start slot, then, with the true start slots, the kept flags.
+    The sampler starts in slot ``slot`` of ``len(limits)``; a value is kept
+    iff it is below ``limits[slot]``, and keeping it moves to the next slot.
+    Computed in chunks: first each chunk's end slot for every possible start
+    slot, then (with the true start slots) the kept flags.
     """
-    period = thresholds.size
+    period = limits.size
     nchunk = -(-raw.size // _CHUNK)
-    padded = np.full(nchunk * _CHUNK, _MASK32, dtype=np.uint32)  # pad: never kept
+    padded = np.full(nchunk * _CHUNK, _MASK32, dtype=np.uint32)  # padding is never kept
     padded[: raw.size] = raw
     table = padded.reshape(nchunk, _CHUNK)
-    slot = np.tile(np.arange(period), (nchunk, 1))
+    ends = np.tile(np.arange(period), (nchunk, 1))
     for t in range(_CHUNK):
-        slot = (slot + (table[:, t : t + 1] < thresholds[slot])) % period
-    start = np.zeros(nchunk, dtype=np.int64)
+        ends = (ends + (table[:, t : t + 1] < limits[ends])) % period
+    starts = np.empty(nchunk, dtype=np.int64)
+    starts[0] = slot
     for c in range(1, nchunk):
-        start[c] = slot[c - 1, start[c - 1]]
-    keep = np.empty_like(table, dtype=bool)
-    slot = start
+        starts[c] = ends[c - 1, starts[c - 1]]
+    keep = np.empty(table.shape, dtype=bool)
+    slots = starts
     for t in range(_CHUNK):
-        keep[:, t] = table[:, t] < thresholds[slot]
-        slot = (slot + keep[:, t]) % period
-    return table[keep]
+        keep[:, t] = table[:, t] < limits[slots]
+        slots = (slots + keep[:, t]) % period
+    return table[keep], int(ends[-1, starts[-1]])
 
 
-def _compute_triangle_draws(count: int) -> np.ndarray:
-    spans = np.array([r + 1 for r in _DITHER_RANGES], dtype=np.int64)
-    limits = np.array([_MASK32 // s * s for s in spans], dtype=np.int64)
-    thresholds = np.repeat(limits, 2)  # two uniforms per draw
-    n_raw = int(count * 2 * 1.3) + 4096  # about 16% of raw values are rejected
-    while True:
-        kept = _accepted(kiss99_stream(n_raw), thresholds)
-        if kept.size >= 2 * count:
-            break
-        n_raw *= 2
-    pairs = kept[: 2 * count].astype(np.int64).reshape(-1, 2)
-    span = np.resize(spans, count)
-    draws = pairs[:, 0] % span - pairs[:, 1] % span
-    draws.flags.writeable = False
-    return draws
+class _DitherDraws:
+    """png2y4m's dither draws from a fresh generator; the prefix grows on demand."""
+
+    def __init__(self) -> None:
+        self._kiss = _Kiss99()
+        self._slot = 0  # rejection-sampler slot after the last generated output
+        self._spare = np.zeros(0, dtype=np.uint32)  # a kept value not yet paired
+        self._draws = np.zeros(0, dtype=np.int64)
+        self._lock = threading.Lock()
+
+    def first(self, count: int) -> np.ndarray:
+        """The first ``count`` draws, ``int64`` in ``[-R, R]`` (read-only)."""
+        with self._lock:
+            while self._draws.size < count:
+                want = max(count, self._draws.size * 5 // 4) - self._draws.size
+                raw = self._kiss.next_batch(int(want * 2.4) + 4096)  # about 16% are rejected
+                kept, self._slot = _accepted(raw, _SLOT_LIMITS, self._slot)
+                kept = np.concatenate([self._spare, kept]).astype(np.int64)
+                pairs = kept[: kept.size // 2 * 2].reshape(-1, 2)
+                self._spare = kept[pairs.size :].astype(np.uint32)
+                spans = _SPANS[(self._draws.size + np.arange(len(pairs))) % 3]
+                draws = np.concatenate([self._draws, pairs[:, 0] % spans - pairs[:, 1] % spans])
+                draws.flags.writeable = False
+                self._draws = draws
+            return self._draws[:count]
 
 
-_draws_prefix = np.zeros(0, dtype=np.int64)
+_DRAWS = _DitherDraws()
 
 
 def triangle_draws(count: int) -> np.ndarray:
     """The first ``count`` dither draws of png2y4m (``int64``; Y', Cb, Cr, Y', ...).
 
-    Every image restarts the generator, so all sizes share one prefix; the
-    longest one computed so far is kept (read-only) for the process.
+    png2y4m reseeds for every image, so all image sizes share one prefix.
     """
-    global _draws_prefix
-    if _draws_prefix.size < count:
-        size = max(1 << max(16, (count - 1).bit_length()), 2 * _draws_prefix.size)
-        _draws_prefix = _compute_triangle_draws(size)
-    return _draws_prefix[:count]
+    return _DRAWS.first(count)
 
 
 # ---------------------------------------------------------------------------
@@ -430,6 +475,31 @@ def _check(sr: np.ndarray, hr: np.ndarray, border: int) -> None:
         raise SrbenchError(f"paper metrics: a {w}x{h} image leaves nothing after cropping {border} px per side")
 
 
+# The HR image of a pair is the same for every method scored against it;
+# its Y' plane is remembered by content (a 128-bit BLAKE2 digest), for the
+# last _MEMO_SIZE images (about 20 MB for BSD100-sized images).
+_MEMO_SIZE = 128
+_memo: OrderedDict[tuple, np.ndarray] = OrderedDict()
+_memo_lock = threading.Lock()
+
+
+def _memo_luma(rgb: np.ndarray) -> np.ndarray:
+    """:func:`daala_luma`, remembered for recently seen images (read-only result)."""
+    key = (rgb.shape, hashlib.blake2b(np.ascontiguousarray(rgb).data, digest_size=16).digest())
+    with _memo_lock:
+        plane = _memo.get(key)
+        if plane is not None:
+            _memo.move_to_end(key)
+            return plane
+    plane = daala_luma(rgb)
+    plane.flags.writeable = False
+    with _memo_lock:
+        _memo[key] = plane
+        while len(_memo) > _MEMO_SIZE:
+            _memo.popitem(last=False)
+    return plane
+
+
 def psnr_ssim(sr: np.ndarray, hr: np.ndarray, *, border: int = 4) -> tuple[float, float]:
     """``(psnr_db, ssim)`` of ``sr`` against ``hr`` under the SRGAN paper's daala protocol.
 
@@ -442,5 +512,5 @@ def psnr_ssim(sr: np.ndarray, hr: np.ndarray, *, border: int = 4) -> tuple[float
     h, w = hr.shape[:2]
     crop = (slice(border, h - border), slice(border, w - border))
     y_sr = daala_luma(sr[crop])
-    y_hr = daala_luma(hr[crop])
+    y_hr = _memo_luma(hr[crop])
     return psnr_y(y_hr, y_sr), ssim_y(y_hr, y_sr)
