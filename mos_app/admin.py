@@ -55,6 +55,9 @@ def render(study: Study, store: Store, expected_token: str) -> None:
     progress["complete"] = (progress["answers"] / total).round(3)
     st.markdown("**Progress**")
     st.dataframe(progress, hide_index=True)
+    first = ratings[(ratings["phase"] == "rating") & (ratings["repeat"] == 0)]
+    st.markdown("**MOS per method** (first showings, all raters, before screening)")
+    st.dataframe(first.groupby("method")["score"].agg(mos="mean", n="size").reset_index(), hide_index=True)
     st.markdown("**ITU-R BT.500 screening** (first showings; reject if (P+Q)/n > 0.05 and |P-Q|/(P+Q) < 0.3)")
     st.dataframe(bt500_screen(ratings), hide_index=True)
     st.markdown("**Test-retest agreement** on repeated items")

@@ -96,14 +96,11 @@ class Study:
 def check_rater_id(rater: str, study: Study | None = None) -> str:
     """Return ``rater`` if it is a well-formed id (and listed, when the study has a rater list).
 
-    Raises :class:`StudyError` otherwise; the message never echoes more than
-    the first 40 characters of the input.
+    Raises :class:`StudyError` otherwise. The message does not echo a
+    malformed id (the app renders messages as Markdown).
     """
     if not isinstance(rater, str) or not RATER_ID_RE.fullmatch(rater):
-        shown = repr(str(rater)[:40])
-        raise StudyError(
-            f"invalid rater id {shown}: use 1-32 letters, digits, '_' or '-' (for example 'r07')"
-        )
+        raise StudyError("invalid rater id: use 1-32 letters, digits, '_' or '-' (for example 'r07')")
     if study is not None and study.raters is not None and rater not in study.raters:
         raise StudyError(f"rater id {rater!r} is not on this study's list of raters; check the id you were given")
     return rater

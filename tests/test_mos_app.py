@@ -122,8 +122,9 @@ def test_login_calibration_rating_and_resume(study, tmp_path):
 def test_admin_page_is_gated_by_the_token(study, tmp_path):
     at = app(rater="r2")
     at = at.button[0].click().run()
-    at = click_score(at, 1)
-    assert len(db_rows(tmp_path)) == 1
+    for score in (1, 5, 2, 4, 4):  # calibration, then three ratings
+        at = click_score(at, score)
+    assert len(db_rows(tmp_path)) == 5
 
     at = app(admin="1")  # no token: only the token field
     assert len(at.text_input) == 1 and not at.dataframe and not at.get("download_button")
@@ -134,10 +135,14 @@ def test_admin_page_is_gated_by_the_token(study, tmp_path):
     assert not any("r2" in str(e.proto) for e in at.main if e.type != "text_input")
     at.text_input[0].input(TOKEN)
     at = at.run()
-    assert not at.error and len(at.dataframe) == 4
+    assert not at.error and len(at.dataframe) == 5
     progress = at.dataframe[0].value
-    assert progress.loc[0, "rater"] == "r2" and progress.loc[0, "answers"] == 1
-    assert list(at.dataframe[1].value.columns[:3]) == ["rater", "kept", "reason"]
+    assert progress.loc[0, "rater"] == "r2" and progress.loc[0, "answers"] == 5
+    assert progress.loc[0, "calibration"] == 2 and progress.loc[0, "rating"] == 3
+    mos = at.dataframe[1].value
+    first = [p for p in presentations(load_study(study), "r2")[:5] if p.phase == "rating" and p.repeat == 0]
+    assert mos["n"].sum() == len(first) and set(mos["method"]) == {p.stimulus.method for p in first}
+    assert list(at.dataframe[2].value.columns[:3]) == ["rater", "kept", "reason"]
     assert len(at.get("download_button")) == 1
 
 
