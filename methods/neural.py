@@ -17,7 +17,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from methods.checkpoint import CheckpointError, checkpoint_paths, file_sha256, load_checkpoint
+from methods.checkpoint import CheckpointError, checkpoint_paths, device_name, file_sha256, load_checkpoint
 from methods.specs import TrainSpec
 from methods.tiling import upscale_tiled
 
@@ -118,11 +118,16 @@ class NeuralMethod:
                 raise CheckpointError(self.availability() or f"no checkpoint at {self.weights_path}")
             model, sidecar = build_from_checkpoint(self.spec, self.weights_path)
             self._model = model.to(self.device)
-            self._sidecar = dict(sidecar, checkpoint=_display(self.weights_path), checkpoint_sha256=file_sha256(self.weights_path))
+            self._sidecar = dict(
+                sidecar,
+                checkpoint=_display(self.weights_path),
+                checkpoint_sha256=file_sha256(self.weights_path),
+                inference_device=device_name(self.device),
+            )
         return self._model
 
     def checkpoint_info(self) -> dict:
-        """The checkpoint's sidecar plus its path and SHA-256 (loads the checkpoint if needed)."""
+        """The checkpoint's sidecar plus its path, SHA-256 and the inference device (loads it if needed)."""
         self._load()
         assert self._sidecar is not None
         return dict(self._sidecar)

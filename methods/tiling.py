@@ -33,8 +33,10 @@ def default_overlap(model: nn.Module) -> int:
 def to_uint8(sr: torch.Tensor, output_range: tuple[float, float]) -> torch.Tensor:
     """Map ``output_range`` to [0, 1], clamp, scale by 255 and round half up; returns uint8."""
     lo, hi = output_range
-    x = ((sr.float() - lo) / (hi - lo)).clamp_(0.0, 1.0)
-    return torch.floor(x * 255.0 + 0.5).to(torch.uint8)
+    # (x - lo) * (255 / (hi - lo)) is the scaled value; clamping to [0, 255] and adding 0.5
+    # before the truncating cast is the same as clamp to [0, 1], * 255, floor(v + 0.5).
+    scaled = (sr.float() - lo).mul_(255.0 / (hi - lo)).clamp_(0.0, 255.0).add_(0.5)
+    return scaled.to(torch.uint8)
 
 
 @contextlib.contextmanager

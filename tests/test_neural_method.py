@@ -71,6 +71,7 @@ def test_upscale_loads_once_and_matches_the_network(tmp_path, set5):
     assert info["method"] == TINY.name and info["note"] == "random init, test only"
     assert info["checkpoint_sha256"] == file_sha256(tmp_path / TINY.name / "model.safetensors")
     assert info["checkpoint"].endswith("tiny-srresnet/model.safetensors")
+    assert info["inference_device"].startswith("cpu")
 
 
 def test_checkpoint_of_another_network_is_refused(tmp_path):

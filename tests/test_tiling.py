@@ -60,6 +60,13 @@ def test_to_uint8_maps_range_clamps_and_rounds_half_up():
     assert to_uint8(values, (-1, 1)).tolist() == [0, 0, 128, 255, 255]  # 127.5 rounds up
     halves = (torch.arange(0, 255).float() + 0.5) / 255  # exactly k + 0.5 after scaling
     assert to_uint8(halves, (0, 1)).tolist() == list(range(1, 256))
+    # Random values against the float64 reference formula; only near-ties may differ.
+    values = torch.rand(100_000) * 2.4 - 1.2
+    exact = np.clip((values.double().numpy() + 1) / 2, 0, 1) * 255
+    reference = np.floor(exact + 0.5)
+    diff = to_uint8(values, (-1, 1)).numpy().astype(float) - reference
+    near_tie = np.abs(exact - np.floor(exact) - 0.5) < 1e-4
+    assert np.all(diff[~near_tie] == 0) and np.all(np.abs(diff) <= 1)
 
 
 def test_bad_inputs():
