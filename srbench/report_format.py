@@ -93,10 +93,11 @@ def to_markdown(table: Table) -> str:
             c = row.cells[m]
             mark = notes.mark(c.note)
             ours = _ours_text(c, m, bold=("**", "**"), star="\\*")
-            cells += [ours + (f" [^{mark}]" if mark else ""), _paper(c.paper, m), _signed(c.diff, m)]
+            label = f"t{table.spec.number}-{mark}"  # unique across tables in report.md
+            cells += [ours + (f" [^{label}]" if mark else ""), _paper(c.paper, m), _signed(c.diff, m)]
         lines.append("| " + " | ".join(cells) + " |")
     lines.append("")
-    lines += [f"[^{i}]: {n}" for i, n in enumerate(notes.notes, 1)]
+    lines += [f"[^t{table.spec.number}-{i}]: {n}" for i, n in enumerate(notes.notes, 1)]
     return "\n".join(lines) + "\n"
 
 

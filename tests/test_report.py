@@ -139,7 +139,7 @@ def test_missing_cells_are_never_filled_from_the_paper(with_ratings, without_rat
     none = read_table_csv(without_ratings, 1)
     assert set(none[none["metric"] == "mos"]["note"]) == {"no MOS ratings supplied"}
     md = (without_ratings / "table2.md").read_text()
-    assert "| Set14 | bicubic | — [^" in md
+    assert "| Set14 | bicubic | — [^t2-" in md
 
 
 def test_mos_screening_and_significance(with_ratings):
