@@ -76,8 +76,9 @@ def upscale_tiled(
     """Super-resolve ``lr_uint8_hwc`` (uint8 ``(h, w, 3)`` RGB) to uint8 ``(scale*h, scale*w, 3)``.
 
     ``model`` maps float32 NCHW RGB in [0, 1] to ``scale`` x larger outputs in
-    ``output_range``; it is switched to eval mode and run in fp32 (TF32
-    disabled, see :func:`strict_fp32`) on ``device`` (default: where its parameters are; the model is not moved).
+    ``output_range``. It runs in eval mode (the previous mode is restored
+    afterwards), in fp32 with autocast and TF32 off (see :func:`strict_fp32`),
+    on ``device`` (default: where its parameters are; the model is not moved).
     ``tile`` is the core tile side and ``overlap`` the context margin, both in
     LR pixels; ``overlap=None`` uses :func:`default_overlap`.
     """
@@ -93,17 +94,21 @@ def upscale_tiled(
         first = next(model.parameters(), None)
         device = first.device if first is not None else torch.device("cpu")
     device = torch.device(device)
-    model.eval()
 
     h, w = lr.shape[:2]
     out = np.empty((h * scale, w * scale, 3), dtype=np.uint8)
     # An image that fits in one tile with its margins is run whole (same result, one call).
     rows = [(0, h)] if h <= tile + 2 * margin else _splits(h, tile)
     cols = [(0, w)] if w <= tile + 2 * margin else _splits(w, tile)
-    with strict_fp32():
-        for y0, y1 in rows:
-            for x0, x1 in cols:
-                _run_tile(model, lr, out, (y0, y1, x0, x1), margin, scale, device, output_range)
+    was_training = model.training
+    model.eval()
+    try:
+        with strict_fp32(), torch.autocast(device.type, enabled=False):
+            for y0, y1 in rows:
+                for x0, x1 in cols:
+                    _run_tile(model, lr, out, (y0, y1, x0, x1), margin, scale, device, output_range)
+    finally:
+        model.train(was_training)
     return out
 
 

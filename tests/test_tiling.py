@@ -27,10 +27,12 @@ def test_tiles_with_receptive_field_overlap_match_whole_image(butterfly):
     torch.manual_seed(0)
     model = SRResNet(num_blocks=2, channels=16)  # receptive radius 12 LR pixels
     reference = whole_image(model, butterfly)
+    model.train()  # upscale_tiled runs in eval mode (batch norm statistics) and restores the mode
     # 64x64 LR in cores of at most 20x20: a 4x4 grid, inner tiles see only context from neighbours.
     tiled = upscale_tiled(model, butterfly, tile=20, device="cpu", output_range=(-1, 1))
     assert tiled.shape == (256, 256, 3) and tiled.dtype == np.uint8
     assert np.abs(tiled.astype(int) - reference).max() <= 1  # within 1/255
+    assert model.training
     # The check is sharp: too little overlap visibly changes the result at the seams.
     cut = upscale_tiled(model, butterfly, tile=20, overlap=2, device="cpu", output_range=(-1, 1))
     assert np.abs(cut.astype(int) - reference).max() > 1
@@ -81,19 +83,20 @@ def test_bad_inputs():
         upscale_tiled(nn.Conv2d(3, 3, 1), np.zeros((8, 8, 3), dtype=np.uint8))
 
 
-def test_inference_runs_without_tf32_and_restores_the_flags():
-    seen: list[tuple[bool, bool]] = []
+def test_inference_runs_without_tf32_or_autocast_and_restores_the_flags():
+    seen: list[tuple[bool, bool, bool]] = []
 
     class Probe(nn.Module):
         def forward(self, x):
-            seen.append((torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32))
+            seen.append((torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32, torch.is_autocast_enabled("cpu")))
             return nn.functional.interpolate(x, scale_factor=4, mode="nearest")
 
     before = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
     torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = True
     try:
-        upscale_tiled(Probe(), np.zeros((8, 8, 3), np.uint8), device="cpu", output_range=(0, 1))
-        assert seen == [(False, False)]
+        with torch.autocast("cpu", dtype=torch.bfloat16):  # as inside a bf16 training step
+            upscale_tiled(Probe(), np.zeros((8, 8, 3), np.uint8), device="cpu", output_range=(0, 1))
+        assert seen == [(False, False, False)]
         assert (torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32) == (True, True)
     finally:
         torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = before
