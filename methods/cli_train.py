@@ -65,6 +65,9 @@ def add_parser(subparsers) -> None:
     p.add_argument("--log-every", type=int, default=50, metavar="N", help=argparse.SUPPRESS)
     p.add_argument("--fast", action="store_true", default=None, help="fast mode (see below)")
     p.add_argument("--compile", action="store_true", help="torch.compile the networks (CUDA; slow start)")
+    p.add_argument("--tail", choices=("fp32", "bf16", "pad8"), default="fp32",
+                   help="--fast on CUDA: output conv in fp32 (default), in bf16, or bf16 with its 3 output "
+                        "channels zero-padded to 8 (see bench/train_throughput.py)")
     p.add_argument("--vgg-weights", metavar="PATH", help="torchvision vgg19-dcbb9e9d.pth for the VGG losses")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     # Tiny networks for smoke tests; recorded in the sidecar.
@@ -105,6 +108,7 @@ def _run(args: argparse.Namespace) -> int:
         blocks=args.blocks,
         channels=args.channels,
         stop_after=args.stop_after,
+        tail=args.tail,
         progress=not args.no_progress,
     )
     result = train(cfg)

@@ -106,7 +106,7 @@ class TrainConfig:
     vgg_weights: str | None = None
     blocks: int | None = None  # tiny-network overrides for tests (recorded in the sidecar)
     channels: int | None = None
-    tail_fp32: bool = True
+    tail: str = "fp32"  # output layer under bf16 autocast: fp32, bf16 or pad8 (see train_step.configure_tail)
     stop_after: int | None = None  # end this invocation after N iterations, as if interrupted (tests)
     progress: bool = True
     # Test-only: random VGG19 weights when the ImageNet file is missing. The CLI never sets it.
@@ -403,7 +403,7 @@ class Trainer:
             "batch": self.hyper.batch,
             "schedule": self.schedule.kind,
             "autocast": "bf16" if self.amp is not None else None,
-            "tail_fp32": bool(self.amp is not None and self.cfg.tail_fp32),
+            "tail": self.cfg.tail if self.amp is not None else None,
             "channels_last": self.channels_last,
             "compile": self.cfg.compile,
             "cudnn_benchmark": bool(self.device.type == "cuda" and torch.backends.cudnn.benchmark),
@@ -534,7 +534,7 @@ class Trainer:
             torch.backends.cudnn.allow_tf32 = True
         runner = StepRunner(
             self.spec, self.generator, self.g_opt, content_loss, device=self.device,
-            discriminator=self.discriminator, d_opt=self.d_opt, amp_dtype=self.amp, tail_fp32=self.cfg.tail_fp32,
+            discriminator=self.discriminator, d_opt=self.d_opt, amp_dtype=self.amp, tail=self.cfg.tail,
             channels_last=self.channels_last, compile=self.cfg.compile, dist_ctx=self.ctx,
         )
         self.generator.train()

@@ -13,9 +13,10 @@ HR targets are mapped from [0, 1] to ``spec.output_range``. Fast-mode
 switches (all recorded in the checkpoint sidecar by the trainer):
 
 * ``amp_dtype=torch.bfloat16`` - autocast on CUDA; the generator's output
-  layer (its ``tail`` attribute, when it has one) is run outside autocast in
-  fp32 (TF32 convolutions if enabled), and the pixel losses are computed in
-  fp32 (autocast itself runs ``mse_loss`` / BCE in fp32);
+  layer (its ``tail`` attribute, when it has one) is by default run outside
+  autocast in fp32 (TF32 convolutions if enabled; see :func:`configure_tail`
+  for the alternatives), and the pixel losses are computed in fp32
+  (autocast itself runs ``mse_loss`` / BCE in fp32);
 * ``channels_last`` - NHWC memory format for the networks and inputs;
 * ``compile`` - ``torch.compile`` of the (DDP-wrapped) networks.
 """
@@ -31,6 +32,43 @@ import torch.nn as nn
 from methods import losses
 from methods.specs import TrainSpec
 from methods.train_dist import DistContext
+
+
+TAIL_MODES = ("fp32", "bf16", "pad8")
+
+
+def configure_tail(module: nn.Module, mode: str, device_type: str) -> None:
+    """How the generator's output convolution runs under autocast (``mode`` in :data:`TAIL_MODES`).
+
+    * ``fp32`` - outside autocast, fp32 (TF32 if allowed): the default;
+    * ``bf16`` - like every other layer (autocast's choice);
+    * ``pad8`` - under autocast, with the output channels zero-padded to a
+      multiple of 8 (tensor-core friendly) and sliced back; same parameters,
+      same gradients for the real channels. Only for ``nn.Conv2d``.
+    """
+    if mode == "fp32":
+        keep_fp32(module, device_type)
+    elif mode == "pad8":
+        if not isinstance(module, nn.Conv2d):
+            raise ValueError(f"tail mode pad8 needs an nn.Conv2d output layer, got {type(module).__name__}")
+        pad_output_channels(module, 8)
+    elif mode != "bf16":
+        raise ValueError(f"unknown tail mode {mode!r}; use one of {', '.join(TAIL_MODES)}")
+
+
+def pad_output_channels(conv: nn.Conv2d, multiple: int) -> None:
+    """Run ``conv`` with its output channels zero-padded to ``multiple`` and sliced back (instance forward)."""
+    out = conv.out_channels
+    extra = -out % multiple
+
+    def forward_padded(x: torch.Tensor) -> torch.Tensor:
+        weight = nn.functional.pad(conv.weight, (0, 0, 0, 0, 0, 0, 0, extra))
+        bias = nn.functional.pad(conv.bias, (0, extra)) if conv.bias is not None else None
+        y = nn.functional.conv2d(x, weight, bias, conv.stride, conv.padding, conv.dilation, conv.groups)
+        return y[:, :out]
+
+    if extra:
+        conv.forward = forward_padded  # type: ignore[method-assign]
 
 
 def keep_fp32(module: nn.Module, device_type: str) -> None:
@@ -68,7 +106,7 @@ class StepRunner:
         discriminator: nn.Module | None = None,
         d_opt: torch.optim.Optimizer | None = None,
         amp_dtype: torch.dtype | None = None,
-        tail_fp32: bool = True,
+        tail: str = "fp32",
         channels_last: bool = False,
         compile: bool = False,
         dist_ctx: DistContext = DistContext(),
@@ -83,8 +121,9 @@ class StepRunner:
         self.content_loss = content_loss
         self.amp_dtype = amp_dtype if device.type == "cuda" else None
         self.channels_last = channels_last
-        if self.amp_dtype is not None and tail_fp32 and hasattr(generator, "tail"):
-            keep_fp32(generator.tail, device.type)
+        self.tail = tail if hasattr(generator, "tail") else "n/a"
+        if self.amp_dtype is not None and hasattr(generator, "tail"):
+            configure_tail(generator.tail, tail, device.type)
         if channels_last:
             generator.to(memory_format=torch.channels_last)
             if discriminator is not None:

@@ -212,3 +212,58 @@ def test_sigterm_writes_a_checkpoint_and_the_run_resumes(images, tmp_path):
     resumed = train(TrainConfig(method="srresnet-mse", train_data=[str(images)], out=str(out), resume=str(out),
                                 iters=side["iterations"] + 2, device="cpu", val_data="none", progress=False))
     assert resumed.iterations == side["iterations"] + 2
+
+
+# ---------------------------------------------------------------- fast-mode pieces, benchmark, lease script
+def test_pad8_tail_gives_the_same_output_and_gradients():
+    from methods.train_step import pad_output_channels
+
+    torch.manual_seed(0)
+    conv = torch.nn.Conv2d(8, 3, 9, padding=4)
+    x = torch.randn(2, 8, 20, 20)
+    ref = conv(x)
+    (ref ** 2).sum().backward()
+    ref_grad = conv.weight.grad.clone()
+    conv.weight.grad = None
+    pad_output_channels(conv, 8)
+    out = conv(x)
+    (out ** 2).sum().backward()
+    assert out.shape == ref.shape and torch.allclose(out, ref, atol=1e-5)
+    assert torch.allclose(conv.weight.grad, ref_grad, rtol=1e-4, atol=1e-4)
+    assert set(conv.state_dict()) == {"weight", "bias"}  # checkpoints unchanged
+
+
+def test_throughput_benchmark_cpu_smoke(images, tmp_path):
+    out = tmp_path / "tp.json"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run([sys.executable, str(PROJECT_ROOT / "bench" / "train_throughput.py"), "--cpu-smoke",
+                           "--train-data", str(images), "--out", str(out)],
+                          env=env, capture_output=True, text=True, timeout=180)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    report = json.loads(out.read_text())
+    names = [v["name"] for v in report["variants"]]
+    assert names[0] == "baseline" and "fast-b64" in names and "srgan-baseline" in names and "srgan-fast" in names
+    assert report["mode"] == "cpu-smoke"
+    for v in report["variants"]:
+        assert v["patches_per_s"] > 0 and v["loss_finite"] and v["steps"] >= 2
+    assert "patches/s" in proc.stdout
+
+
+@pytest.mark.slow
+def test_gpu_lease_script_cpu_smoke(tmp_path, train_root, data_root):
+    out = tmp_path / "lease"
+    env = {**os.environ, "GPU_LEASE_SMOKE": "1", "OUT": str(out), "RESUME_FROM": str(tmp_path / "none"),
+           "CARRY": str(tmp_path / "no-carry"), "OMP_NUM_THREADS": "1",
+           "SRBENCH_TRAIN_DATA": str(train_root), "SRBENCH_DATA": str(data_root)}
+    proc = subprocess.run(["bash", str(PROJECT_ROOT / "bench" / "gpu_lease.sh")], env=env,
+                          capture_output=True, text=True, timeout=240)
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    assert {p.name for p in out.iterdir()} == {
+        "lease.log", "throughput.json", "model.safetensors", "model.json", "resume.safetensors", "resume.json",
+        "train.log", "metrics.jsonl"}
+    side = json.loads((out / "model.json").read_text())
+    assert side["fast_mode"]["enabled"] and side["iterations"] > 0
+    assert side["segments"][-1]["budget_minutes"] == 0.05
+    assert side["validation"]["dataset"] == "set5" and side["validation"]["protocol"] == "paper"
+    assert "budget at iteration" in (out / "lease.log").read_text()
+    assert [v["name"] for v in json.loads((out / "throughput.json").read_text())["variants"]] == ["baseline", "fast-b64"]

@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# One GPU lease (~9 minutes) in one command: throughput benchmark, then fast SRResNet-MSE training.
+#
+#   here, before the lease:   bash bench/gpu_lease.sh prepare
+#       copies the training images (t91, bsd200, bsds500_test: 491 images, 37 MB) and Set5
+#       into .carry/ (git-ignored), to be named in the device call's `carry`.
+#   on the lease:             bash bench/gpu_lease.sh          (device run: carry [".carry"], timeout_s 600)
+#       1. bench/train_throughput.py          -> $OUT/throughput.json   (~1 min)
+#       2. srbench train --method srresnet-mse --fast --budget-minutes $BUDGET_MINUTES (default 7),
+#          validating on Set5 (paper protocol) every 2000 iterations and at the end;
+#          resumes results/checkpoints/srresnet-mse if it holds a resume state (else starts from its
+#          weights with --init, else from scratch)  -> $OUT/model.safetensors, model.json,
+#          resume.safetensors, resume.json, train.log, metrics.jsonl (written as they appear)
+#       everything printed goes to $OUT/lease.log too. That is 8 files, the most a lease returns.
+#   smoke test on the CPU:    GPU_LEASE_SMOKE=1 OUT=/tmp/x bash bench/gpu_lease.sh
+#       tiny network, 32 px crops, a few seconds of training, data from $SRBENCH_TRAIN_DATA / $SRBENCH_DATA
+#       when .carry/ is absent.
+# Environment: OUT (default results/runs/gpu_lease), CARRY (.carry), RESUME_FROM
+# (results/checkpoints/srresnet-mse), BUDGET_MINUTES (7), GPU_LEASE_SMOKE (0).
+set -uo pipefail
+cd "$(dirname "$0")/.."
+export PYTHONPATH=.
+CARRY=${CARRY:-.carry}
+SHARED=$(cd .. && pwd)/shared/datasets
+
+if [ "${1:-}" = "prepare" ]; then
+    set -e
+    mkdir -p "$CARRY/train" "$CARRY/benchmark"
+    for d in t91 bsd200 bsds500_test; do
+        rm -rf "$CARRY/train/$d" && cp -r "$SHARED/train/$d" "$CARRY/train/$d"
+    done
+    rm -rf "$CARRY/benchmark/set5" && cp -r "$SHARED/benchmark/set5" "$CARRY/benchmark/set5"
+    du -sh "$CARRY"
+    exit 0
+fi
+
+OUT=${OUT:-results/runs/gpu_lease}
+RESUME_FROM=${RESUME_FROM:-results/checkpoints/srresnet-mse}
+SMOKE=${GPU_LEASE_SMOKE:-0}
+mkdir -p "$OUT"
+exec > >(tee -a "$OUT/lease.log") 2>&1
+
+if [ -d "$CARRY/train/t91" ]; then
+    TRAIN="$CARRY/train/t91,$CARRY/train/bsd200,$CARRY/train/bsds500_test"
+    VAL="$CARRY/benchmark/set5"
+else
+    TRAIN="${SRBENCH_TRAIN_DATA:-$SHARED/train}/t91"
+    VAL="${SRBENCH_DATA:-$SHARED/benchmark}/set5"
+fi
+
+if [ "$SMOKE" = "1" ]; then
+    BUDGET_MINUTES=${BUDGET_MINUTES:-0.05}
+    BENCH=(--cpu-smoke --only baseline,fast-b64)
+    TINY=(--device cpu --blocks 1 --channels 8 --patch 32 --batch 4 --val-every 20 --ckpt-every 20 --log-every 5)
+else
+    BUDGET_MINUTES=${BUDGET_MINUTES:-7}
+    BENCH=(--seconds 3)
+    TINY=(--val-every 2000 --ckpt-every 2000 --log-every 100)
+fi
+
+echo "== $(date -u +%FT%TZ) lease on $(hostname): OUT=$OUT budget ${BUDGET_MINUTES} min, smoke=$SMOKE"
+command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv
+python -c "import torch; print('torch', torch.__version__, 'cuda', torch.cuda.is_available())"
+
+echo "== throughput benchmark"
+timeout 150 python bench/train_throughput.py --train-data "$TRAIN" --out "$OUT/throughput.json" "${BENCH[@]}" \
+    || echo "throughput benchmark failed or timed out (status $?); training anyway"
+
+START=(--fast)  # a resumed run keeps its own settings (fast or not), so --fast only for new runs
+if [ -f "$RESUME_FROM/resume.json" ] && [ -f "$RESUME_FROM/model.safetensors" ]; then
+    START=(--resume "$RESUME_FROM")
+elif [ -f "$RESUME_FROM/model.safetensors" ]; then
+    START=(--fast --init "$RESUME_FROM")
+fi
+echo "== training srresnet-mse ${START[*]}"
+# SIGTERM after budget + 2 min at the latest: the trainer then writes its checkpoint and stops.
+GUARD=$(python -c "print(int(float('$BUDGET_MINUTES') * 60 + 120))")
+timeout "$GUARD" python -m srbench train --method srresnet-mse --train-data "$TRAIN" --val-data "$VAL" \
+    --budget-minutes "$BUDGET_MINUTES" --out "$OUT" --no-progress "${START[@]}" "${TINY[@]}"
+status=$?
+echo "== $(date -u +%FT%TZ) training finished with status $status"
+ls -la "$OUT"
+exit $status
