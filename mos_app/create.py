@@ -24,7 +24,7 @@ from tqdm import tqdm
 
 from mos_app.study import FORMAT, MANIFEST, RATER_ID_RE, StudyError
 from srbench import SCALE, __version__
-from srbench.data import load_dataset, normalize_dataset_name, sha256_file
+from srbench.data import load_dataset, load_manifest, normalize_dataset_name, sha256_file
 from srbench.imageio import read_image, write_png
 
 HR_METHOD = "hr"
@@ -215,8 +215,18 @@ def create_study(
         raise StudyError("--calibration must be >= 0")
     if not methods:
         raise StudyError("--methods is empty: list at least one method")
+    # cheap checks first, so that a typo does not cost a full run of every method
+    if not NAME_RE.fullmatch(name):
+        raise StudyError(f"invalid study name {name!r}: use 1-32 letters, digits, '_' or '-'")
+    if Path(out).exists():
+        raise StudyError(f"{out} already exists; choose another --out or remove it first")
+    versions = 1 + len([m for m in methods if m.strip().lower() != HR_METHOD])
+    n_items = versions * sum(load_manifest(normalize_dataset_name(d))["count"] for d in datasets)
+    if not 0 <= repeats <= n_items:
+        raise StudyError(f"--repeats {repeats} must be between 0 and the number of items ({n_items})")
+    train = resolve_train_root(train_root) if calibration else None
     items = rating_items(methods, datasets, data_root)
-    pairs = calibration_pairs(resolve_train_root(train_root), calibration) if calibration else []
+    pairs = calibration_pairs(train, calibration) if calibration else []
     settings = {"methods": sorted({s.method for s in items}), "datasets": sorted({s.dataset for s in items})}
     return write_study(out, name=name, seed=seed, items=items, calibration=pairs,
                        repeats=repeats, raters=raters, extra_settings=settings)
