@@ -20,8 +20,10 @@ import hashlib
 import json
 import os
 import platform
+import struct
 import subprocess
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -77,28 +79,46 @@ def save_checkpoint(
     return weights_path
 
 
+@dataclass(frozen=True)
+class Checkpoint:
+    """One loaded checkpoint: CPU tensors, sidecar, the file read and the SHA-256 of its bytes."""
+
+    state_dict: dict[str, torch.Tensor]
+    sidecar: dict
+    path: Path
+    sha256: str
+
+
 def load_checkpoint(path: str | os.PathLike, *, name: str = "model") -> tuple[dict[str, torch.Tensor], dict]:
     """Load ``(state_dict, sidecar)`` from a ``.safetensors`` file or a directory holding ``<name>.safetensors``.
 
-    Tensors are returned on the CPU. The sidecar comes from the safetensors
-    header; files without one (made elsewhere) fall back to the ``.json``
-    beside them, else ``{}``. Raises :class:`CheckpointError` for missing or
+    See :func:`read_checkpoint` (which also returns the file's path and hash).
+    """
+    ckpt = read_checkpoint(path, name=name)
+    return ckpt.state_dict, ckpt.sidecar
+
+
+def read_checkpoint(path: str | os.PathLike, *, name: str = "model") -> Checkpoint:
+    """Read a checkpoint file once: tensors (on the CPU), sidecar and the SHA-256 of exactly those bytes.
+
+    ``path`` is a ``.safetensors`` file or a directory holding
+    ``<name>.safetensors``. The sidecar comes from the safetensors header;
+    files without one (made elsewhere) fall back to the ``.json`` beside
+    them, else ``{}``. Raises :class:`CheckpointError` for missing or
     corrupt files.
     """
-    from safetensors import safe_open
+    from safetensors.torch import load as load_safetensors
 
     path = Path(path)
     is_file = path.suffix == ".safetensors" and not path.is_dir()
     weights_path = path if is_file else checkpoint_paths(path, name)[0]
     if not weights_path.is_file():
         raise CheckpointError(f"checkpoint not found: {weights_path}")
+    data = weights_path.read_bytes()
     try:
-        tensors: dict[str, torch.Tensor] = {}
-        with safe_open(str(weights_path), framework="pt", device="cpu") as f:
-            metadata = f.metadata() or {}
-            for key in f.keys():
-                tensors[key] = f.get_tensor(key)
-    except Exception as exc:  # safetensors raises its own error types (and OSError)
+        tensors = load_safetensors(data)
+        metadata = _safetensors_metadata(data)
+    except Exception as exc:  # safetensors raises its own error types
         raise CheckpointError(f"corrupt checkpoint {weights_path}: {exc}") from exc
 
     if SIDECAR_KEY in metadata:
@@ -116,7 +136,17 @@ def load_checkpoint(path: str | os.PathLike, *, name: str = "model") -> tuple[di
                 raise CheckpointError(f"corrupt sidecar {json_path}: {exc}") from exc
     if not isinstance(sidecar, dict):
         raise CheckpointError(f"sidecar of {weights_path} is not a JSON object")
-    return tensors, sidecar
+    return Checkpoint(tensors, sidecar, weights_path, hashlib.sha256(data).hexdigest())
+
+
+def _safetensors_metadata(data: bytes) -> dict[str, str]:
+    """The ``__metadata__`` object of a safetensors file (format: u64 LE header size, JSON header)."""
+    (size,) = struct.unpack("<Q", data[:8])
+    header = json.loads(data[8:8 + size])
+    metadata = header.get("__metadata__") or {}
+    if not isinstance(metadata, dict):
+        raise ValueError("__metadata__ is not an object")
+    return metadata
 
 
 def file_sha256(path: str | os.PathLike) -> str:

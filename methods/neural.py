@@ -17,7 +17,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from methods.checkpoint import CheckpointError, checkpoint_paths, device_name, file_sha256, load_checkpoint
+from methods.checkpoint import CheckpointError, checkpoint_paths, device_name, read_checkpoint
 from methods.specs import TrainSpec
 from methods.tiling import upscale_tiled
 
@@ -59,11 +59,15 @@ def build_network(spec: TrainSpec, architecture: dict | None = None) -> nn.Modul
 def build_from_checkpoint(spec: TrainSpec, weights_path: str | os.PathLike) -> tuple[nn.Module, dict]:
     """The spec's network with the checkpoint's weights (fp32, eval mode, CPU) and its sidecar.
 
+    The returned sidecar also holds ``checkpoint_sha256``, the hash of the
+    bytes the weights were read from.
+
     A sidecar ``"architecture"`` object (the trainer's ``--blocks/--channels``
     overrides) selects the network's size; it stays visible in the sidecar,
     which the runner records for every run.
     """
-    state, sidecar = load_checkpoint(weights_path)
+    ckpt = read_checkpoint(weights_path)
+    state, sidecar = ckpt.state_dict, dict(ckpt.sidecar, checkpoint_sha256=ckpt.sha256)
     trained_for = sidecar.get("method")
     if trained_for is not None and trained_for != spec.name:
         raise CheckpointError(f"{weights_path} holds a {trained_for!r} model, not {spec.name!r}")
@@ -121,7 +125,6 @@ class NeuralMethod:
             self._sidecar = dict(
                 sidecar,
                 checkpoint=_display(self.weights_path),
-                checkpoint_sha256=file_sha256(self.weights_path),
                 inference_device=device_name(self.device),
             )
         return self._model

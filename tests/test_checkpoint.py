@@ -12,8 +12,10 @@ from safetensors.torch import save_file
 from methods.checkpoint import (
     CheckpointError,
     environment_fields,
+    file_sha256,
     git_revision,
     load_checkpoint,
+    read_checkpoint,
     save_checkpoint,
 )
 from methods.srresnet import SRResNet
@@ -33,6 +35,8 @@ def test_round_trip_of_a_model_state_dict(tmp_path):
         assert state.keys() == model.state_dict().keys()
         for key, value in model.state_dict().items():
             assert torch.equal(state[key], value), key
+    ckpt = read_checkpoint(tmp_path / "ck")
+    assert ckpt.path == path and ckpt.sha256 == file_sha256(path) and ckpt.sidecar == sidecar
     fresh = SRResNet(num_blocks=1, channels=8)
     fresh.load_state_dict(state)  # strict: every key and shape fits
     assert sorted(p.name for p in (tmp_path / "ck").iterdir()) == ["model.json", "model.safetensors"]  # no temp files
