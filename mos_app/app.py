@@ -17,6 +17,7 @@ at the first unanswered presentation, so "pause" is simply closing the tab.
 from __future__ import annotations
 
 import os
+import sqlite3
 import time
 from pathlib import Path
 
@@ -67,7 +68,12 @@ def main() -> None:
     except StudyError as exc:
         st.error(f"The study cannot be served: {exc}")
         return
-    store = _store(os.environ.get(ENV_DB) or str(study.root / DB_NAME))
+    db = os.environ.get(ENV_DB) or str(study.root / DB_NAME)
+    try:
+        store = _store(db)
+    except sqlite3.Error as exc:
+        st.error(f"The answer database {db} cannot be opened ({exc}); check the path and its permissions.")
+        return
     if "admin" in st.query_params:
         admin.render(study, store, os.environ.get(ENV_TOKEN, ""))
     else:
@@ -163,6 +169,8 @@ def _answer(study: Study, store: Store, rater: str, p: Presentation, score: int)
         store.record(answer)
     except StudyError as exc:
         st.session_state["message"] = f"Answer not recorded: {exc}"
+    except sqlite3.Error as exc:
+        st.session_state["message"] = f"Answer not recorded, the database is busy or unwritable ({exc}); click again."
 
 
 if __name__ == "__main__":

@@ -191,3 +191,9 @@ def test_image_altered_while_serving_is_not_shown(study, tmp_path):
     assert not at.exception
     assert "altered" in at.error[0].value and not at.button and not at.get("html")
     assert [r[1] for r in db_rows(tmp_path)] == [0, 1]
+
+
+def test_unwritable_database_path_is_reported(study, tmp_path, monkeypatch):
+    monkeypatch.setenv("SRBENCH_MOS_DB", str(tmp_path / "no" / "such" / "dir" / "ratings.sqlite"))
+    at = app(rater="r1")
+    assert not at.exception and "cannot be opened" in at.error[0].value and not at.button
