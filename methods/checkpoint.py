@@ -71,7 +71,7 @@ def save_checkpoint(
     os.close(fd)
     try:
         save_file(tensors, tmp, metadata={SIDECAR_KEY: sidecar_text})
-        os.replace(tmp, weights_path)
+        _sync_and_publish(tmp, weights_path)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
@@ -195,7 +195,15 @@ def _write_text_atomic(path: Path, text: str) -> None:
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)
-        os.replace(tmp, path)
+        _sync_and_publish(tmp, path)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+def _sync_and_publish(tmp: str, final: Path) -> None:
+    """Flush ``tmp`` to disk, make it world-readable (mkstemp creates 0600), rename it to ``final``."""
+    with open(tmp, "rb") as f:
+        os.fsync(f.fileno())
+    os.chmod(tmp, 0o644)
+    os.replace(tmp, final)

@@ -39,7 +39,9 @@ def test_round_trip_of_a_model_state_dict(tmp_path):
     assert ckpt.path == path and ckpt.sha256 == file_sha256(path) and ckpt.sidecar == sidecar
     fresh = SRResNet(num_blocks=1, channels=8)
     fresh.load_state_dict(state)  # strict: every key and shape fits
-    assert sorted(p.name for p in (tmp_path / "ck").iterdir()) == ["model.json", "model.safetensors"]  # no temp files
+    files = sorted((tmp_path / "ck").iterdir())
+    assert [p.name for p in files] == ["model.json", "model.safetensors"]  # no temp files left
+    assert all(p.stat().st_mode & 0o777 == 0o644 for p in files)
 
 
 def test_any_tensor_dict_with_a_custom_name(tmp_path):
