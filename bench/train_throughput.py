@@ -11,9 +11,9 @@ On CUDA (96x96 HR crops, the paper's 16-block 64-channel SRResNet):
 
 * ``baseline``: eager, bf16 autocast, batch 64, output conv in fp32, NCHW,
   ``cudnn.benchmark`` off - the plain step of ``../shared/reference/gpu.md``;
-* ``fast-b64`` .. ``fast-b256-*``: channels_last + ``cudnn.benchmark`` + TF32,
-  batch 64 / 256, output conv ``fp32`` / ``bf16`` / ``pad8`` (3 output
-  channels zero-padded to 8 so tensor cores apply);
+* ``fast-b64`` .. ``fast-b256-*``: channels_last + ``cudnn.benchmark`` + TF32
+  + fused Adam (what ``--fast`` does), batch 64 / 256, output conv ``fp32`` /
+  ``bf16`` / ``pad8`` (3 output channels zero-padded to 8 so tensor cores apply);
 * ``compiled``: ``torch.compile`` of the best eager batch-256 variant (only
   with ``--compile``; about 40 s of compilation);
 * ``srgan-baseline`` / ``srgan-fast``: one SRGAN-VGG54 step (G + D + VGG19 to
@@ -47,7 +47,7 @@ from methods.checkpoint import device_name  # noqa: E402
 from methods.specs import TRAIN_SPECS  # noqa: E402
 from methods.train import build_generator  # noqa: E402
 from methods.train_data import PatchSampler, list_training_files  # noqa: E402
-from methods.train_step import StepRunner  # noqa: E402
+from methods.train_step import StepRunner, make_adam  # noqa: E402
 
 
 @dataclass
@@ -59,23 +59,28 @@ class Variant:
     cudnn_benchmark: bool = False
     tail: str = "fp32"
     compile: bool = False
+    fused_adam: bool = False
     notes: str = ""
     result: dict = field(default_factory=dict)
+
+
+FAST = dict(channels_last=True, cudnn_benchmark=True, fused_adam=True)  # what --fast does on CUDA
 
 
 def variants(compile: bool) -> list[Variant]:
     v = [
         Variant("baseline", notes="eager bf16, batch 64, NCHW, fp32 tail, cudnn.benchmark off"),
-        Variant("fast-b64", channels_last=True, cudnn_benchmark=True, notes="srbench train --fast default"),
-        Variant("fast-b256-fp32tail", batch=256, channels_last=True, cudnn_benchmark=True),
-        Variant("fast-b256-bf16tail", batch=256, channels_last=True, cudnn_benchmark=True, tail="bf16"),
-        Variant("fast-b256-pad8tail", batch=256, channels_last=True, cudnn_benchmark=True, tail="pad8"),
+        Variant("fast-b64", notes="srbench train --fast default", **FAST),
+        Variant("fast-b64-pad8tail", tail="pad8", **FAST),
+        Variant("fast-b256-fp32tail", batch=256, **FAST),
+        Variant("fast-b256-bf16tail", batch=256, tail="bf16", **FAST),
+        Variant("fast-b256-pad8tail", batch=256, tail="pad8", **FAST),
     ]
     if compile:
-        v.append(Variant("compiled-b256", batch=256, channels_last=True, cudnn_benchmark=True, compile=True))
+        v.append(Variant("compiled-b256", batch=256, compile=True, **FAST))
     v += [
         Variant("srgan-baseline", method="srgan-vgg54", notes="G + D + VGG54, eager bf16, batch 64"),
-        Variant("srgan-fast", method="srgan-vgg54", channels_last=True, cudnn_benchmark=True),
+        Variant("srgan-fast", method="srgan-vgg54", **FAST),
     ]
     return v
 
@@ -90,11 +95,12 @@ def measure(v: Variant, sampler: PatchSampler, device: torch.device, *, arch: di
     torch.backends.cudnn.benchmark = v.cudnn_benchmark
     torch.manual_seed(0)
     g = build_generator(spec, arch).to(device)
-    g_opt = torch.optim.Adam(g.parameters(), lr=1e-4)
+    fused = v.fused_adam and device.type == "cuda"
+    g_opt = make_adam(g.parameters(), lr=1e-4, betas=(0.9, 0.999), fused=fused)
     d = d_opt = None
     if spec.adversarial:
         d = Discriminator(sampler.hr_patch).to(device)
-        d_opt = torch.optim.Adam(d.parameters(), lr=1e-4)
+        d_opt = make_adam(d.parameters(), lr=1e-4, betas=(0.9, 0.999), fused=fused)
     loss = build_content_loss(spec.content_loss, allow_random_weights_for_tests=True).to(device)
     runner = StepRunner(
         spec, g, g_opt, loss, device=device, discriminator=d, d_opt=d_opt,
@@ -175,7 +181,7 @@ def main(argv: list[str] | None = None) -> int:
         r["speedup_vs_baseline"] = r["patches_per_s"] / base[key]
         v.result = r
         report["variants"].append({k: getattr(v, k) for k in ("name", "method", "batch", "channels_last",
-                                   "cudnn_benchmark", "tail", "compile", "notes")} | r)
+                                   "cudnn_benchmark", "tail", "compile", "fused_adam", "notes")} | r)
         print(f"{v.name:<22} {v.batch:>5} {r['patches_per_s']:>10.0f} {r['ms_per_step']:>8.1f} "
               f"{r['speedup_vs_baseline']:>10.2f}x  {v.notes}", flush=True)
         if args.out:  # written (atomically) after every variant: a timeout keeps what was measured

@@ -62,7 +62,7 @@ from methods.train_state import (
     save_resume,
     unflatten_optimizer,
 )
-from methods.train_step import StepRunner
+from methods.train_step import StepRunner, make_adam
 from srbench.errors import SrbenchError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -370,9 +370,10 @@ class Trainer:
 
             self.discriminator = Discriminator(self.hyper.patch).to(self.device)
         betas = tuple(self.hyper.adam_betas)
-        self.g_opt = torch.optim.Adam(self.generator.parameters(), lr=self.hyper.lr, betas=betas)
+        self.fused_adam = self.hyper.fast and self.device.type == "cuda"
+        self.g_opt = make_adam(self.generator.parameters(), lr=self.hyper.lr, betas=betas, fused=self.fused_adam)
         if self.discriminator is not None:
-            self.d_opt = torch.optim.Adam(self.discriminator.parameters(), lr=self.hyper.lr, betas=betas)
+            self.d_opt = make_adam(self.discriminator.parameters(), lr=self.hyper.lr, betas=betas, fused=self.fused_adam)
         if self.resume_dir is not None:
             self._load_generator(self.resume_weights, f"resumed checkpoint {self.resume_dir}")
             t, m = self.resume_tensors, self.resume_meta
@@ -406,6 +407,7 @@ class Trainer:
             "tail": self.cfg.tail if self.amp is not None else None,
             "channels_last": self.channels_last,
             "compile": self.cfg.compile,
+            "fused_adam": self.fused_adam,
             "cudnn_benchmark": bool(self.device.type == "cuda" and torch.backends.cudnn.benchmark),
         }
         return {

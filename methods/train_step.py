@@ -18,7 +18,8 @@ switches (all recorded in the checkpoint sidecar by the trainer):
   for the alternatives), and the pixel losses are computed in fp32
   (autocast itself runs ``mse_loss`` / BCE in fp32);
 * ``channels_last`` - NHWC memory format for the networks and inputs;
-* ``compile`` - ``torch.compile`` of the (DDP-wrapped) networks.
+* ``compile`` - ``torch.compile`` of the (DDP-wrapped) networks;
+* fused Adam on CUDA (:func:`make_adam`, chosen by the trainer in fast mode).
 """
 
 from __future__ import annotations
@@ -84,6 +85,11 @@ def keep_fp32(module: nn.Module, device_type: str) -> None:
             return inner(x.float())
 
     module.forward = forward_fp32  # type: ignore[method-assign]
+
+
+def make_adam(params, *, lr: float, betas: tuple[float, float], fused: bool) -> torch.optim.Adam:
+    """Adam (eps 1e-8, no weight decay); ``fused`` selects the single-kernel CUDA implementation."""
+    return torch.optim.Adam(params, lr=lr, betas=betas, fused=True) if fused else torch.optim.Adam(params, lr=lr, betas=betas)
 
 
 def to_output_range(hr01: torch.Tensor, output_range: tuple[float, float]) -> torch.Tensor:

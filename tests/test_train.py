@@ -233,6 +233,7 @@ def test_pad8_tail_gives_the_same_output_and_gradients():
     assert set(conv.state_dict()) == {"weight", "bias"}  # checkpoints unchanged
 
 
+@pytest.mark.slow
 def test_throughput_benchmark_cpu_smoke(images, tmp_path):
     out = tmp_path / "tp.json"
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
