@@ -104,3 +104,12 @@ def test_provenance_helpers(tmp_path):
     assert fields["torch_version"] == torch.__version__
     assert fields["device"].startswith("cpu")
     assert set(fields) == {"git_revision", "torch_version", "device"}
+
+
+def test_a_failed_save_leaves_the_previous_checkpoint_intact(tmp_path):
+    save_checkpoint(tmp_path, {"w": torch.ones(2)}, {"iterations": 1})
+    with pytest.raises(TypeError):
+        save_checkpoint(tmp_path, {"w": torch.zeros(2)}, {"iterations": 2, "bad": object()})
+    state, side = load_checkpoint(tmp_path)
+    assert torch.equal(state["w"], torch.ones(2)) and side == {"iterations": 1}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.json", "model.safetensors"]
