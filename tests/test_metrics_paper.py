@@ -424,6 +424,7 @@ def test_per_image_values_equal_the_daala_tools(benchmark_sets):
         assert got[1] == pytest.approx(ssim, abs=1e-9), (dataset, name, method)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("method", ["nearest", "bicubic"])
 def test_set_means_reproduce_paper_table2(benchmark_sets, method):
     for dataset, images in benchmark_sets.items():

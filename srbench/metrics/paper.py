@@ -307,40 +307,15 @@ def _squared_error(rgb: np.ndarray, ramp: np.ndarray, offset: np.ndarray) -> np.
     return _wrap32(_wrap32(squares[0] + squares[1]) + squares[2])
 
 
-def _rgb16(rgb: np.ndarray) -> np.ndarray:
-    """Dithered 16-bit RGB, float64 ``(3, H', W')`` with ``H', W'`` rounded up to even.
+_STRIP_PIXELS = 1 << 14  # pixels per strip: keeps the per-strip temporaries in cache
 
-    Samples are ``v * 257`` plus the dither; an odd last column or row
-    repeats its dithered neighbour, as png2y4m does for cut 2x2 blocks.
+
+def _choose_luma(blocks: np.ndarray, chroma: np.ndarray) -> np.ndarray:
+    """Y' (uint8) of dithered 16-bit pixels ``(3, rows, 2, cols, 2)`` given their blocks' chroma terms.
+
+    Y' is floor or floor+1 of its exact value, whichever reconstructs the
+    pixel with the smaller squared RGB error (ties go to the even one).
     """
-    h, w = rgb.shape[:2]
-    wide = _dither_offsets(h, w).copy()
-    wide[:, :h, :w] += np.moveaxis(rgb, 2, 0) * 257.0
-    if w % 2:
-        wide[:, :, w] = wide[:, :, w - 1]
-    if h % 2:
-        wide[:, h] = wide[:, h - 1]
-    return wide
-
-
-def daala_luma(rgb: np.ndarray) -> np.ndarray:
-    """The Y' plane ``png2y4m`` writes for ``uint8`` ``(H, W, 3)`` RGB: ``uint8`` ``(H, W)``, 0..255.
-
-    Cb, Cr of each 2x2 block come from its summed dithered 16-bit RGB; Y' is
-    then floor or floor+1 of its exact value, whichever reconstructs the
-    pixel with the smaller squared RGB error given the block's Cb, Cr (ties
-    go to the even one).
-    """
-    h, w = rgb.shape[:2]
-    wide = _rgb16(rgb)
-    bh, bw = wide.shape[1] // 2, wide.shape[2] // 2
-    blocks = wide.reshape(3, bh, 2, bw, 2)  # channel, block row, row in block, block col, col in block
-    pairs = blocks[:, :, 0] + blocks[:, :, 1]
-    rs, gs, bs = (pairs[..., 0] + pairs[..., 1])[:, :, None, :, None]
-    # Both divisors are odd, so there are no ties and floor(x/d + 1/2) is C's rounding.
-    cb = np.clip(np.floor((-29764 * rs - 100128 * gs + 129892 * bs + 152008432) / 304016865), -128, 127)
-    cr = np.clip(np.floor((110236 * rs - 100128 * gs - 10108 * bs + 129005647) / 258011295), -128, 127)
-    chroma = np.stack([_CHROMA_R * cr, _CHROMA_G_CB * cb + _CHROMA_G_CR * cr, _CHROMA_B * cb])
     # floor((rgb * RGB_SCALE - chroma + 4096) / 8192), per channel
     residual = blocks * _RESIDUAL_SCALE
     residual += (4096 - chroma) / 8192
@@ -360,7 +335,47 @@ def daala_luma(rgb: np.ndarray) -> np.ndarray:
     ties = err1 == err0
     luma[ties] += luma[ties] & 1
     luma += 16
-    return luma.reshape(2 * bh, 2 * bw)[:h, :w].astype(np.uint8)
+    return luma.astype(np.uint8)
+
+
+def _block_chroma(blocks: np.ndarray) -> np.ndarray:
+    """png2y4m's chroma terms of each 2x2 block, ``(3, rows, 1, cols, 1)``.
+
+    Cb, Cr come from the block's summed dithered RGB; the result holds their
+    contributions to R, G, B (``chroma`` in png2y4m's luma search).
+    """
+    pairs = blocks[:, :, 0] + blocks[:, :, 1]
+    rs, gs, bs = (pairs[..., 0] + pairs[..., 1])[:, :, None, :, None]
+    # Both divisors are odd, so there are no ties and floor(x/d + 1/2) is C's rounding.
+    cb = np.clip(np.floor((-29764 * rs - 100128 * gs + 129892 * bs + 152008432) / 304016865), -128, 127)
+    cr = np.clip(np.floor((110236 * rs - 100128 * gs - 10108 * bs + 129005647) / 258011295), -128, 127)
+    return np.stack([_CHROMA_R * cr, _CHROMA_G_CB * cb + _CHROMA_G_CR * cr, _CHROMA_B * cb])
+
+
+def daala_luma(rgb: np.ndarray) -> np.ndarray:
+    """The Y' plane ``png2y4m`` writes for ``uint8`` ``(H, W, 3)`` RGB: ``uint8`` ``(H, W)``, 0..255.
+
+    Samples become 16-bit (``v * 257``) plus the dither; an odd last column
+    or row repeats its dithered neighbour, as png2y4m does for cut 2x2
+    blocks. Works in strips of whole block rows (blocks are independent).
+    """
+    h, w = rgb.shape[:2]
+    offsets = _dither_offsets(h, w)
+    bh, bw = offsets.shape[1] // 2, offsets.shape[2] // 2
+    luma = np.empty((bh, 2, bw, 2), dtype=np.uint8)
+    step = max(1, _STRIP_PIXELS // (4 * bw))
+    for top in range(0, bh, step):
+        rows = slice(2 * top, 2 * (top + step))
+        wide = offsets[:, rows].copy()
+        n = min(h, rows.stop) - rows.start  # real pixel rows in this strip
+        wide[:, :n, :w] += np.moveaxis(rgb[rows], 2, 0) * 257.0
+        if w % 2:
+            wide[:, :, w] = wide[:, :, w - 1]
+        if n < wide.shape[1]:
+            wide[:, n] = wide[:, n - 1]
+        blocks = wide.reshape(3, -1, 2, bw, 2)  # channel, block row, row in block, block col, col in block
+        luma[top : top + step] = _choose_luma(blocks, _block_chroma(blocks))
+    return np.ascontiguousarray(luma.reshape(2 * bh, 2 * bw)[:h, :w])
 
 
 # ---------------------------------------------------------------------------
