@@ -20,8 +20,10 @@ from __future__ import annotations
 import csv
 import json
 import math
+import multiprocessing
 import os
 import time
+from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -110,6 +112,7 @@ def run_benchmark(
     save_images: bool = False,
     overwrite: bool = False,
     progress: bool = True,
+    jobs: int | None = None,
 ) -> RunResult:
     """Super-resolve ``datasets`` with ``methods`` and write the tables to ``out_dir``.
 
@@ -117,6 +120,8 @@ def run_benchmark(
     allowed), ``datasets`` are ``set5``/``set14``/``bsd100``, ``protocols`` a
     subset of :data:`srbench.metrics.PROTOCOLS`. SR images are saved as
     ``OUT/images/<method>/<dataset>/<image>.png`` with ``save_images``.
+    ``jobs`` worker processes compute the metrics while the main process
+    upscales the next images (default: one per CPU core; 1 = no workers).
     """
     start = time.perf_counter()
     datasets = list(dict.fromkeys(normalize_dataset_name(d) for d in datasets))
@@ -136,20 +141,22 @@ def run_benchmark(
     partial_path = out_dir / "per_image.csv.partial"
     missing: dict[str, list[str]] = {}
     rows = []
+    jobs = max(1, jobs) if jobs else (os.cpu_count() or 1)
     with open(partial_path, "w", newline="") as partial, tqdm(
         total=total, desc="srbench run", unit="img", disable=not progress
-    ) as bar:
+    ) as bar, _metric_executor(jobs) as pool:
         writer = csv.writer(partial)
         writer.writerow(PER_IMAGE_COLUMNS)
         for dataset in datasets:
             for method in chosen:
                 bar.set_postfix_str(f"{method.name} on {dataset}")
+                pending: list[tuple[str, Future]] = []
                 for image in images[dataset]:
-                    bar.update(1)
                     try:
                         sr = method.upscale(image.lr, dataset=dataset, name=image.name)
                     except MissingOutput:
                         missing.setdefault(f"{method.name}/{dataset}", []).append(image.name)
+                        bar.update(1)
                         continue
                     if sr.shape != image.hr.shape or sr.dtype != np.uint8:
                         raise SrbenchError(
@@ -158,9 +165,12 @@ def run_benchmark(
                         )
                     if save_images:
                         write_png(out_dir / "images" / method.name / dataset / image.name, sr)
-                    for protocol in protocols:
-                        psnr, ssim = evaluate(sr, image.hr, protocol=protocol, is_gray=image.is_gray)
-                        row = [dataset, image.name, method.name, protocol, psnr, ssim]
+                    future = pool.submit(evaluate_protocols, sr, image.hr, tuple(protocols), image.is_gray)
+                    future.add_done_callback(lambda _f: bar.update(1))
+                    pending.append((image.name, future))
+                for name, future in pending:
+                    for protocol, (psnr, ssim) in zip(protocols, future.result()):
+                        row = [dataset, name, method.name, protocol, psnr, ssim]
                         writer.writerow(row)
                         rows.append(row)
                 partial.flush()
@@ -185,6 +195,31 @@ def run_benchmark(
     }
     _write_text(out_dir / "run.json", json.dumps(record, indent=1, sort_keys=True) + "\n")
     return RunResult(out_dir, per_image, summary, skipped, missing, seconds)
+
+
+def evaluate_protocols(sr: np.ndarray, hr: np.ndarray, protocols: tuple[str, ...],
+                       is_gray: bool) -> list[tuple[float, float]]:
+    """``[(psnr, ssim), ...]`` of one SR/HR pair, one entry per protocol (runs in a worker)."""
+    return [evaluate(sr, hr, protocol=protocol, is_gray=is_gray) for protocol in protocols]
+
+
+class _InlineExecutor(Executor):
+    """Runs submitted work at once in this process (``jobs=1``)."""
+
+    def submit(self, fn, /, *args, **kwargs) -> Future:
+        future: Future = Future()
+        try:
+            future.set_result(fn(*args, **kwargs))
+        except BaseException as exc:  # noqa: BLE001 - re-raised by future.result()
+            future.set_exception(exc)
+        return future
+
+
+def _metric_executor(jobs: int) -> Executor:
+    if jobs <= 1:
+        return _InlineExecutor()
+    # spawn, not fork: the parent may hold torch's thread pools
+    return ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"))
 
 
 def summarize(per_image: pd.DataFrame, expected: dict[str, int], method_names: list[str],
