@@ -423,7 +423,7 @@ def psnr_y(a: np.ndarray, b: np.ndarray) -> float:
 
 
 @lru_cache(maxsize=8)
-def _window_mass(h: int, w: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+def _window_mass(h: int, w: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Per-size SSIM constants: window taps, the window mass inside the image
     at every pixel, and the stabilisers ``C1 * mass**2``, ``C2 * mass**2``
     (the last three transposed, ``(w, h)``, the layout :func:`ssim_y` uses)."""
@@ -437,11 +437,33 @@ def _window_mass(h: int, w: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, fl
     return taps, mass, c1, c2
 
 
+def _weighted_ssim_sum(moments: np.ndarray, mass: np.ndarray, c1: np.ndarray, c2: np.ndarray) -> float:
+    """Sum of ``mass * SSIM`` over pixels, from windowed sums ``(mux, muy, sxx + syy, sxy)``.
+
+    The window sums are exact integers, and so is everything before the
+    stabilisers are added, so dump_ssim's grouping is matched bit for bit.
+    """
+    mux, muy, sxx_syy, sxy = moments
+    mx2 = mux * mux
+    mxy = mux * muy
+    my2 = muy * muy
+    numerator = mass * (2 * mxy + c1)
+    numerator *= c2 + 2 * (sxy * mass - mxy)
+    variance = sxx_syy * mass
+    variance -= mx2
+    variance -= my2
+    variance += c2
+    denominator = mx2 + my2
+    denominator += c1
+    denominator *= variance
+    numerator /= denominator
+    return float(numerator.sum())
+
+
 def ssim_y(a: np.ndarray, b: np.ndarray) -> float:
     """dump_ssim's raw SSIM of two ``uint8`` ``(H, W)`` Y' planes, in [-1, 1].
 
-    Window sums are integers below 2**53, so float64 holds them exactly; the
-    final per-pixel formula keeps dump_ssim's order of float operations.
+    Window sums are integers below 2**53, so float64 holds them exactly.
     """
     h, w = a.shape
     taps, mass, c1, c2 = _window_mass(h, w)
@@ -451,22 +473,13 @@ def ssim_y(a: np.ndarray, b: np.ndarray) -> float:
     moments = _window_sums(np.stack([x, y, x * x + y * y, x * y]), taps, axis=2)
     # transposed, the vertical pass and the rest run along contiguous memory
     moments = np.ascontiguousarray(moments.transpose(0, 2, 1))
-    mux, muy, sxx_syy, sxy = _window_sums(moments, taps, axis=2)
-    mx2 = mux * mux
-    mxy = mux * muy
-    my2 = muy * muy
-    numerator = mass * (2 * mxy + c1)
-    numerator *= c2 + 2 * (sxy * mass - mxy)
-    # exact integers up to here, so the grouping matches dump_ssim's bit for bit
-    variance = sxx_syy * mass
-    variance -= mx2
-    variance -= my2
-    variance += c2
-    denominator = mx2 + my2
-    denominator += c1
-    denominator *= variance
-    numerator /= denominator
-    return float(numerator.sum() / mass.sum())
+    moments = _window_sums(moments, taps, axis=2)
+    step = max(1, _STRIP_PIXELS // h)
+    total = 0.0
+    for top in range(0, w, step):
+        rows = slice(top, top + step)
+        total += _weighted_ssim_sum(moments[:, rows], mass[rows], c1[rows], c2[rows])
+    return total / float(mass.sum())
 
 
 # ---------------------------------------------------------------------------
