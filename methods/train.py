@@ -62,7 +62,7 @@ from methods.train_state import (
     save_resume,
     unflatten_optimizer,
 )
-from methods.train_step import StepRunner, make_adam
+from methods.train_step import TAIL_MODES, StepRunner, make_adam
 from srbench.errors import SrbenchError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -199,24 +199,28 @@ def resolve_hyper(cfg: TrainConfig, spec: TrainSpec, resumed: Hyper | None) -> H
     fast = bool(cfg.fast)
     base_lr_default = d.get("lr", 1e-4)
     if fast:
-        lr = cfg.lr or (FAST_LR_ADVERSARIAL if spec.adversarial else FAST_LR)
+        lr = _given(cfg.lr, FAST_LR_ADVERSARIAL if spec.adversarial else FAST_LR)
         schedule = Schedule("cosine", lr, warmup_steps=FAST_WARMUP_STEPS)
-        batch = cfg.batch or FAST_BATCH
+        batch = _given(cfg.batch, FAST_BATCH)
     else:
-        lr = cfg.lr or base_lr_default
+        lr = _given(cfg.lr, base_lr_default)
         total = d.get("iterations")
         milestones = tuple((it / total, step_lr / base_lr_default) for it, step_lr in d.get("lr_steps", ()) if total)
         schedule = Schedule("piecewise", lr, milestones=milestones)
-        batch = cfg.batch or d.get("batch_size", 16)
+        batch = _given(cfg.batch, d.get("batch_size", 16))
     iters = cfg.iters
     if iters is None and cfg.budget_minutes is None:
         iters = int(d.get("iterations", 1_000_000))
     arch = {k: v for k, v in (("num_blocks", cfg.blocks), ("channels", cfg.channels)) if v is not None}
     return Hyper(
-        method=spec.name, batch=batch, lr=lr, patch=cfg.patch or d.get("hr_patch", 96),
+        method=spec.name, batch=batch, lr=lr, patch=_given(cfg.patch, d.get("hr_patch", 96)),
         seed=cfg.seed if cfg.seed is not None else 0, fast=fast,
         adam_betas=tuple(d.get("adam_betas", (0.9, 0.999))), schedule=schedule.to_json(), iters=iters, arch=arch,
     )
+
+
+def _given(value, default):
+    return default if value is None else value
 
 
 def validate_numbers(cfg: TrainConfig, hyper: Hyper) -> None:
@@ -231,6 +235,8 @@ def validate_numbers(cfg: TrainConfig, hyper: Hyper) -> None:
         raise SrbenchError(f"--lr must be positive, got {hyper.lr}")
     if hyper.patch % 16:
         raise SrbenchError(f"--patch must be a multiple of 16 (4x scale, and the discriminator halves it 4 times), got {hyper.patch}")
+    if cfg.tail not in TAIL_MODES:
+        raise SrbenchError(f"--tail must be one of {', '.join(TAIL_MODES)}, got {cfg.tail!r}")
     for name in ("val_every", "ckpt_every", "log_every"):
         if getattr(cfg, name) < 0:
             raise SrbenchError(f"--{name.replace('_', '-')} must be >= 0")

@@ -131,9 +131,9 @@ class StepRunner:
         if self.amp_dtype is not None and hasattr(generator, "tail"):
             configure_tail(generator.tail, tail, device.type)
         if channels_last:
-            generator.to(memory_format=torch.channels_last)
-            if discriminator is not None:
-                discriminator.to(memory_format=torch.channels_last)
+            for module in (generator, discriminator, content_loss):
+                if module is not None:
+                    module.to(memory_format=torch.channels_last)
         self.g_train = self._wrap(generator, dist_ctx, compile)
         self.d_train = self._wrap(discriminator, dist_ctx, compile) if discriminator is not None else None
         # G step uses D without DDP (no D gradients are needed there) but compiled alike.
