@@ -36,11 +36,12 @@ from srbench import provenance
 from srbench.data import DATASETS, PROJECT_ROOT, load_dataset, normalize_dataset_name
 from srbench.errors import MissingOutput, SrbenchError
 from srbench.imageio import write_png
-from srbench.metrics import PROTOCOLS, evaluate
+from srbench.metrics import PROTOCOLS, evaluate_protocols
 
 PER_IMAGE_COLUMNS = ["dataset", "image", "method", "protocol", "psnr", "ssim"]
 SUMMARY_COLUMNS = ["dataset", "method", "protocol", "n", "n_expected", "psnr", "ssim"]
 RUNS_DIR = PROJECT_ROOT / "results" / "runs"
+MIN_IMAGES_FOR_WORKERS = 24
 
 
 @dataclass
@@ -141,7 +142,8 @@ def run_benchmark(
     partial_path = out_dir / "per_image.csv.partial"
     missing: dict[str, list[str]] = {}
     rows = []
-    jobs = max(1, jobs) if jobs else (os.cpu_count() or 1)
+    if jobs is None:  # workers pay off only beyond a few images (each imports numpy/scipy)
+        jobs = (os.cpu_count() or 1) if total >= MIN_IMAGES_FOR_WORKERS else 1
     with open(partial_path, "w", newline="") as partial, tqdm(
         total=total, desc="srbench run", unit="img", disable=not progress
     ) as bar, _metric_executor(jobs) as pool:
@@ -195,12 +197,6 @@ def run_benchmark(
     }
     _write_text(out_dir / "run.json", json.dumps(record, indent=1, sort_keys=True) + "\n")
     return RunResult(out_dir, per_image, summary, skipped, missing, seconds)
-
-
-def evaluate_protocols(sr: np.ndarray, hr: np.ndarray, protocols: tuple[str, ...],
-                       is_gray: bool) -> list[tuple[float, float]]:
-    """``[(psnr, ssim), ...]`` of one SR/HR pair, one entry per protocol (runs in a worker)."""
-    return [evaluate(sr, hr, protocol=protocol, is_gray=is_gray) for protocol in protocols]
 
 
 class _InlineExecutor(Executor):

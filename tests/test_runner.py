@@ -79,3 +79,12 @@ def test_bad_flags_are_one_line_errors(data_root, tmp_path, capsys, argv, messag
 
 def test_parse_list():
     assert parse_list(" set5, set14,,set5 ") == ["set5", "set14"]
+
+
+def test_worker_processes_give_identical_rows(data_root, tmp_path):
+    inline = run_benchmark(["bicubic"], ["set5"], data_root=data_root, out_dir=tmp_path / "a",
+                           progress=False, jobs=1)
+    pooled = run_benchmark(["bicubic"], ["set5"], data_root=data_root, out_dir=tmp_path / "b",
+                           progress=False, jobs=2)
+    pd.testing.assert_frame_equal(inline.per_image, pooled.per_image)
+    assert (tmp_path / "a" / "per_image.csv").read_bytes() == (tmp_path / "b" / "per_image.csv").read_bytes()

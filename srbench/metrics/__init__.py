@@ -41,3 +41,13 @@ def evaluate(
 
         return matlab.psnr_ssim(sr, hr, is_gray=is_gray, border=border)
     raise SrbenchError(f"unknown protocol {protocol!r}; choose from {', '.join(PROTOCOLS)}")
+
+
+def evaluate_protocols(
+    sr: np.ndarray, hr: np.ndarray, protocols: tuple[str, ...], is_gray: bool = False
+) -> list[tuple[float, float]]:
+    """``[(psnr_db, ssim), ...]`` for one SR/HR pair, one entry per protocol.
+
+    Module-level (and light to import) so that the runner's worker processes can call it.
+    """
+    return [evaluate(sr, hr, protocol=protocol, is_gray=is_gray) for protocol in protocols]
