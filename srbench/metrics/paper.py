@@ -188,11 +188,11 @@ class _DitherDraws:
         self._kiss = _Kiss99()
         self._slot = 0  # rejection-sampler slot after the last generated output
         self._spare = np.zeros(0, dtype=np.uint32)  # a kept value not yet paired
-        self._draws = np.zeros(0, dtype=np.int64)
+        self._draws = np.zeros(0, dtype=np.int32)  # |draw| < 2**31
         self._lock = threading.Lock()
 
     def first(self, count: int) -> np.ndarray:
-        """The first ``count`` draws, ``int64`` in ``[-R, R]`` (read-only)."""
+        """The first ``count`` draws, ``int32`` in ``[-R, R]`` (read-only)."""
         with self._lock:
             while self._draws.size < count:
                 want = max(count, self._draws.size * 5 // 4) - self._draws.size
@@ -202,7 +202,8 @@ class _DitherDraws:
                 pairs = kept[: kept.size // 2 * 2].reshape(-1, 2)
                 self._spare = kept[pairs.size :].astype(np.uint32)
                 spans = _SPANS[(self._draws.size + np.arange(len(pairs))) % 3]
-                draws = np.concatenate([self._draws, pairs[:, 0] % spans - pairs[:, 1] % spans])
+                fresh = (pairs[:, 0] % spans - pairs[:, 1] % spans).astype(np.int32)
+                draws = np.concatenate([self._draws, fresh])
                 draws.flags.writeable = False
                 self._draws = draws
             return self._draws[:count]
@@ -212,7 +213,7 @@ _DRAWS = _DitherDraws()
 
 
 def triangle_draws(count: int) -> np.ndarray:
-    """The first ``count`` dither draws of png2y4m (``int64``; Y', Cb, Cr, Y', ...).
+    """The first ``count`` dither draws of png2y4m (``int32``; Y', Cb, Cr, Y', ...).
 
     png2y4m reseeds for every image, so all image sizes share one prefix.
     """
@@ -265,7 +266,7 @@ def _dither_offsets(h: int, w: int) -> np.ndarray:
     back to RGB.
     """
     bh, bw = (h + 1) // 2, (w + 1) // 2
-    draws = triangle_draws(bh * bw * 12).reshape(bh, bw, 2, 2, 3)
+    draws = triangle_draws(bh * bw * 12).astype(np.int64).reshape(bh, bw, 2, 2, 3)
     yd = draws[..., 0].transpose(0, 2, 1, 3).reshape(2 * bh, 2 * bw)
     cbd = np.repeat(np.repeat(draws[:, :, 0, 0, 1], 2, 0), 2, 1)
     crd = np.repeat(np.repeat(draws[:, :, 0, 0, 2], 2, 0), 2, 1)
