@@ -46,12 +46,17 @@ def main() -> None:
     grand_wall = grand_cpu = 0.0
     for name in args.methods.split(","):
         method = get_method(name)
-        pairs = {ds: [(method.upscale(im.lr, dataset=ds, name=im.name), im.hr) for im in ims] for ds, ims in sets.items()}
+        pairs = {
+            ds: [(method.upscale(im.lr, dataset=ds, name=im.name), im.hr) for im in images]
+            for ds, images in sets.items()
+        }
         wall0, cpu0 = time.perf_counter(), time.process_time()
         for ds, items in pairs.items():
             psnr, ssim = np.mean([paper.psnr_ssim(sr, hr) for sr, hr in items], axis=0)
             ref = PAPER_TABLE2.get((name, ds))
-            dev = f"  paper {ref[0]:.2f} / {ref[1]:.4f}  dev {psnr - ref[0]:+.4f} dB {ssim - ref[1]:+.5f}" if ref else ""
+            dev = ""
+            if ref:
+                dev = f"  paper {ref[0]:.2f} / {ref[1]:.4f}  dev {psnr - ref[0]:+.4f} dB {ssim - ref[1]:+.5f}"
             print(f"{name:10s} {ds:7s} n={len(items):3d}  {psnr:.4f} dB / {ssim:.5f}{dev}")
         wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
         grand_wall, grand_cpu = grand_wall + wall, grand_cpu + cpu

@@ -413,7 +413,8 @@ def test_nearest_method_is_pixel_replication(benchmark_sets):
     from methods.registry import get_method
 
     image = benchmark_sets["set5"][0]
-    assert np.array_equal(get_method("nearest").upscale(image.lr, dataset="set5", name=image.name), upscale("nearest", image))
+    registry_output = get_method("nearest").upscale(image.lr, dataset="set5", name=image.name)
+    assert np.array_equal(registry_output, upscale("nearest", image))
 
 
 def test_per_image_values_equal_the_daala_tools(benchmark_sets):

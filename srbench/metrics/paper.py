@@ -224,12 +224,17 @@ def triangle_draws(count: int) -> np.ndarray:
 # RGB -> Y' (png2y4m, BT.709, 4:2:0, dithered)
 #
 # png2y4m works in 64-bit integers. Here the per-image arithmetic runs in
-# float64 on exact integers below 2**53 and exact binary fractions; each C
-# integer division becomes a float division (or multiplication) and a floor.
-# That is exact: every true quotient is an integer or lies at least 1/d from
-# one (d >= 8192 the divisor), while the float rounding error at these
-# magnitudes (|quotient| < 2**17) stays below 3e-11 < 1/d. The tests check
-# this against a plain integer implementation.
+# float64 on exact integers below 2**53 (and exact binary fractions); each C
+# integer division becomes a float division or multiplication and a floor.
+# That floor is exact because a true quotient n/d that is not an integer is
+# at least 1/d away from one, more than the float rounding error:
+#   / 8192 (residuals): a power of two, no rounding at all;
+#   / 1780026171875 (Y' estimate, |q| < 2**9): error < 6e-14 < 1/d = 5.6e-13;
+#   / 304016865, / 258011295 (Cb, Cr, |q| < 2**9): error < 6e-14 < 1/d = 3e-9;
+#   / 9745792000 (reconstruction, as y * slope + offset, |q| < 2**17): three
+#     roundings, error < 3e-11 < 1/d = 1.03e-10.
+# The dither offsets (one table per image size) are computed with integers.
+# The tests check all of it against a plain integer implementation.
 # ---------------------------------------------------------------------------
 
 _RGB_SCALE = 9745792000  # common denominator of png2y4m's BT.709 matrix
@@ -312,7 +317,7 @@ _STRIP_PIXELS = 1 << 14  # pixels per strip: keeps the per-strip temporaries in 
 
 
 def _choose_luma(blocks: np.ndarray, chroma: np.ndarray) -> np.ndarray:
-    """Y' (uint8) of dithered 16-bit pixels ``(3, rows, 2, cols, 2)`` given their blocks' chroma terms.
+    """Y' (uint8) of dithered 16-bit pixels ``(3, rows, 2, cols, 2)`` given their blocks' chroma.
 
     Y' is floor or floor+1 of its exact value, whichever reconstructs the
     pixel with the smaller squared RGB error (ties go to the even one).
