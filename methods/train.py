@@ -35,6 +35,7 @@ every invocation under ``segments``.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import signal
@@ -274,6 +275,8 @@ class Trainer:
         self.schedule = Schedule(**{**self.hyper.schedule, "milestones": tuple(map(tuple, self.hyper.schedule["milestones"]))})
         self.budget_s = cfg.budget_minutes * 60 if cfg.budget_minutes is not None else None
         done = int(self.resume_meta.get("step", 0))
+        if self.budget_s is None and self.hyper.iters is None:
+            raise SrbenchError("the resumed run was budgeted in minutes: give --iters N (the run's total) or --budget-minutes M")
         if self.budget_s is None and self.hyper.iters <= done:
             raise SrbenchError(
                 f"the resumed run is already at iteration {done} >= --iters {self.hyper.iters}; "
@@ -531,7 +534,6 @@ class Trainer:
         self.log.info(f"validation at {step}: {result['dataset']} PSNR {result['psnr']:.3f} dB, SSIM {result['ssim']:.4f} ({result['protocol']} protocol)")
 
     def _run(self, content_loss: nn.Module, init_state: dict | None) -> TrainResult:
-        self.t_setup = time.monotonic()
         self.sampler, self.data_info = self._data()
         if self.sampler.skipped:
             self.log.info(f"skipped {self.sampler.skipped} training images smaller than {self.hyper.patch}x{self.hyper.patch}")
@@ -546,107 +548,134 @@ class Trainer:
             channels_last=self.channels_last, compile=self.cfg.compile, dist_ctx=self.ctx,
         )
         self.generator.train()
-        self.start_step = step = int(self.resume_meta.get("step", 0))
-        self.start_patches = patches = int(self.resume_meta.get("patches_seen", 0))
+        self.start_step = self.step = int(self.resume_meta.get("step", 0))
+        self.start_patches = self.patches = int(self.resume_meta.get("patches_seen", 0))
         self.prev_wall = float(self.resume_meta.get("wall_time_s", 0.0))
         self.segments = list(self.resume_meta.get("segments", []))
         self.val_history = list(self.resume_meta.get("validation_history", []))
         self.started_utc = datetime.now(timezone.utc).isoformat(timespec="seconds")
-        global_batch = self.hyper.batch * self.ctx.world_size
+        self._announce()
+        with self._signals_caught():
+            stop_reason = self._loop(runner)
+        step, patches = self.step, self.patches
+        if stop_reason != "interrupted" and self.ctx.is_main and (not self.val_history or self.val_history[-1]["step"] != step):
+            self._validate(step)
+        complete = self.budget_s is None and step >= self.hyper.iters
+        self.save(step, patches, complete=complete)
+        seconds = time.monotonic() - self.t0
         self.log.info(
-            f"train {self.spec.name}: {'fast' if self.hyper.fast else 'paper'} mode, batch {self.hyper.batch}"
-            f"{f' x {self.ctx.world_size} ranks' if self.ctx.enabled else ''}, lr {self.hyper.lr:g} ({self.schedule.kind}), "
-            f"{self.hyper.patch}px HR crops, {self.sampler.num_images} images "
-            f"({self.sampler.nbytes / 2**20:.0f} MiB resident on {self.device}), "
-            + (f"until iteration {self.hyper.iters}" if self.budget_s is None else f"budget {self.cfg.budget_minutes:g} min")
-            + (f", resuming at {step}" if step else "")
+            f"stopped ({stop_reason}) at iteration {step}: {patches} patches in total, "
+            f"{(patches - self.start_patches) / max(seconds, 1e-9):.0f} patches/s this run"
         )
+        last = self.val_history[-1] if self.val_history else None
+        return TrainResult(self.out, step, patches, stop_reason, last, self.prev_wall + seconds)
+
+    def _announce(self) -> None:
+        h = self.hyper
+        self.log.info(
+            f"train {self.spec.name}: {'fast' if h.fast else 'paper'} mode, batch {h.batch}"
+            f"{f' x {self.ctx.world_size} ranks' if self.ctx.enabled else ''}, lr {h.lr:g} ({self.schedule.kind}), "
+            f"{h.patch}px HR crops, {self.sampler.num_images} images "
+            f"({self.sampler.nbytes / 2**20:.0f} MiB resident on {self.device}), "
+            + (f"until iteration {h.iters}" if self.budget_s is None else f"budget {self.cfg.budget_minutes:g} min")
+            + (f", resuming at {self.step}" if self.step else "")
+        )
+
+    @contextlib.contextmanager
+    def _signals_caught(self):
+        """SIGTERM/SIGINT set :attr:`stop_requested` (the loop then checkpoints and stops)."""
         old_handlers = {}
         for sig in (signal.SIGTERM, signal.SIGINT):
             try:
                 old_handlers[sig] = signal.signal(sig, self._on_signal)
             except ValueError:  # not the main thread: no signal handling
                 pass
+        try:
+            yield
+        finally:
+            for sig, handler in old_handlers.items():
+                signal.signal(sig, handler)
+
+    def _loop(self, runner: StepRunner) -> str:
+        """Train until done; returns the stop reason ("completed", "budget" or "interrupted").
+
+        Host/device synchronisation happens only at *sync points* (every
+        ``sync_every`` steps, and at log/validation/checkpoint steps): there the
+        accumulated non-finite flag and the stop request are combined over
+        ranks, so all ranks stop at the same step.
+        """
         from tqdm import tqdm
 
+        cfg = self.cfg
         total = self.hyper.iters if self.budget_s is None else None
-        bar = tqdm(total=total, initial=step if total else 0, unit="it", dynamic_ncols=True,
-                   disable=not (self.cfg.progress and self.ctx.is_main), desc=self.spec.name)
+        bar = tqdm(total=total, initial=self.step if total else 0, unit="it", dynamic_ncols=True,
+                   disable=not (cfg.progress and self.ctx.is_main), desc=self.spec.name)
         flags = torch.zeros(2, device=self.device)  # [non-finite loss seen, stop requested]
         loss_sum = torch.zeros(1, device=self.device)
         loss_n = 0
-        mark_t, mark_patches = time.monotonic(), patches
-        self.t0 = time.monotonic()
-        stop_reason = "completed"
+        global_batch = self.hyper.batch * self.ctx.world_size
+        self.t0 = mark_t = time.monotonic()
+        mark_patches = self.patches
         try:
-            while self.budget_s is not None or step < self.hyper.iters:
-                lr_now = self.schedule.lr(
-                    step=step - (self.start_step if self.budget_s is not None else 0), progress=self._progress(step)
-                )
+            while self.budget_s is not None or self.step < self.hyper.iters:
+                warm_step = self.step - (self.start_step if self.budget_s is not None else 0)
+                lr_now = self.schedule.lr(step=warm_step, progress=self._progress(self.step))
                 runner.set_lr(lr_now)
-                lr_img, hr = self.sampler.sample(self.hyper.batch)
-                out = runner.step(lr_img, hr)
-                step += 1
-                patches += global_batch
-                finite = torch.stack([v for v in out.values()]).isfinite().all()
+                out = runner.step(*self.sampler.sample(self.hyper.batch))
+                self.step += 1
+                self.patches += global_batch
+                step = self.step
+                finite = torch.stack(list(out.values())).isfinite().all()
                 flags[0] = torch.maximum(flags[0], (~finite).float())
                 loss_sum += out["loss"]
                 loss_n += 1
                 bar.update(1)
-                log_now = self.cfg.log_every and step % self.cfg.log_every == 0
-                val_now = self.cfg.val_every and step % self.cfg.val_every == 0
-                ckpt_now = self.cfg.ckpt_every and step % self.cfg.ckpt_every == 0
+                log_now = cfg.log_every and step % cfg.log_every == 0
+                val_now = cfg.val_every and step % cfg.val_every == 0
+                ckpt_now = cfg.ckpt_every and step % cfg.ckpt_every == 0
                 if not (step % self.sync_every == 0 or log_now or val_now or ckpt_now):
                     continue
+                # ---- sync point
                 over_budget = self.budget_s is not None and time.monotonic() - self.t0 >= self.budget_s
-                if self.cfg.stop_after is not None and step - self.start_step >= self.cfg.stop_after:
+                if cfg.stop_after is not None and step - self.start_step >= cfg.stop_after:
                     self.stop_requested = True
                 flags[1] = float(self.stop_requested or over_budget)
                 train_dist.any_flags(self.ctx, flags)
                 if flags[0].item():
-                    message = (
-                        f"non-finite loss (NaN/inf) at or before iteration {step}; stopped. The last good checkpoint "
-                        f"in {self.out} (if any) is kept. Try a lower --lr"
-                        + (" or running without --fast" if self.hyper.fast else "")
-                    )
-                    self.log.info(message)
-                    raise TrainingDiverged(message)
+                    self._diverged(step)
                 if log_now:
                     mean_loss = train_dist.mean_over_ranks(self.ctx, loss_sum / max(loss_n, 1)).item()
                     now = time.monotonic()
-                    rate = (patches - mark_patches) / max(now - mark_t, 1e-9)
+                    rate = (self.patches - mark_patches) / max(now - mark_t, 1e-9)
                     record = {"kind": "train", "step": step, "loss": mean_loss, "lr": lr_now, "patches_per_s": rate,
                               "elapsed_s": round(now - self.t0, 3)}
-                    record.update({k: float(v) for k, v in out.items() if k != "loss"})
+                    record.update({k: float(v) for k, v in out.items() if k != "loss"})  # last step's parts
                     self.log.metrics(record)
                     bar.set_postfix(loss=f"{mean_loss:.4g}", patches_s=f"{rate:.0f}", lr=f"{lr_now:.2g}")
                     if self.budget_s is not None:
-                        bar.set_description(f"{self.spec.name} ({max(0, self.budget_s - (now - self.t0)) / 60:.1f} min left)")
+                        left = max(0.0, self.budget_s - (now - self.t0)) / 60
+                        bar.set_description(f"{self.spec.name} ({left:.1f} min left)")
                     loss_sum.zero_()
                     loss_n = 0
-                    mark_t, mark_patches = now, patches
                 if val_now and self.ctx.is_main:
                     self._validate(step)
                 if ckpt_now:
-                    self.save(step, patches, complete=False)
+                    self.save(step, self.patches, complete=False)
+                if log_now or val_now or ckpt_now:  # patches/s measures training steps only
+                    mark_t, mark_patches = time.monotonic(), self.patches
                 if flags[1].item():
-                    stop_reason = "budget" if self.budget_s is not None and not self.stop_requested else "interrupted"
-                    break
+                    return "budget" if self.budget_s is not None and not self.stop_requested else "interrupted"
+            return "completed"
         finally:
             bar.close()
-            for sig, handler in old_handlers.items():
-                signal.signal(sig, handler)
-        if stop_reason != "interrupted" and self.ctx.is_main and (not self.val_history or self.val_history[-1]["step"] != step):
-            self._validate(step)
-        complete = self.budget_s is None and step >= self.hyper.iters
-        self.save(step, patches, complete=complete)
-        wall = self.prev_wall + time.monotonic() - self.t0
-        self.log.info(
-            f"stopped ({stop_reason}) at iteration {step}: {patches} patches in total, "
-            f"{(patches - self.start_patches) / max(time.monotonic() - self.t0, 1e-9):.0f} patches/s this run"
+
+    def _diverged(self, step: int) -> None:
+        message = (
+            f"non-finite loss (NaN/inf) at or before iteration {step}; stopped. The last good checkpoint "
+            f"in {self.out} (if any) is kept. Try a lower --lr" + (" or running without --fast" if self.hyper.fast else "")
         )
-        last = self.val_history[-1] if self.val_history else None
-        return TrainResult(self.out, step, patches, stop_reason, last, wall)
+        self.log.info(message)
+        raise TrainingDiverged(message)
 
 
 def train(cfg: TrainConfig) -> TrainResult:
