@@ -293,6 +293,17 @@ def test_psnr_ssim_matches_reference_on_odd_and_even_sizes(h, w, border):
     assert ssim == pytest.approx(ref_s, abs=1e-9)
 
 
+def test_hr_memo_follows_image_content():
+    sr, hr = synthetic_pair(30, 26, seed=11)
+    first = paper.psnr_ssim(sr, hr)
+    changed = hr.copy()
+    changed[10, 10] ^= 0xFF  # same shape, one pixel differs: must not hit the memo
+    crop = (slice(4, -4), slice(4, -4))
+    assert np.array_equal(paper._memo_luma(changed[crop]), paper.daala_luma(changed[crop]))
+    assert paper.psnr_ssim(sr, changed) != first
+    assert paper.psnr_ssim(sr, hr) == first
+
+
 # ---------------------------------------------------------------------------
 # Hand-checkable cases
 # ---------------------------------------------------------------------------
