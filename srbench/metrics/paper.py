@@ -249,15 +249,9 @@ _TWO31, _TWO32 = float(2**31), float(2**32)
 
 
 def _div_round(x: np.ndarray, d: int) -> np.ndarray:
-    """``x / d`` (``d > 0``) rounded half away from zero, as C's ``(x +- (d>>1)) / d``.
-
-    ``x`` is an integer array, or a float64 array of exact integers whose
-    quotients are well separated from integers (see the section comment).
-    """
+    """Integer ``x / d`` (``d > 0``) rounded half away from zero: C's ``(x +- (d>>1)) / d``."""
     half = d >> 1
-    if np.issubdtype(x.dtype, np.integer):
-        return np.where(x < 0, -((half - x) // d), (x + half) // d)
-    return np.where(x < 0, -np.floor((half - x) / d), np.floor((x + half) / d))
+    return np.where(x < 0, -((half - x) // d), (x + half) // d)
 
 
 @lru_cache(maxsize=8)
@@ -399,8 +393,10 @@ def gaussian_taps(sigma: float, max_len: int) -> tuple[int, ...]:
     """dump_ssim's integer Gaussian window: odd length, symmetric, summing to 256.
 
     Taps are ``round(256 * N(k; sigma))`` for ``k != 0`` and the centre takes
-    the remainder; the half-length is where a tap would fall below 0.5/256,
-    capped at ``max_len - 1`` (``max_len`` = the plane's shorter side).
+    the remainder; the half-length is ``floor(sigma * sqrt(-2 ln s))`` with
+    ``s = sqrt(pi/2) * sigma / 256`` (0 if ``s >= 1``), where the dropped
+    tail no longer matters at 1/256 precision, capped at ``max_len - 1``
+    (``max_len`` = the plane's shorter side).
     """
     scale = 1 / (math.sqrt(2 * math.pi) * sigma)
     neg_half_inv_var = -0.5 / (sigma * sigma)
@@ -409,8 +405,8 @@ def gaussian_taps(sigma: float, max_len: int) -> tuple[int, ...]:
     half = max_len - 1 if length >= max_len else int(length)
     side = [int(_KERNEL_WEIGHT * scale * math.exp(neg_half_inv_var * k * k) + 0.5) for k in range(1, half + 1)]
     centre = _KERNEL_WEIGHT - 2 * sum(side)
-    if centre < 0:  # cannot happen for a Gaussian; guard the unsigned C arithmetic
-        raise SrbenchError(f"SSIM window for sigma {sigma} has negative centre tap")
+    if centre < 0:  # not seen for heights up to 30000; dump_ssim would wrap (unsigned)
+        raise SrbenchError(f"SSIM window for sigma {sigma} has a negative centre tap; image too tall")
     return tuple(side[::-1]) + (centre,) + tuple(side)
 
 
