@@ -268,3 +268,15 @@ def test_gpu_lease_script_cpu_smoke(tmp_path, train_root, data_root):
     assert side["validation"]["dataset"] == "set5" and side["validation"]["protocol"] == "paper"
     assert "budget at iteration" in (out / "lease.log").read_text()
     assert [v["name"] for v in json.loads((out / "throughput.json").read_text())["variants"]] == ["baseline", "fast-b64"]
+
+
+def test_fp32_tail_escapes_autocast():
+    from methods.train_step import keep_fp32
+
+    conv, plain = torch.nn.Conv2d(8, 3, 3, padding=1), torch.nn.Conv2d(8, 3, 3, padding=1)
+    keep_fp32(conv, "cpu")
+    x = torch.randn(1, 8, 6, 6)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        assert plain(x).dtype == torch.bfloat16  # what autocast does to a layer
+        assert conv(x.to(torch.bfloat16)).dtype == torch.float32  # the output layer stays fp32
+    assert set(conv.state_dict()) == {"weight", "bias"}
