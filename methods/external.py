@@ -218,8 +218,7 @@ class ExternalMethod:
         path = self.path_for(dataset, name)
         if not path.is_file():
             raise MissingOutput(
-                f"{PREFIX}{self.name}: no SR image for {dataset}/{name} (expected {path}"
-                f"{' in the ' + self.layout + ' layout' if self.directory.is_dir() else ''})"
+                f"{PREFIX}{self.name}: no SR image for {dataset}/{name} (expected {path}, {self.layout} layout)"
             )
         sr, _ = read_image(path)
         h, w = lr.shape[:2]

@@ -168,7 +168,7 @@ ESPCN_DEFAULTS: dict = {
     "iterations": 6_000,
     "lr": 1e-3,
     "lr_steps": [(4_000, 1e-4)],
-    "batch_size": 32,
+    "batch_size": 16,
     "hr_patch": 96,
     "adam_betas": (0.9, 0.999),
 }

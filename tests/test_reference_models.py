@@ -113,3 +113,23 @@ def test_specs_and_registry():
         assert method.name == name
         reason = method.availability()
         assert reason is None or f"srbench train --method {name}" in reason
+
+
+@pytest.mark.parametrize("name", ["srcnn", "espcn"])
+def test_training_smoke_through_the_trainer(name, tmp_path, train_root, set5):
+    """A few real updates on t91 patches with the spec's defaults, then inference from the checkpoint."""
+    from methods.neural import NeuralMethod
+    from methods.train import TrainConfig, train
+
+    out = tmp_path / name
+    result = train(TrainConfig(
+        method=name, train_data=[str(train_root / "t91")], iters=3, batch=2, patch=32,
+        out=str(out), val_data="none", progress=False,
+    ))
+    assert result.stop_reason == "completed" and result.iterations == 3
+    method = NeuralMethod(TRAIN_SPECS[name], checkpoint_root=tmp_path, device="cpu")
+    assert method.availability() is None
+    info = method.checkpoint_info()
+    assert info["method"] == name and info["hyper"]["lr"] == TRAIN_SPECS[name].defaults["lr"]
+    sr = method.upscale(set5[2].lr, dataset="set5", name=set5[2].name)
+    assert sr.dtype == np.uint8 and sr.shape == set5[2].hr.shape
