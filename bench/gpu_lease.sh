@@ -16,7 +16,9 @@
 #       tiny network, 32 px crops, a few seconds of training, data from $SRBENCH_TRAIN_DATA / $SRBENCH_DATA
 #       when .carry/ is absent.
 # Environment: OUT (default results/runs/gpu_lease), CARRY (.carry), RESUME_FROM
-# (results/checkpoints/srresnet-mse), BUDGET_MINUTES (7), GPU_LEASE_SMOKE (0).
+# (results/checkpoints/srresnet-mse), BUDGET_MINUTES (7), GPU_LEASE_SMOKE (0), LEASE_SECONDS (570:
+# the whole script's time; the training budget shrinks if the benchmark ran long, so the trainer
+# always stops by itself - and writes its checkpoint - before the device call's 600 s limit).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 export PYTHONPATH=.
@@ -74,9 +76,16 @@ elif [ -f "$RESUME_FROM/model.safetensors" ]; then
 fi
 echo "== training srresnet-mse ${START[*]}"
 # SIGTERM after budget + 2 min at the latest: the trainer then writes its checkpoint and stops.
-GUARD=$(python -c "print(int(float('$BUDGET_MINUTES') * 60 + 120))")
+# Budget: at most BUDGET_MINUTES, and at most what is left of LEASE_SECONDS minus 75 s for start-up
+# (imports, decoding the images) and the end (final Set5 validation, checkpoint). The guard sends SIGTERM
+# (the trainer then checkpoints and stops) 15 s before LEASE_SECONDS.
+LEASE_SECONDS=${LEASE_SECONDS:-570}
+read -r BUDGET GUARD < <(python -c "
+left = $LEASE_SECONDS - $SECONDS
+print(round(max(0.05, min(float('$BUDGET_MINUTES'), (left - 75) / 60)), 2), max(30, left - 15))")
+echo "budget $BUDGET min (guard ${GUARD}s)"
 timeout "$GUARD" python -m srbench train --method srresnet-mse --train-data "$TRAIN" --val-data "$VAL" \
-    --budget-minutes "$BUDGET_MINUTES" --out "$OUT" --no-progress "${START[@]}" "${TINY[@]}"
+    --budget-minutes "$BUDGET" --out "$OUT" --no-progress "${START[@]}" "${TINY[@]}"
 status=$?
 echo "== $(date -u +%FT%TZ) training finished with status $status"
 ls -la "$OUT"
