@@ -24,9 +24,12 @@ non-finite loss). Under ``torchrun`` the same loop runs DistributedDataParallel
 (:mod:`methods.train_dist`).
 
 Resuming (``--resume OUT``) continues the *same* run: same hyper-parameters,
-optimizer moments, RNG streams and step counter, so ``--iters 2`` then
-``--resume --iters 4`` gives exactly the weights of ``--iters 4`` (tested on
-the CPU). ``--iters`` is the run's total; ``--budget-minutes`` is this
+optimizer moments, RNG streams and step counter: an SRResNet run of
+``--iters 2`` resumed with ``--iters 4`` ends with exactly the weights of a
+straight ``--iters 4`` run (tested on the CPU). Schedules that depend on the
+total (fast mode's cosine, SRGAN's halfway lr drop) are fractions of
+``--iters``, so for them this holds when the first invocation already named
+the total and was interrupted (also tested). ``--iters`` is the run's total; ``--budget-minutes`` is this
 invocation's wall-clock budget (with ``--fast`` each budgeted invocation is
 one warm-up + cosine cycle: a warm restart). Iterations, patches seen and
 wall time accumulate across invocations in the sidecar, which also lists
