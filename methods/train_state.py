@@ -162,6 +162,9 @@ def save_resume(folder: str | os.PathLike, tensors: dict[str, torch.Tensor], met
     try:
         save_file({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, tmp)
         digest = _sha256(tmp)
+        with open(tmp, "rb+") as f:
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o644)  # mkstemp creates 0600
         os.replace(tmp, folder / RESUME_TENSORS)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -192,6 +195,9 @@ def _write_json_atomic(path: Path, obj: dict) -> None:
         with os.fdopen(fd, "w") as f:
             json.dump(obj, f, indent=1)
             f.write("\n")
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
