@@ -97,6 +97,8 @@ class PatchSampler:
     ``hr_patch`` is the HR crop side in pixels (a multiple of 4; the LR patch
     is ``hr_patch // 4``). ``seed`` seeds the sampler's own generator; under
     DistributedDataParallel pass a per-rank seed so ranks see different crops.
+    The pool must fit in device memory: on CUDA, more than half of the free
+    memory is refused with a :class:`DataError` (the networks need the rest).
     """
 
     def __init__(
@@ -121,6 +123,14 @@ class PatchSampler:
         widths = [im.shape[1] for im in kept]
         sizes = [h * w for h, w in zip(heights, widths)]
         offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+        need = 3 * sum(sizes)
+        if self.device.type == "cuda":
+            free, _ = torch.cuda.mem_get_info(self.device)
+            if need > 0.5 * free:
+                raise DataError(
+                    f"the {len(kept)} training images take {need / 2**30:.1f} GiB as uint8, more than half of the "
+                    f"{free / 2**30:.1f} GiB free on {self.device}; train on a subset of the folders"
+                )
         flat = np.concatenate([im.reshape(-1, 3) for im in kept])  # (total pixels, 3) uint8
         self.pixels = torch.from_numpy(flat).to(self.device)
         self.offsets = torch.as_tensor(offsets, dtype=torch.int64, device=self.device)
