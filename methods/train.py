@@ -227,7 +227,7 @@ def _given(value, default):
     return default if value is None else value
 
 
-def validate_numbers(cfg: TrainConfig, hyper: Hyper) -> None:
+def validate_numbers(cfg: TrainConfig, hyper: Hyper, *, adversarial: bool) -> None:
     if cfg.iters is not None and cfg.budget_minutes is not None:
         raise SrbenchError("give either --iters or --budget-minutes, not both")
     for name, value in (("--iters", hyper.iters), ("--batch", hyper.batch), ("--patch", hyper.patch)):
@@ -237,8 +237,9 @@ def validate_numbers(cfg: TrainConfig, hyper: Hyper) -> None:
         raise SrbenchError(f"--budget-minutes must be positive, got {cfg.budget_minutes}")
     if hyper.lr <= 0:
         raise SrbenchError(f"--lr must be positive, got {hyper.lr}")
-    if hyper.patch % 16:
-        raise SrbenchError(f"--patch must be a multiple of 16 (4x scale, and the discriminator halves it 4 times), got {hyper.patch}")
+    if hyper.patch % (16 if adversarial else 4):
+        why = "the discriminator halves it 4 times" if adversarial else "the scale is 4"
+        raise SrbenchError(f"--patch must be a multiple of {16 if adversarial else 4} ({why}), got {hyper.patch}")
     if cfg.tail not in TAIL_MODES:
         raise SrbenchError(f"--tail must be one of {', '.join(TAIL_MODES)}, got {cfg.tail!r}")
     for name in ("val_every", "ckpt_every", "log_every"):
@@ -274,7 +275,7 @@ class Trainer:
             if resumed_hyper.method != self.spec.name:
                 raise SrbenchError(f"{cfg.resume} is a {resumed_hyper.method} run, not {self.spec.name}")
         self.hyper = resolve_hyper(cfg, self.spec, resumed_hyper)
-        validate_numbers(cfg, self.hyper)
+        validate_numbers(cfg, self.hyper, adversarial=self.spec.adversarial)
         self.schedule = Schedule(**{**self.hyper.schedule, "milestones": tuple(map(tuple, self.hyper.schedule["milestones"]))})
         self.budget_s = cfg.budget_minutes * 60 if cfg.budget_minutes is not None else None
         done = int(self.resume_meta.get("step", 0))
@@ -351,7 +352,7 @@ class Trainer:
         return state, info
 
     def _data(self) -> tuple[PatchSampler, dict]:
-        files = list_training_files(self.cfg.train_data)
+        files = self.train_files
         digest = manifest_sha256(files)
         if self.resume_dir is not None and self.prev.get("train_data", {}).get("manifest_sha256") not in (None, digest):
             self.log.info("note: the training data differ from the resumed run's (manifest hash changed)")
@@ -503,6 +504,7 @@ class Trainer:
         init_state, self.init_info = self._init_weights()
         if self.resume_dir is not None:
             self.init_info = self.prev.get("init")
+        self.train_files = list_training_files(self.cfg.train_data)
         self.log = RunLog(self.out, enabled=self.ctx.is_main, echo=self.cfg.progress)
         self.vset = self._validation_set()
         train_dist.init(self.ctx, self.device)
