@@ -5,7 +5,8 @@
 #       copies the training images (t91, bsd200, bsds500_test: 491 images, 37 MB) and Set5
 #       into .carry/ (git-ignored), to be named in the device call's `carry`.
 #   on the lease:             bash bench/gpu_lease.sh          (device run: carry [".carry"], timeout_s 600)
-#       1. bench/train_throughput.py          -> $OUT/throughput.json   (~1 min)
+#       1. bench/train_throughput.py          -> $OUT/throughput.json   (~1.5 min: 7 variants incl. one
+#          torch.compile of the batch-256 step, ~40 s of it compilation)
 #       2. srbench train --method srresnet-mse --fast --budget-minutes $BUDGET_MINUTES (default 7),
 #          validating on Set5 (paper protocol) every 2000 iterations and at the end;
 #          resumes results/checkpoints/srresnet-mse if it holds a resume state (else starts from its
@@ -16,7 +17,7 @@
 #       tiny network, 32 px crops, a few seconds of training, data from $SRBENCH_TRAIN_DATA / $SRBENCH_DATA
 #       when .carry/ is absent.
 # Environment: OUT (default results/runs/gpu_lease), CARRY (.carry), RESUME_FROM
-# (results/checkpoints/srresnet-mse), BUDGET_MINUTES (7), GPU_LEASE_SMOKE (0), LEASE_SECONDS (570:
+# (results/checkpoints/srresnet-mse), BUDGET_MINUTES (7), GPU_LEASE_SMOKE (0), LEASE_SECONDS (580:
 # the whole script's time; the training budget shrinks if the benchmark ran long, so the trainer
 # always stops by itself - and writes its checkpoint - before the device call's 600 s limit).
 set -uo pipefail
@@ -56,7 +57,8 @@ if [ "$SMOKE" = "1" ]; then
     TINY=(--device cpu --blocks 1 --channels 8 --patch 32 --batch 4 --val-every 20 --ckpt-every 20 --log-every 5)
 else
     BUDGET_MINUTES=${BUDGET_MINUTES:-7}
-    BENCH=(--seconds 3)
+    BENCH=(--seconds 3 --compile
+           --only baseline,fast-b64,fast-b256-fp32tail,fast-b256-pad8tail,compiled-b256,srgan-baseline,srgan-fast)
     TINY=(--val-every 2000 --ckpt-every 2000 --log-every 100)
 fi
 
@@ -79,7 +81,7 @@ echo "== training srresnet-mse ${START[*]}"
 # Budget: at most BUDGET_MINUTES, and at most what is left of LEASE_SECONDS minus 75 s for start-up
 # (imports, decoding the images) and the end (final Set5 validation, checkpoint). The guard sends SIGTERM
 # (the trainer then checkpoints and stops) 15 s before LEASE_SECONDS.
-LEASE_SECONDS=${LEASE_SECONDS:-570}
+LEASE_SECONDS=${LEASE_SECONDS:-580}
 read -r BUDGET GUARD < <(python -c "
 left = $LEASE_SECONDS - $SECONDS
 print(round(max(0.05, min(float('$BUDGET_MINUTES'), (left - 75) / 60)), 2), max(30, left - 15))")
