@@ -45,7 +45,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from methods.checkpoint import device_name  # noqa: E402
 from methods.specs import TRAIN_SPECS  # noqa: E402
-from methods.train import build_generator  # noqa: E402
+from methods.train_config import build_generator  # noqa: E402
 from methods.train_data import PatchSampler, list_training_files  # noqa: E402
 from methods.train_step import StepRunner, make_adam  # noqa: E402
 
