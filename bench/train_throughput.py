@@ -45,7 +45,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from methods.checkpoint import device_name  # noqa: E402
 from methods.specs import TRAIN_SPECS  # noqa: E402
-from methods.train_config import build_generator  # noqa: E402
+from methods.specs import build_network  # noqa: E402
 from methods.train_data import PatchSampler, list_training_files  # noqa: E402
 from methods.train_step import StepRunner, make_adam  # noqa: E402
 
@@ -94,7 +94,7 @@ def measure(v: Variant, sampler: PatchSampler, device: torch.device, *, arch: di
     spec = TRAIN_SPECS[v.method]
     torch.backends.cudnn.benchmark = v.cudnn_benchmark
     torch.manual_seed(0)
-    g = build_generator(spec, arch).to(device)
+    g = build_network(spec, arch).to(device)
     fused = v.fused_adam and device.type == "cuda"
     g_opt = make_adam(g.parameters(), lr=1e-4, betas=(0.9, 0.999), fused=fused)
     d = d_opt = None

@@ -21,13 +21,14 @@ import json
 import os
 import platform
 import struct
-import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
+from srbench.data import sha256_file as file_sha256  # noqa: F401  (public name of this module)
+from srbench.provenance import git_revision
 from srbench.errors import SrbenchError
 
 SIDECAR_KEY = "srbench.sidecar"
@@ -147,30 +148,6 @@ def _safetensors_metadata(data: bytes) -> dict[str, str]:
     if not isinstance(metadata, dict):
         raise ValueError("__metadata__ is not an object")
     return metadata
-
-
-def file_sha256(path: str | os.PathLike) -> str:
-    """Hex SHA-256 of a file's bytes."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def git_revision(root: str | os.PathLike = PROJECT_ROOT) -> str:
-    """The project's commit hash, with ``+dirty`` if tracked files changed; ``"unknown"`` without git."""
-    try:
-        rev = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=10, check=True
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
-            cwd=root, capture_output=True, text=True, timeout=30, check=True,
-        ).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
-    return rev + ("+dirty" if dirty else "") if rev else "unknown"
 
 
 def device_name(device: str | torch.device) -> str:

@@ -18,7 +18,7 @@ import torch
 import torch.nn as nn
 
 from methods.checkpoint import CheckpointError, checkpoint_paths, device_name, read_checkpoint
-from methods.specs import TrainSpec
+from methods.specs import TrainSpec, build_network
 from methods.tiling import upscale_tiled
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -35,25 +35,6 @@ def default_checkpoint_root() -> Path:
 def default_device() -> torch.device:
     """CUDA if available, else the CPU."""
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-
-
-def build_network(spec: TrainSpec, architecture: dict | None = None) -> nn.Module:
-    """``spec.build_generator()``, with size overrides such as ``{"num_blocks": 4, "channels": 16}``.
-
-    Overrides go to the factory if it accepts them, else to the network's own
-    class (keeping its other size attributes: ``num_blocks``, ``channels``,
-    ``scale``). Unknown overrides raise :class:`CheckpointError`.
-    """
-    if not architecture:
-        return spec.build_generator()
-    try:
-        return spec.build_generator(**architecture)
-    except TypeError:
-        default = spec.build_generator()
-        if not all(hasattr(default, key) for key in architecture):
-            raise CheckpointError(f"{spec.name} has no adjustable {', '.join(sorted(architecture))}") from None
-        sizes = {k: getattr(default, k) for k in ("num_blocks", "channels", "scale") if hasattr(default, k)}
-        return type(default)(**{**sizes, **architecture})
 
 
 def build_from_checkpoint(spec: TrainSpec, weights_path: str | os.PathLike) -> tuple[nn.Module, dict]:

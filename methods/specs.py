@@ -15,13 +15,16 @@ from typing import Callable
 
 import torch.nn as nn
 
+from srbench.errors import SrbenchError
+
 
 @dataclass(frozen=True)
 class TrainSpec:
     """How to build and train one method.
 
     ``build_generator`` returns a module mapping an LR batch (float32 NCHW RGB
-    in [0, 1]) to an SR batch of 4x the size whose values are in
+    in [0, 1]) to an SR batch of 4x the size; it may accept size keywords
+    (``num_blocks``, ``channels``) for smaller test networks whose values are in
     ``output_range`` (e.g. (-1, 1) for SRResNet: the paper scales HR to
     [-1, 1]). ``content_loss`` is ``"mse"``, ``"vgg22"`` or ``"vgg54"``.
     ``adversarial`` adds the discriminator and the 1e-3 * -log D(G(x)) term.
@@ -31,7 +34,7 @@ class TrainSpec:
     """
 
     name: str
-    build_generator: Callable[[], nn.Module]
+    build_generator: Callable[..., nn.Module]
     output_range: tuple[float, float] = (-1.0, 1.0)
     content_loss: str = "mse"
     adversarial: bool = False
@@ -48,3 +51,16 @@ def register_spec(spec: TrainSpec) -> None:
     if spec.name in TRAIN_SPECS:
         raise ValueError(f"train spec {spec.name!r} registered twice")
     TRAIN_SPECS[spec.name] = spec
+
+
+def build_network(spec: TrainSpec, architecture: dict | None = None) -> nn.Module:
+    """``spec.build_generator()``, with size overrides such as ``{"num_blocks": 4, "channels": 16}``.
+
+    Raises :class:`srbench.errors.SrbenchError` if the factory does not take them.
+    """
+    if not architecture:
+        return spec.build_generator()
+    try:
+        return spec.build_generator(**architecture)
+    except TypeError:
+        raise SrbenchError(f"{spec.name} has no adjustable {', '.join(sorted(architecture))}") from None

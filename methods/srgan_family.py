@@ -30,9 +30,9 @@ SRRESNET_DEFAULTS = {**_COMMON, "iterations": 1_000_000, "lr": 1e-4, "lr_steps":
 SRGAN_DEFAULTS = {**_COMMON, "iterations": 200_000, "lr": 1e-4, "lr_steps": [(100_000, 1e-5)]}
 
 
-def build_srresnet() -> SRResNet:
-    """The paper's generator: 16 residual blocks, 64 channels, 4x."""
-    return SRResNet(num_blocks=16, channels=64, scale=4)
+def build_srresnet(num_blocks: int = 16, channels: int = 64) -> SRResNet:
+    """The paper's generator: 16 residual blocks, 64 channels, 4x (smaller sizes for tests)."""
+    return SRResNet(num_blocks=num_blocks, channels=channels, scale=4)
 
 
 SPECS = (

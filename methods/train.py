@@ -53,10 +53,10 @@ import torch.nn as nn
 
 from methods import checkpoint as ckpt
 from methods import train_dist
-from methods.train_config import (  # noqa: F401  (TrainConfig, build_generator: public API)
+from methods.specs import build_network
+from methods.train_config import (  # noqa: F401  (TrainConfig: public API)
     Hyper,
     TrainConfig,
-    build_generator,
     checkpoint_dir,
     get_spec,
     resolve_device,
@@ -220,7 +220,7 @@ class Trainer:
         torch.manual_seed(self.hyper.seed)
         np.random.seed(self.hyper.seed)
         random.seed(self.hyper.seed)
-        self.generator = build_generator(self.spec, self.hyper.arch).to(self.device)
+        self.generator = build_network(self.spec, self.hyper.arch).to(self.device)
         if init_state is not None:
             self._load_generator(init_state, "--init checkpoint")
         self.discriminator = self.d_opt = None

@@ -13,7 +13,6 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import torch
-import torch.nn as nn
 
 from methods import train_dist
 from methods.specs import TRAIN_SPECS, TrainSpec
@@ -82,25 +81,6 @@ def get_spec(method: str) -> TrainSpec:
     if key not in TRAIN_SPECS:
         raise SrbenchError(f"no trainable method {method!r}; trainable: {', '.join(sorted(TRAIN_SPECS))}")
     return TRAIN_SPECS[key]
-
-
-def build_generator(spec: TrainSpec, arch: dict) -> nn.Module:
-    """``spec.build_generator()``, or with ``arch`` overrides (``num_blocks``, ``channels``).
-
-    Specs whose factory takes no arguments but builds a network with
-    ``num_blocks``/``channels`` attributes (SRResNet) are rebuilt with the
-    overrides through the network's own class.
-    """
-    if not arch:
-        return spec.build_generator()
-    try:
-        return spec.build_generator(**arch)
-    except TypeError:
-        default = spec.build_generator()
-        if all(hasattr(default, k) for k in arch):
-            kwargs = {k: getattr(default, k) for k in ("num_blocks", "channels", "scale") if hasattr(default, k)}
-            return type(default)(**{**kwargs, **arch})
-        raise SrbenchError(f"{spec.name} has no adjustable {'/'.join(arch)}") from None
 
 
 def resolve_device(flag: str | None, ctx: train_dist.DistContext) -> torch.device:

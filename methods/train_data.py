@@ -34,6 +34,7 @@ import numpy as np
 import torch
 
 from srbench import SCALE
+from srbench.resize_torch import imresize
 from srbench.data import sha256_file
 from srbench.errors import DataError
 from srbench.imageio import read_image
@@ -139,7 +140,6 @@ class PatchSampler:
         self.num_images = len(kept)
         self.generator = torch.Generator(device=self.device)
         self.generator.manual_seed(seed)
-        self.make_lr = LrMaker(hr_patch, self.device)
         grid = torch.arange(hr_patch, device=self.device)
         self._rows = grid.view(1, hr_patch, 1)
         self._cols = grid.view(1, 1, hr_patch)
@@ -202,10 +202,10 @@ class PatchSampler:
         """Return ``(lr, hr)``: float32 NCHW RGB in [0, 1] on the device.
 
         ``hr`` is ``(batch, 3, P, P)`` on 8-bit levels (k / 255); ``lr`` is
-        ``(batch, 3, P/4, P/4)``, :func:`make_lr` of ``hr`` (computed by :class:`LrMaker`).
+        ``(batch, 3, P/4, P/4)``, :func:`make_lr` of ``hr``.
         """
         hr = self.sample_hr_uint8(batch).float().div_(255.0).contiguous()
-        return self.make_lr(hr), hr
+        return make_lr(hr), hr
 
 
 def make_lr(hr: torch.Tensor) -> torch.Tensor:
@@ -215,47 +215,4 @@ def make_lr(hr: torch.Tensor) -> torch.Tensor:
     ``imresize`` does on uint8 images, so a whole benchmark HR image gives
     its shipped ``LR_bicubic_x4`` file bit for bit.
     """
-    from srbench.resize_torch import imresize
-
     return imresize(hr, 1.0 / SCALE, kernel="bicubic", quantize=True)
-
-
-class LrMaker:
-    """:func:`make_lr` for square ``hr_patch`` batches, with the resampling taps kept on the device.
-
-    Same plan, taps and per-dimension rounding as
-    ``srbench.resize_torch.imresize(hr, 1/4, quantize=True)`` (a test checks
-    equality bit for bit). It exists because ``imresize`` uploads its tap
-    tables on every call, and every blocking host-to-device copy synchronises
-    the CUDA stream: once per training step that would stall the GPU queue.
-    """
-
-    def __init__(self, hr_patch: int, device: torch.device | str) -> None:
-        from srbench.resize import resize_plan, resize_weights
-
-        self.hr_patch = hr_patch
-        self.steps = []
-        for dim, out_len, dim_scale in resize_plan((hr_patch, hr_patch), 1.0 / SCALE, None):
-            w = resize_weights(hr_patch, out_len, dim_scale, "bicubic")
-            index = torch.from_numpy(w.index.copy()).to(device)
-            weight = torch.from_numpy(w.weight.copy()).to(device=device, dtype=torch.float32)
-            self.steps.append((dim + 2, index, weight))
-
-    def __call__(self, hr: torch.Tensor) -> torch.Tensor:
-        """``(N, 3, P, P)`` float32 in [0, 1] -> ``(N, 3, P/4, P/4)`` on 8-bit levels."""
-        x = _levels(hr * 255.0)
-        for dim, index, weight in self.steps:
-            out_len, taps = index.shape
-            g = x.index_select(dim, index.reshape(-1))
-            n, c, h, w = x.shape
-            if dim == 2:
-                x = (g.view(n, c, out_len, taps, w) * weight.view(out_len, taps, 1)).sum(dim=3)
-            else:
-                x = (g.view(n, c, h, out_len, taps) * weight).sum(dim=4)
-            x = _levels(x)
-        return x / 255.0
-
-
-def _levels(x: torch.Tensor) -> torch.Tensor:
-    """Round to integer levels half up and clamp to 0..255 (MATLAB's double -> uint8)."""
-    return torch.floor(x + 0.5).clamp_(0, 255)

@@ -17,7 +17,6 @@ detected instead of silently mixed.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import os
@@ -31,6 +30,7 @@ import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
 
+from srbench.data import sha256_file
 from srbench.errors import SrbenchError
 
 RESUME_TENSORS = "resume.safetensors"
@@ -161,7 +161,7 @@ def save_resume(folder: str | os.PathLike, tensors: dict[str, torch.Tensor], met
     os.close(fd)
     try:
         save_file({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, tmp)
-        digest = _sha256(tmp)
+        digest = sha256_file(tmp)
         with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
         os.chmod(tmp, 0o644)  # mkstemp creates 0600
@@ -184,7 +184,7 @@ def load_resume(folder: str | os.PathLike) -> tuple[dict[str, torch.Tensor], dic
     meta = json.loads(jpath.read_text())
     if meta.get("format") != FORMAT:
         raise SrbenchError(f"{jpath}: unknown resume format {meta.get('format')!r}")
-    if _sha256(tpath) != meta["tensors_sha256"]:
+    if sha256_file(tpath) != meta["tensors_sha256"]:
         raise SrbenchError(f"{tpath} does not match {jpath} (interrupted write?); cannot resume from it")
     return load_file(str(tpath)), meta
 
@@ -204,9 +204,3 @@ def _write_json_atomic(path: Path, obj: dict) -> None:
         raise
 
 
-def _sha256(path: str | os.PathLike) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import platform
 import subprocess
 import sys
@@ -11,17 +12,17 @@ from srbench import __version__
 from srbench.data import MANIFEST_DIR, PROJECT_ROOT
 
 
-def git_revision() -> str:
+def git_revision(root: str | os.PathLike = PROJECT_ROOT) -> str:
     """The checkout's ``HEAD`` commit (with ``+dirty`` if tracked files changed), or ``unknown``."""
     try:
         rev = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=10
+            ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=10
         )
         if rev.returncode != 0:
             return "unknown"
         dirty = subprocess.run(
             ["git", "status", "--porcelain", "--untracked-files=no"],
-            cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=10,
+            cwd=root, capture_output=True, text=True, timeout=30,
         )
         return rev.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
     except (OSError, subprocess.SubprocessError):

@@ -15,16 +15,24 @@ change the result.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import torch
 
 from srbench.resize import ResizeError, check_kernel, resize_plan, resize_weights
 
 
-def _taps(in_len: int, out_len: int, scale: float, kernel: str, like: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """``(index, weight)`` of shape ``(out_len, taps)`` on ``like``'s device, weight in its dtype."""
+@lru_cache(maxsize=64)
+def _taps(in_len: int, out_len: int, scale: float, kernel: str, device: torch.device,
+          dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(index, weight)`` of shape ``(out_len, taps)`` on ``device``, weight in ``dtype``.
+
+    Cached: after the first call for a size no host-to-device copy happens,
+    so a training step that makes LR patches never waits on an upload.
+    """
     w = resize_weights(in_len, out_len, scale, kernel)
-    index = torch.from_numpy(w.index.copy()).to(like.device)
-    weight = torch.from_numpy(w.weight.copy()).to(device=like.device, dtype=like.dtype)
+    index = torch.from_numpy(w.index.copy()).to(device)
+    weight = torch.from_numpy(w.weight.copy()).to(device=device, dtype=dtype)
     return index, weight
 
 
@@ -60,7 +68,7 @@ def imresize(x: torch.Tensor, scale: float, *, kernel: str = "bicubic", quantize
     if quantize:  # work in level units 0..255, as MATLAB does on uint8
         x = _round_levels(x * 255)
     for dim, out_len, dim_scale in plan:
-        index, weight = _taps(in_shape[dim], out_len, dim_scale, kernel, x)
+        index, weight = _taps(in_shape[dim], out_len, dim_scale, kernel, x.device, x.dtype)
         x = _resize_dim(x, dim + 2, index, weight)
         if quantize:
             x = _round_levels(x)

@@ -33,7 +33,7 @@ from tqdm import tqdm
 
 import methods as method_registry
 from srbench import provenance
-from srbench.data import DATASETS, PROJECT_ROOT, load_dataset, normalize_dataset_name
+from srbench.data import PROJECT_ROOT, load_dataset, normalize_dataset_name
 from srbench.errors import MissingOutput, SrbenchError
 from srbench.imageio import write_png
 from srbench.metrics import PROTOCOLS, evaluate_protocols

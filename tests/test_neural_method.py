@@ -13,6 +13,7 @@ import pytest
 import torch
 
 import methods
+from srbench.errors import SrbenchError
 from methods.checkpoint import CheckpointError, environment_fields, file_sha256, save_checkpoint
 from methods.neural import NeuralMethod
 from methods.specs import TRAIN_SPECS, TrainSpec
@@ -121,5 +122,5 @@ def test_sidecar_architecture_overrides_select_the_network_size(tmp_path):
     assert method._model.num_blocks == 2
 
     save_checkpoint(tmp_path / "srresnet-mse", small.state_dict(), {**sidecar, "architecture": {"depth": 3}})
-    with pytest.raises(CheckpointError, match="no adjustable depth"):
+    with pytest.raises(SrbenchError, match="no adjustable depth"):
         NeuralMethod(spec, checkpoint_root=tmp_path, device="cpu").checkpoint_info()

@@ -111,11 +111,3 @@ def test_lr_of_a_whole_benchmark_image_is_the_shipped_lr_file(data_root):
     x = torch.from_numpy(hr.copy()).permute(2, 0, 1).unsqueeze(0).float().div(255)
     lr = make_lr(x)[0].permute(1, 2, 0).mul(255).round().to(torch.uint8).numpy()
     assert np.array_equal(lr, lr_file)
-
-
-def test_cached_lr_maker_equals_resize_torch(train_root):
-    from methods.train_data import LrMaker
-
-    sampler = PatchSampler.from_files(list_training_files([train_root / "mcmaster"])[:3], hr_patch=96, device="cpu", seed=1)
-    hr = sampler.sample_hr_uint8(6).float().div(255)
-    assert torch.equal(LrMaker(96, "cpu")(hr), make_lr(hr))

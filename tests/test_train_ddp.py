@@ -39,9 +39,9 @@ def _torchrun(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
 def test_two_process_training_learns_and_rank0_alone_writes(train_root, tmp_path):
     images = _images(train_root, tmp_path)
     out = tmp_path / "run"
-    proc = _torchrun(["--method", "srresnet-mse", "--train-data", str(images), "--iters", "40", "--lr", "1e-3",
-                      "--log-every", "5", "--ckpt-every", "20", "--out", str(out)], tmp_path)
-    assert proc.stdout.count("completed at iteration 40") == 1  # only rank 0 reports
+    proc = _torchrun(["--method", "srresnet-mse", "--train-data", str(images), "--iters", "80", "--lr", "1e-3",
+                      "--log-every", "10", "--ckpt-every", "40", "--out", str(out)], tmp_path)
+    assert proc.stdout.count("completed at iteration 80") == 1  # only rank 0 reports
 
     # exactly one checkpoint (and its resume state), nothing written by rank 1
     assert sorted(p.name for p in out.iterdir()) == [
@@ -51,7 +51,7 @@ def test_two_process_training_learns_and_rank0_alone_writes(train_root, tmp_path
 
     side = json.loads((out / "model.json").read_text())
     assert side["distributed"]["world_size"] == 2
-    assert (side["iterations"], side["patches_seen"]) == (40, 40 * 4 * 2)
+    assert (side["iterations"], side["patches_seen"]) == (80, 80 * 4 * 2)
 
     # both ranks' crop generators are saved, and they differ (per-rank seeds)
     state = load_file(str(out / "resume.safetensors"))
