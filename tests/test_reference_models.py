@@ -133,3 +133,22 @@ def test_training_smoke_through_the_trainer(name, tmp_path, train_root, set5):
     assert info["method"] == name and info["hyper"]["lr"] == TRAIN_SPECS[name].defaults["lr"]
     sr = method.upscale(set5[2].lr, dataset="set5", name=set5[2].name)
     assert sr.dtype == np.uint8 and sr.shape == set5[2].hr.shape
+
+
+@pytest.mark.parametrize("name", ["srcnn", "espcn"])
+def test_committed_checkpoint_beats_bicubic_on_set5(name, set5):
+    """The checkpoints under results/checkpoints/ are trained models, not initial weights.
+
+    (Their exact means on all three sets are pinned by tests/test_metrics_regression.py.)
+    """
+    from srbench.metrics import evaluate
+
+    method = get_method(name)
+    assert method.availability() is None, f"results/checkpoints/{name}/model.safetensors is missing"
+    bicubic = get_method("bicubic")
+    gain = [
+        evaluate(method.upscale(im.lr, dataset="set5", name=im.name), im.hr, protocol="matlab")[0]
+        - evaluate(bicubic.upscale(im.lr, dataset="set5", name=im.name), im.hr, protocol="matlab")[0]
+        for im in set5
+    ]
+    assert min(gain) > 0.2 and np.mean(gain) > 0.8, gain
