@@ -8,7 +8,9 @@ name as the HR file** (``baby.png``, ``img_001.png``), in one of two layouts:
 * **per set** (the srbench layout): ``DIR/<set>/NAME.png``, e.g.
   ``DIR/set5/baby.png``, ``DIR/bsd100/img_001.png``. The set folder name is
   matched case-insensitively (``Set5/`` works too). Used as soon as ``DIR``
-  has a sub-folder named after any benchmark set.
+  has a sub-folder named after any benchmark set. ``srbench run
+  --save-images`` writes exactly this layout under ``OUT/images/<method>/``,
+  so a saved run can be re-read as ``external:NAME=OUT/images/<method>``.
 * **flat**: ``DIR/NAME.png`` for every image of every set (the sets' file
   names do not collide).
 
