@@ -76,6 +76,8 @@ def _run(args: argparse.Namespace) -> int:
     )
     for name, reason in result.skipped.items():
         print(f"skipped {name}: {reason}")
+    for line in result.coverage:
+        print(line)
     for key, names in result.missing.items():
         print(f"partial {key}: no output for {len(names)} image(s): {', '.join(names[:5])}{' ...' if len(names) > 5 else ''}")
     print(format_summary(result.summary))

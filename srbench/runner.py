@@ -53,6 +53,7 @@ class RunResult:
     summary: pd.DataFrame
     skipped: dict[str, str] = field(default_factory=dict)
     missing: dict[str, list[str]] = field(default_factory=dict)
+    coverage: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
 
@@ -136,6 +137,8 @@ def run_benchmark(
     if (out_dir / "per_image.csv").exists() and not overwrite:
         raise SrbenchError(f"{out_dir} already holds a run (per_image.csv); choose another --out or pass --overwrite")
     out_dir.mkdir(parents=True, exist_ok=True)
+    # methods that read stored results (external:) say up front what they lack
+    coverage = [line for m in chosen if hasattr(m, "check_coverage") for line in m.check_coverage(datasets).lines()]
 
     images = {name: load_dataset(name, data_root) for name in datasets}
     total = sum(len(v) for v in images.values()) * len(chosen)
@@ -191,12 +194,13 @@ def run_benchmark(
         "methods": {m.name: _method_record(m) for m in chosen},
         "skipped": skipped,
         "missing": missing,
+        "coverage": coverage,
         "code_revision": provenance.git_revision(),
         "environment": provenance.environment(),
         "seconds": round(seconds, 2),
     }
     _write_text(out_dir / "run.json", json.dumps(record, indent=1, sort_keys=True) + "\n")
-    return RunResult(out_dir, per_image, summary, skipped, missing, seconds)
+    return RunResult(out_dir, per_image, summary, skipped, missing, coverage, seconds)
 
 
 class _InlineExecutor(Executor):

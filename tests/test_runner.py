@@ -88,3 +88,27 @@ def test_worker_processes_give_identical_rows(data_root, tmp_path):
                            progress=False, jobs=2)
     pd.testing.assert_frame_equal(inline.per_image, pooled.per_image)
     assert (tmp_path / "a" / "per_image.csv").read_bytes() == (tmp_path / "b" / "per_image.csv").read_bytes()
+
+
+def test_partially_covered_external_set_is_never_averaged(data_root, tmp_path, capsys):
+    saved = tmp_path / "saved"
+    run_benchmark(["bicubic"], ["set5"], data_root=data_root, out_dir=saved, protocols=["matlab"],
+                  save_images=True, progress=False)
+    folder = saved / "images" / "bicubic"
+    (folder / "set5" / "bird.png").unlink()
+    (folder / "set5" / "notes.txt").write_text("not an image")
+    out = tmp_path / "ext"
+    rc = main(["run", "--methods", f"external:mine={folder}", "--datasets", "set5", "--protocol", "matlab",
+               "--data-root", str(data_root), "--out", str(out), "--no-progress"])
+    assert rc == 0
+    printed = capsys.readouterr().out
+    assert "external:mine covers 4/5 of set5 (missing bird.png)" in printed
+    assert "notes.txt" in printed
+    assert "partial 4/5" in printed
+    summary = pd.read_csv(out / "summary.csv")
+    row = summary.iloc[0]
+    assert (row.method, row.n, row.n_expected) == ("mine", 4, 5)
+    assert pd.isna(row.psnr) and pd.isna(row.ssim)
+    per_image = pd.read_csv(out / "per_image.csv")
+    assert len(per_image) == 4 and "bird.png" not in set(per_image.image)
+    assert json.loads((out / "run.json").read_text())["missing"] == {"mine/set5": ["bird.png"]}
