@@ -116,6 +116,6 @@ def _export(args: argparse.Namespace) -> int:
     db = Path(args.db) if args.db else study.root / DB_NAME
     if not db.is_file():
         raise StudyError(f"no answer database at {db} (nobody has rated yet, or pass --db)")
-    n = Store(db).export_csv(args.out, study.name)
+    n = Store(db, read_only=True).export_csv(args.out, study.name)
     print(f"{n} answers -> {args.out}")
     return 0

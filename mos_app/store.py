@@ -10,6 +10,10 @@
   NOTHING``); :meth:`Store.record` says whether the answer was new.
 * Parameterised SQL only; rater ids are checked against
   :data:`mos_app.study.RATER_ID_RE` before anything is written.
+* ``Store(path, read_only=True)`` (export, report) opens an existing answer
+  file without changing it: no schema, no journal-mode switch, and a clear
+  :class:`AnswerError` for a missing file, a non-SQLite file or a SQLite file
+  that holds no ``answers`` table.
 
 :data:`CSV_COLUMNS` is the long format shared with the report
 (``study,rater,item,method,dataset,image,phase,repeat,score,response_ms,timestamp``).
@@ -94,20 +98,43 @@ def utc_now() -> str:
 class Store:
     """Answers of one or more studies in the SQLite file ``path`` (created on first use)."""
 
-    def __init__(self, path: str | os.PathLike, *, busy_timeout_s: float = 30.0):
+    def __init__(self, path: str | os.PathLike, *, busy_timeout_s: float = 30.0, read_only: bool = False):
         self.path = Path(path)
         self.busy_timeout_s = busy_timeout_s
+        self.read_only = read_only
         self._local = threading.local()
-        with self._conn() as conn:
-            conn.execute(_SCHEMA)
+        if read_only:
+            self._check_readable()
+        else:
+            with self._conn() as conn:
+                conn.execute(_SCHEMA)
+
+    def _check_readable(self) -> None:
+        """For ``read_only``: the file exists, is SQLite and holds the ``answers`` table."""
+        if not self.path.is_file():
+            raise AnswerError(f"answer database {self.path} not found")
+        try:
+            found = self._conn().execute(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'answers'").fetchone()
+        except sqlite3.DatabaseError as exc:
+            self.close()
+            raise AnswerError(f"{self.path} is not a readable SQLite database ({exc})") from exc
+        if found is None:
+            self.close()
+            raise AnswerError(f"{self.path} is a SQLite database but not a MOS answer file (no 'answers' table)")
 
     def _conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
         if conn is None or getattr(self._local, "pid", None) != os.getpid():
-            conn = sqlite3.connect(self.path, timeout=self.busy_timeout_s, isolation_level=None)
-            conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout_s * 1000)}")
-            conn.execute("PRAGMA journal_mode = WAL")
-            conn.execute("PRAGMA synchronous = FULL")
+            if self.read_only:
+                uri = f"{self.path.resolve().as_uri()}?mode=ro"
+                conn = sqlite3.connect(uri, uri=True, timeout=self.busy_timeout_s, isolation_level=None)
+                conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout_s * 1000)}")
+            else:
+                conn = sqlite3.connect(self.path, timeout=self.busy_timeout_s, isolation_level=None)
+                conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout_s * 1000)}")
+                conn.execute("PRAGMA journal_mode = WAL")
+                conn.execute("PRAGMA synchronous = FULL")
             self._local.conn, self._local.pid = conn, os.getpid()
         return conn
 
@@ -163,13 +190,25 @@ class Store:
         return _csv_text(self.rows(study))
 
     def export_csv(self, out: str | os.PathLike, study: str | None = None) -> int:
-        """Write the answers as CSV to ``out`` atomically; return the number of answers written."""
+        """Write the answers as CSV to ``out`` atomically; return the number of answers written.
+
+        Raises :class:`AnswerError` if ``out`` is a folder or cannot be written (nothing is left behind).
+        """
         rows = self.rows(study)
         out = Path(out)
-        out.parent.mkdir(parents=True, exist_ok=True)
+        if out.is_dir():
+            raise AnswerError(f"{out} is a folder; give the CSV file to write, e.g. {out / 'ratings.csv'}")
         tmp = out.with_name(f".tmp-{out.name}")
-        tmp.write_text(_csv_text(rows))
-        os.replace(tmp, out)
+        try:
+            out.parent.mkdir(parents=True, exist_ok=True)
+            tmp.write_text(_csv_text(rows))
+            os.replace(tmp, out)
+        except OSError as exc:
+            try:
+                tmp.unlink(missing_ok=True)
+            except OSError:
+                pass
+            raise AnswerError(f"cannot write {out} ({exc.strerror or exc})") from exc
         return len(rows)
 
 

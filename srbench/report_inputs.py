@@ -124,16 +124,17 @@ def _read_ratings_csv(path: Path) -> pd.DataFrame:
 
 
 def _read_ratings_db(path: Path) -> pd.DataFrame:
-    """Read a MOS app SQLite database through the MOS app's own store (:class:`mos_app.store.Store`)."""
+    """Read a MOS app SQLite database through the MOS app's own store (:class:`mos_app.store.Store`),
+    read-only: the file is not changed (no schema, no journal-mode switch), so its checksum holds."""
     from mos_app.store import CSV_COLUMNS, Store
 
     try:
-        store = Store(path)
+        store = Store(path, read_only=True)
         try:
             rows = store.rows()
         finally:
             store.close()
-    except sqlite3.DatabaseError as exc:
+    except (sqlite3.DatabaseError, SrbenchError) as exc:
         raise SrbenchError(f"{path}: not a readable MOS app database ({exc})") from exc
     return pd.DataFrame(rows, columns=list(CSV_COLUMNS)).astype(str)
 

@@ -144,3 +144,51 @@ def test_csv_export_long_format(tmp_path):
         ("calibration", "nearest", "0", "1"), ("rating", "bicubic", "1", "5")]
     assert all(r["timestamp"].endswith("+00:00") and "T" in r["timestamp"] for r in rows)
     assert all(r["response_ms"] == "1200" for r in rows)
+
+
+def _delete_journal_db(path) -> None:
+    """A MOS answer file in rollback-journal mode (e.g. copied with sqlite3 .backup)."""
+    store = Store(path)
+    store.record(_answer("r1", 0, score=2))
+    store.close()
+    with sqlite3.connect(path) as conn:
+        conn.execute("PRAGMA journal_mode = DELETE")
+
+
+def test_read_only_store_reads_without_changing_the_file(tmp_path):
+    db = tmp_path / "copy of ratings é.sqlite"
+    _delete_journal_db(db)
+    before = db.read_bytes()
+    store = Store(db, read_only=True)
+    assert [r["score"] for r in store.rows()] == [2]
+    store.close()
+    assert db.read_bytes() == before  # journal mode not switched to WAL, nothing written
+    assert sorted(p.name for p in tmp_path.iterdir()) == [db.name]  # no -wal/-shm left behind
+
+
+def test_read_only_store_refuses_missing_foreign_and_non_sqlite_files(tmp_path):
+    with pytest.raises(AnswerError, match="not found"):
+        Store(tmp_path / "absent.sqlite", read_only=True)
+    junk = tmp_path / "junk.db"
+    junk.write_text("not a database\n" * 100)
+    with pytest.raises(AnswerError, match="not a readable SQLite database"):
+        Store(junk, read_only=True)
+    other = tmp_path / "other.db"
+    with sqlite3.connect(other) as conn:
+        conn.execute("CREATE TABLE t (x)")
+    with pytest.raises(AnswerError, match="no 'answers' table"):
+        Store(other, read_only=True)
+    with sqlite3.connect(other) as conn:  # and the foreign database was not given an answers table
+        assert conn.execute("SELECT name FROM sqlite_master").fetchall() == [("t",)]
+
+
+def test_export_csv_to_a_folder_or_unwritable_place_is_a_clear_error(tmp_path):
+    store = Store(tmp_path / "r.sqlite")
+    store.record(_answer("r1", 0))
+    with pytest.raises(AnswerError, match="is a folder"):
+        store.export_csv(tmp_path)
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(AnswerError, match="cannot write"):
+        store.export_csv(blocker / "sub" / "ratings.csv")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file", "r.sqlite", "r.sqlite-shm", "r.sqlite-wal"]

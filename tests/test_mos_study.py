@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 import shutil
 import subprocess
 import sys
@@ -192,3 +193,24 @@ def test_export_cli(tmp_path, capsys):
     lines = (tmp_path / "r.csv").read_text().splitlines()
     assert len(lines) == 2 and lines[1].startswith(f"synthetic,r1,{s.item},nearest,bsd200,c0.jpg,calibration,0,1,900,")
     assert json.loads((root / "manifest.json").read_text())["settings"]["name"] == "synthetic"
+
+
+def test_export_cli_bad_database_or_output_is_one_error_line(tmp_path, capsys):
+    root = synthetic_study(tmp_path / "s")
+    junk = tmp_path / "junk.db"
+    junk.write_text("garbage\n")
+    assert main(["mos", "export", "--study", str(root), "--db", str(junk), "--out", str(tmp_path / "r.csv")]) == 2
+    assert "not a readable SQLite database" in capsys.readouterr().err
+    foreign = tmp_path / "foreign.db"
+    with sqlite3.connect(foreign) as conn:
+        conn.execute("CREATE TABLE t (x)")
+    assert main(["mos", "export", "--study", str(root), "--db", str(foreign), "--out", str(tmp_path / "r.csv")]) == 2
+    assert "no 'answers' table" in capsys.readouterr().err
+    with sqlite3.connect(foreign) as conn:
+        assert conn.execute("SELECT name FROM sqlite_master").fetchall() == [("t",)]
+    from mos_app.store import Store
+
+    Store(root / "ratings.sqlite").close()
+    assert main(["mos", "export", "--study", str(root), "--out", str(tmp_path)]) == 2
+    assert "is a folder" in capsys.readouterr().err
+    assert not (tmp_path / "r.csv").exists()

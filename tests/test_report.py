@@ -8,8 +8,10 @@ and review the diff.
 from __future__ import annotations
 
 import csv
+import hashlib
 import os
 import shutil
+import sqlite3
 from pathlib import Path
 
 import numpy as np
@@ -222,6 +224,32 @@ def test_database_ratings_read_through_the_mos_store(tmp_path, with_ratings):
     report.build_report(RUNS, [tmp_path / "answers.db"], out)
     for name in ("table1.csv", "table2.csv", "figure5.csv", "significance.csv", "mos.csv", "screening.csv"):
         assert (out / name).read_bytes() == (with_ratings / name).read_bytes(), name
+
+
+def test_database_ratings_file_is_not_modified_by_the_report(tmp_path, with_ratings):
+    from mos_app.store import Answer, Store
+
+    db = tmp_path / "answers.db"
+    store = Store(db)
+    for i, r in enumerate(synthetic_ratings()):
+        store.record(Answer(study=r["study"], rater=r["rater"], presentation=i, item=r["item"], method=r["method"],
+                            dataset=r["dataset"], image=r["image"], phase=r["phase"], repeat=r["repeat"],
+                            score=r["score"], response_ms=r["response_ms"]))
+    store.close()
+    with sqlite3.connect(db) as conn:  # a copy in rollback-journal mode, as sqlite3's .backup writes it
+        conn.execute("PRAGMA journal_mode = DELETE")
+    before = db.read_bytes()
+    report.build_report(RUNS, [db], tmp_path / "out")
+    assert db.read_bytes() == before  # the report's recorded sha256 is that of the file as given
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["answers.db", "out"]
+    digest = hashlib.sha256(before).hexdigest()
+    assert f"ratings `answers.db`: sha256 `{digest}`" in (tmp_path / "out" / "report.md").read_text()
+    assert (tmp_path / "out" / "mos.csv").read_bytes() == (with_ratings / "mos.csv").read_bytes()
+    foreign = tmp_path / "foreign.db"
+    with sqlite3.connect(foreign) as conn:
+        conn.execute("CREATE TABLE t (x)")
+    with pytest.raises(SrbenchError, match="not a readable MOS app database.*no 'answers' table"):
+        report.build_report(RUNS, [foreign], tmp_path / "o")
 
 
 def test_input_errors(tmp_path):
