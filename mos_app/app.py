@@ -12,6 +12,9 @@ calibration (each anchor image is shown with the score it stands for; the
 rater's click is stored with phase ``calibration``) -> every item rated with
 five buttons 1..5. Every click is stored at once; reopening the URL resumes
 at the first unanswered presentation, so "pause" is simply closing the tab.
+Two tabs of the same rater share one sequence: the first answer to a
+presentation is kept, and a later click on it in the other tab is not
+stored and is reported there (a double click in one tab is ignored silently).
 """
 
 from __future__ import annotations
@@ -166,11 +169,20 @@ def _answer(study: Study, store: Store, rater: str, p: Presentation, score: int)
     answer = Answer(study.name, rater, p.index, s.item, s.method, s.dataset, s.image,
                     p.phase, p.repeat, score, elapsed)
     try:
-        store.record(answer)
+        new = store.record(answer)
     except StudyError as exc:
         st.session_state["message"] = f"Answer not recorded: {exc}"
     except sqlite3.Error as exc:
         st.session_state["message"] = f"Answer not recorded, the database is busy or unwritable ({exc}); click again."
+    else:
+        if new:
+            st.session_state["last_answered"] = (rater, p.index)
+        elif st.session_state.get("last_answered") != (rater, p.index):
+            # Not a double click in this tab: the same rater answered this image in another tab or window
+            # first. That answer is kept; say so instead of silently dropping the click.
+            st.session_state["message"] = (f"Image {p.index + 1} had already been rated in another tab or window; "
+                                           "that first answer is kept and this click was not recorded. "
+                                           "Please rate in one tab only.")
 
 
 if __name__ == "__main__":

@@ -197,3 +197,22 @@ def test_unwritable_database_path_is_reported(study, tmp_path, monkeypatch):
     monkeypatch.setenv("SRBENCH_MOS_DB", str(tmp_path / "no" / "such" / "dir" / "ratings.sqlite"))
     at = app(rater="r1")
     assert not at.exception and "cannot be opened" in at.error[0].value and not at.button
+
+
+def test_two_tabs_of_one_rater_first_answer_kept_and_the_other_tab_told(study, tmp_path):
+    seq = presentations(load_study(study), "r5")
+    tab_a = app(rater="r5")
+    tab_a = tab_a.button[0].click().run()  # Begin
+    tab_a = click_score(tab_a, 1)  # calibration anchor 1 (presentation 0)
+    tab_b = app(rater="r5")  # second tab opens at presentation 1, like tab A
+    assert shown(tab_a)[0] == shown(tab_b)[0] == 1
+    tab_a = click_score(tab_a, 5)
+    tab_b = click_score(tab_b, 3)  # stale: presentation 1 was answered in tab A
+    assert db_rows(tmp_path) == [("r5", 0, seq[0].stimulus.item, "calibration", 0, 1),
+                                 ("r5", 1, seq[1].stimulus.item, "calibration", 0, 5)]
+    assert shown(tab_b)[0] == 2 and shown(tab_a)[0] == 2
+    assert any("already been rated in another tab" in w.value for w in tab_b.warning)
+    assert not tab_a.warning
+    tab_a = click_score(tab_a, 4)
+    assert not tab_a.warning  # normal answers say nothing
+    assert len(db_rows(tmp_path)) == 3

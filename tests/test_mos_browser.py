@@ -190,6 +190,7 @@ def test_browser_rating_resume_exact_pixels_and_latency(tmp_path, data_root, tra
                 if k == 1:
                     check_image_is_exact(page, study, 2)
             assert rows(db) == [(k, s) for k, (s, _) in enumerate(clicks)]
+            assert "another tab" not in page.inner_text("body")  # a double click is ignored silently
 
             page.reload()
             page.wait_for_selector('img.mos-stimulus[data-idx="5"]', timeout=15000)
