@@ -166,7 +166,11 @@ def build_report(run_dirs: list[str | Path], rating_paths: list[str | Path], out
     files["report.md"] = "".join(md_parts).encode()
 
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:  # a file in the way (FileExistsError / NotADirectoryError), no permission, ...
+        raise SrbenchError(f"cannot create the output folder {out} ({exc.strerror or exc}); "
+                           "--out must be a folder") from exc
     written = []
     for name in sorted(files):
         write_atomic(out / name, files[name])

@@ -149,6 +149,8 @@ def load_ratings(paths: list[str | Path]) -> Ratings | None:
         return None
     frames, sources = [], []
     for p in sorted(Path(x) for x in paths):
+        if p.is_dir():
+            raise SrbenchError(f"ratings {p} is a folder: give the ratings files themselves (.csv or .db)")
         if not p.is_file():
             raise SrbenchError(f"ratings file {p} not found")
         df = _read_ratings_db(p) if p.suffix.lower() in (".db", ".sqlite", ".sqlite3") else _read_ratings_csv(p)

@@ -275,6 +275,13 @@ def test_input_errors(tmp_path):
         report.build_report(RUNS, [not_db], tmp_path / "o")
     with pytest.raises(SrbenchError, match="not found"):
         report.build_report(RUNS, [tmp_path / "absent.csv"], tmp_path / "o")
+    with pytest.raises(SrbenchError, match="is a folder"):
+        report.build_report(RUNS, [tmp_path], tmp_path / "o")
+    a_file = tmp_path / "a_file"
+    a_file.write_text("x")
+    for out in (a_file, a_file / "sub"):
+        with pytest.raises(SrbenchError, match="cannot create the output folder"):
+            report.build_report(RUNS, [], out)
     with pytest.raises(SrbenchError, match="unknown protocol"):
         report.build_report(RUNS, [], tmp_path / "o", protocol="daala")
     with pytest.raises(SrbenchError, match="nothing to report"):
@@ -288,6 +295,8 @@ def test_cli(tmp_path, capsys):
     assert "--out is required" in capsys.readouterr().err
     assert main(["report", "--runs", *map(str, RUNS), "--out", str(tmp_path), "--correction", "holm"]) == 0
     assert "multiple-comparison correction: holm" in (tmp_path / "table1.md").read_text()
+    assert main(["report", "--runs", str(RUNS[0]), "--out", str(tmp_path / "table1.md")]) == 2
+    assert "srbench report: error: cannot create the output folder" in capsys.readouterr().err
 
 
 COMMITTED = Path(__file__).resolve().parent.parent / "results" / "report"
