@@ -18,14 +18,19 @@ final files appear (atomically) only when the run completes.
 from __future__ import annotations
 
 import csv
+import functools
 import json
 import math
 import multiprocessing
 import os
+import signal
+import sys
 import time
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 import pandas as pd
@@ -42,6 +47,7 @@ PER_IMAGE_COLUMNS = ["dataset", "image", "method", "protocol", "psnr", "ssim"]
 SUMMARY_COLUMNS = ["dataset", "method", "protocol", "n", "n_expected", "psnr", "ssim"]
 RUNS_DIR = PROJECT_ROOT / "results" / "runs"
 MIN_IMAGES_FOR_WORKERS = 24
+LOG_PROGRESS_INTERVAL_S = 30.0  # progress-line period when stderr is not a terminal
 
 
 @dataclass
@@ -136,7 +142,7 @@ def run_benchmark(
     out_dir = Path(out_dir) if out_dir else default_out_dir()
     if (out_dir / "per_image.csv").exists() and not overwrite:
         raise SrbenchError(f"{out_dir} already holds a run (per_image.csv); choose another --out or pass --overwrite")
-    out_dir.mkdir(parents=True, exist_ok=True)
+    _make_out_dir(out_dir)
     # methods that read stored results (external:) say up front what they lack
     coverage = [line for m in chosen if hasattr(m, "check_coverage") for line in m.check_coverage(datasets).lines()]
 
@@ -147,8 +153,8 @@ def run_benchmark(
     rows = []
     if jobs is None:  # workers pay off only beyond a few images (each imports numpy/scipy)
         jobs = (os.cpu_count() or 1) if total >= MIN_IMAGES_FOR_WORKERS else 1
-    with open(partial_path, "w", newline="") as partial, tqdm(
-        total=total, desc="srbench run", unit="img", disable=not progress
+    with open(partial_path, "w", newline="") as partial, progress_bar(
+        total, "srbench run", enabled=progress
     ) as bar, _metric_executor(jobs) as pool:
         writer = csv.writer(partial)
         writer.writerow(PER_IMAGE_COLUMNS)
@@ -215,11 +221,57 @@ class _InlineExecutor(Executor):
         return future
 
 
-def _metric_executor(jobs: int) -> Executor:
+@contextmanager
+def _metric_executor(jobs: int) -> Iterator[Executor]:
+    """``jobs`` spawned worker processes (or none for ``jobs=1``), shut down on exit.
+
+    Workers ignore SIGINT: Ctrl-C reaches the whole process group, and only the
+    parent should react (one "interrupted" line, no worker tracebacks). On any
+    error or interrupt the queued work is cancelled instead of waited for.
+    """
     if jobs <= 1:
-        return _InlineExecutor()
+        yield _InlineExecutor()
+        return
     # spawn, not fork: the parent may hold torch's thread pools
-    return ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"))
+    pool = ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"),
+                               initializer=_IGNORE_SIGINT)
+    try:
+        yield pool
+    except BaseException:
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
+
+
+# a partial of a builtin, not a function of this module: unpickling it in a
+# worker must not import srbench.runner (and with it torch)
+_IGNORE_SIGINT = functools.partial(signal.signal, signal.SIGINT, signal.SIG_IGN)
+
+
+def progress_bar(total: int, desc: str, *, enabled: bool = True) -> tqdm:
+    """A tqdm bar on stderr (unit: images) that does not flood logs.
+
+    On a terminal it redraws at most 10 times a second; when stderr is not a
+    terminal (CI logs, ``2> file``) every redraw is a new log line, so it
+    prints at most one line every :data:`LOG_PROGRESS_INTERVAL_S` seconds.
+    """
+    interactive = sys.stderr.isatty()
+    return tqdm(total=total, desc=desc, unit="img", disable=not enabled,
+                mininterval=0.1 if interactive else LOG_PROGRESS_INTERVAL_S,
+                maxinterval=10.0 if interactive else LOG_PROGRESS_INTERVAL_S)
+
+
+def _make_out_dir(out_dir: Path) -> None:
+    """Create ``out_dir`` (and parents); a clear :class:`SrbenchError` if that is impossible."""
+    if out_dir.exists() and not out_dir.is_dir():
+        raise SrbenchError(f"--out {out_dir} is a file, not a folder; choose a folder for the run's tables")
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        probe = out_dir / ".srbench-write-test"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise SrbenchError(f"cannot write the run into --out {out_dir}: {exc.strerror or exc}") from None
 
 
 def summarize(per_image: pd.DataFrame, expected: dict[str, int], method_names: list[str],

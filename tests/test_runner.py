@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 
 import pandas as pd
 import pytest
@@ -112,3 +117,53 @@ def test_partially_covered_external_set_is_never_averaged(data_root, tmp_path, c
     per_image = pd.read_csv(out / "per_image.csv")
     assert len(per_image) == 4 and "bird.png" not in set(per_image.image)
     assert json.loads((out / "run.json").read_text())["missing"] == {"mine/set5": ["bird.png"]}
+
+
+def test_out_that_is_a_file_is_a_one_line_error(data_root, tmp_path, capsys):
+    blocker = tmp_path / "taken"
+    blocker.write_text("a file, not a folder")
+    for out, message in [(blocker, "is a file, not a folder"), (blocker / "run", "cannot write the run into --out")]:
+        rc = main(["run", "--methods", "nn", "--datasets", "set5", "--data-root", str(data_root),
+                   "--out", str(out), "--no-progress"])
+        err = capsys.readouterr().err
+        assert rc == 2 and message in err and "Traceback" not in err, err
+        assert len(err.strip().splitlines()) == 1
+
+
+def test_progress_bar_is_quiet_when_stderr_is_not_a_terminal(data_root, tmp_path, capfd):
+    # capfd: stderr is a pipe, as in CI logs, where each redraw becomes a new line
+    run_benchmark(["nn"], ["set14"], data_root=data_root, out_dir=tmp_path / "r", protocols=["matlab"],
+                  progress=True, jobs=1)
+    err = capfd.readouterr().err
+    redraws = err.count("srbench run:")
+    assert 1 <= redraws <= 3, err  # the initial line and the final one, not one per image
+    assert "14/14" in err
+
+
+def test_ctrl_c_stops_workers_quietly_and_leaves_only_the_partial_file(data_root, tmp_path):
+    """SIGINT to the whole process group (what Ctrl-C does) while worker processes are running."""
+    out = tmp_path / "run"
+    env = {**os.environ, "SRBENCH_DATA": str(data_root)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "srbench", "run", "--methods", "nn,bicubic", "--datasets", "set5,set14,bsd100",
+         "--protocol", "matlab", "--out", str(out), "--jobs", "2", "--no-progress"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, start_new_session=True,
+    )
+    partial = out / "per_image.csv.partial"
+    deadline = time.monotonic() + 120
+    # set5's rows are written once both methods finished it: the workers are up and running
+    while proc.poll() is None and time.monotonic() < deadline:
+        if partial.is_file() and len(partial.read_text().splitlines()) > 5:
+            break
+        time.sleep(0.05)
+    assert proc.poll() is None, "the run finished before it could be interrupted"
+    os.killpg(proc.pid, signal.SIGINT)
+    try:
+        _, err = proc.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        raise
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err and "KeyboardInterrupt" not in err, err
+    assert err.strip().splitlines()[-1] == "srbench run: interrupted"
+    assert sorted(p.name for p in out.iterdir()) == ["per_image.csv.partial"]
