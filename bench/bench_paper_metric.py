@@ -25,15 +25,7 @@ import methods.classic  # noqa: E402,F401  (registers nearest and bicubic)
 from methods.registry import get_method  # noqa: E402
 from srbench.data import DATASETS, load_dataset, resolve_data_root  # noqa: E402
 from srbench.metrics import paper  # noqa: E402
-
-PAPER_TABLE2 = {
-    ("nearest", "set5"): (26.26, 0.7552),
-    ("nearest", "set14"): (24.64, 0.7100),
-    ("nearest", "bsd100"): (25.02, 0.6606),
-    ("bicubic", "set5"): (28.43, 0.8211),
-    ("bicubic", "set14"): (25.99, 0.7486),
-    ("bicubic", "bsd100"): (25.94, 0.6935),
-}
+from srbench.paper_values import load_paper_values  # noqa: E402
 
 
 def main() -> None:
@@ -43,6 +35,7 @@ def main() -> None:
     args = parser.parse_args()
     root = resolve_data_root(args.data_root)
     sets = {name: load_dataset(name, root) for name in DATASETS}
+    published = load_paper_values()  # (table, dataset, method) -> psnr/ssim/mos
     grand_wall = grand_cpu = 0.0
     for name in args.methods.split(","):
         method = get_method(name)
@@ -53,10 +46,11 @@ def main() -> None:
         wall0, cpu0 = time.perf_counter(), time.process_time()
         for ds, items in pairs.items():
             psnr, ssim = np.mean([paper.psnr_ssim(sr, hr) for sr, hr in items], axis=0)
-            ref = PAPER_TABLE2.get((name, ds))
+            ref = published.get((2, ds, method.name))
             dev = ""
             if ref:
-                dev = f"  paper {ref[0]:.2f} / {ref[1]:.4f}  dev {psnr - ref[0]:+.4f} dB {ssim - ref[1]:+.5f}"
+                dev = (f"  paper {ref['psnr']:.2f} / {ref['ssim']:.4f}  "
+                       f"dev {psnr - ref['psnr']:+.4f} dB {ssim - ref['ssim']:+.5f}")
             print(f"{name:10s} {ds:7s} n={len(items):3d}  {psnr:.4f} dB / {ssim:.5f}{dev}")
         wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
         grand_wall, grand_cpu = grand_wall + wall, grand_cpu + cpu

@@ -22,6 +22,7 @@ import pytest
 from srbench.data import load_dataset
 from srbench.errors import SrbenchError
 from srbench.metrics import evaluate, paper
+from srbench.paper_values import load_paper_values, paper_psnr_ssim
 
 # ---------------------------------------------------------------------------
 # Loop-based reference (deliberately naive: Python ints, one pixel at a time)
@@ -394,17 +395,6 @@ DAALA_TOOL_ANCHORS = {
     ("bsd100", "img_100.png", "bicubic"): (23.337870777872, 0.643666099846),
 }
 
-# SRGAN paper (Ledig et al. 2017), Table 2: PSNR / SSIM set means.
-PAPER_TABLE2 = {
-    ("nearest", "set5"): (26.26, 0.7552),
-    ("nearest", "set14"): (24.64, 0.7100),
-    ("nearest", "bsd100"): (25.02, 0.6606),
-    ("bicubic", "set5"): (28.43, 0.8211),
-    ("bicubic", "set14"): (25.99, 0.7486),
-    ("bicubic", "bsd100"): (25.94, 0.6935),
-}
-
-
 def upscale(method: str, image) -> np.ndarray:
     if method == "nearest":
         return np.repeat(np.repeat(image.lr, 4, axis=0), 4, axis=1)
@@ -442,8 +432,23 @@ def test_set_means_reproduce_paper_table2(benchmark_sets, method):
     for dataset, images in benchmark_sets.items():
         scores = np.array([paper.psnr_ssim(upscale(method, im), im.hr) for im in images])
         psnr, ssim = scores.mean(axis=0)
-        paper_psnr, paper_ssim = PAPER_TABLE2[(method, dataset)]
+        paper_psnr, paper_ssim = paper_psnr_ssim(method, dataset)  # Table 2, srbench/data/paper_tables.csv
         # Acceptance is 0.01 dB / 0.0005; a faithful implementation is within
         # the rounding of the printed table (0.005 dB / 0.00005) plus a little.
         assert abs(psnr - paper_psnr) <= 0.005, (method, dataset, psnr)
         assert abs(ssim - paper_ssim) <= 0.0003, (method, dataset, ssim)
+
+
+def test_paper_values_are_read_from_the_packaged_table():
+    values = load_paper_values()
+    assert {(d, m) for t, d, m in values if t == 2 and m in ("nearest", "bicubic")} == {
+        (d, m) for d in ("set5", "set14", "bsd100") for m in ("nearest", "bicubic")
+    }
+    psnr, ssim = paper_psnr_ssim("bicubic", "set5")
+    assert (psnr, ssim) == (values[(2, "set5", "bicubic")]["psnr"], values[(2, "set5", "bicubic")]["ssim"])
+    assert 20 < psnr < 40 and 0 < ssim < 1
+    from srbench.report_tables import load_paper_values as report_loader
+
+    assert report_loader() == values  # the report reads the same file the same way
+    with pytest.raises(SrbenchError, match="no row for lanczos"):
+        paper_psnr_ssim("lanczos", "set5")
