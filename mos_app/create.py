@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from mos_app.study import FORMAT, MANIFEST, RATER_ID_RE, StudyError
+from mos_app.study import FORMAT, MANIFEST, RATER_ID_RE, StudyError, check_rater_id
 from srbench import SCALE, __version__
 from srbench.data import load_dataset, load_manifest, normalize_dataset_name, sha256_file
 from srbench.imageio import read_image, write_png
@@ -143,6 +143,14 @@ def resolve_train_root(flag: str | os.PathLike | None) -> Path:
     return root
 
 
+def _calibration_files(train_root: Path, count: int) -> list[Path]:
+    """The first ``count`` files of ``train_root/bsd200`` sorted by name; StudyError if there are fewer."""
+    files = sorted(p for p in (train_root / CALIBRATION_SET).iterdir() if p.is_file())
+    if count > len(files):
+        raise StudyError(f"--calibration {count} exceeds the {len(files)} images in {train_root / CALIBRATION_SET}")
+    return files[:count]
+
+
 def calibration_pairs(train_root: Path, count: int) -> list[tuple[ImageSpec, ImageSpec]]:
     """The first ``count`` images of ``bsd200`` (sorted by name) as (nearest, HR) anchor pairs.
 
@@ -153,12 +161,10 @@ def calibration_pairs(train_root: Path, count: int) -> list[tuple[ImageSpec, Ima
     from methods import get_method
     from srbench.resize import imresize
 
-    files = sorted(p for p in (train_root / CALIBRATION_SET).iterdir() if p.is_file())
-    if count > len(files):
-        raise StudyError(f"--calibration {count} exceeds the {len(files)} images in {train_root / CALIBRATION_SET}")
+    files = _calibration_files(train_root, count)
     nearest = get_method("nearest")
     pairs = []
-    for path in tqdm(files[:count], desc="calibration", unit="img", leave=False):
+    for path in tqdm(files, desc="calibration", unit="img", leave=False):
         hr, _ = read_image(path)
         h, w = hr.shape[0] // SCALE * SCALE, hr.shape[1] // SCALE * SCALE
         hr = np.ascontiguousarray(hr[:h, :w])
@@ -220,12 +226,21 @@ def create_study(
         raise StudyError(f"invalid study name {name!r}: use 1-32 letters, digits, '_' or '-'")
     if Path(out).exists():
         raise StudyError(f"{out} already exists; choose another --out or remove it first")
+    sets = [normalize_dataset_name(d) for d in datasets]
+    if not sets:
+        raise StudyError("--datasets is empty: list at least one of set5, set14, bsd100")
+    if len(set(sets)) != len(sets):
+        raise StudyError(f"--datasets lists a set twice: {', '.join(datasets)}")
+    for r in raters or []:
+        check_rater_id(r)
     versions = 1 + len([m for m in methods if m.strip().lower() != HR_METHOD])
-    n_items = versions * sum(load_manifest(normalize_dataset_name(d))["count"] for d in datasets)
+    n_items = versions * sum(load_manifest(d)["count"] for d in sets)
     if not 0 <= repeats <= n_items:
         raise StudyError(f"--repeats {repeats} must be between 0 and the number of items ({n_items})")
     train = resolve_train_root(train_root) if calibration else None
-    items = rating_items(methods, datasets, data_root)
+    if train is not None:
+        _calibration_files(train, calibration)
+    items = rating_items(methods, sets, data_root)
     pairs = calibration_pairs(train, calibration) if calibration else []
     settings = {"methods": sorted({s.method for s in items}), "datasets": sorted({s.dataset for s in items})}
     return write_study(out, name=name, seed=seed, items=items, calibration=pairs,

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from methods import get_method
-from mos_app.create import ImageSpec, write_study
+from mos_app.create import ImageSpec, create_study, write_study
 from mos_app.order import min_gap, presentations
 from mos_app.study import StudyError, check_rater_id, load_study
 from srbench.cli import main
@@ -106,6 +106,25 @@ def test_create_refuses_existing_out_bad_name_and_too_many_repeats(tmp_path):
     with pytest.raises(StudyError, match="already exists"):
         write_study(tmp_path / "taken", name="ok", seed=0, items=[spec], calibration=[])
     assert sorted(p.name for p in tmp_path.iterdir()) == ["taken"]  # no temp folders left behind
+
+
+def test_create_checks_sets_raters_and_calibration_before_any_image_work(tmp_path):
+    # The data root does not exist: each of these mistakes must be reported before any set is read.
+    train = tmp_path / "train"
+    (train / "bsd200").mkdir(parents=True)
+    for k in range(2):
+        (train / "bsd200" / f"{k}.png").write_bytes(b"")
+    kw = dict(name="x", methods=["nearest"], data_root=tmp_path / "no-data", train_root=train, calibration=0)
+    cases = [
+        (dict(datasets=[]), "--datasets is empty"),
+        (dict(datasets=["set5", "Set5"]), "--datasets lists a set twice"),
+        (dict(datasets=["set5"], raters=["ok", "b c"]), "invalid rater id"),
+        (dict(datasets=["set5"], calibration=5), "--calibration 5 exceeds the 2 images"),
+    ]
+    for extra, message in cases:
+        with pytest.raises(StudyError, match=message):
+            create_study(tmp_path / "study", **{**kw, **extra})
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["train"]
 
 
 def run_serve(study) -> subprocess.CompletedProcess:
