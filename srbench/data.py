@@ -61,6 +61,8 @@ def resolve_data_root(flag: str | os.PathLike | None = None) -> Path:
     Raises :class:`DataError` (with how to fetch the data) if it does not exist.
     """
     root, origin = data_root_choice(flag)
+    if root.exists() and not root.is_dir():
+        raise DataError(f"data root {root} (from {origin}) is a file, not a folder holding set5/, set14/, bsd100/")
     if not root.is_dir():
         raise DataError(
             f"data root {root} (from {origin}) does not exist. Fetch the benchmark sets with "
@@ -110,10 +112,10 @@ def load_dataset(dataset: str, root: str | os.PathLike, *, verify: bool = True) 
     manifest = load_manifest(dataset)
     set_dir = Path(root) / dataset
     if not set_dir.is_dir():
-        raise DataError(
-            f"{set_dir} not found: the data root has no '{dataset}' folder "
-            "(run 'srbench datasets fetch' or check --data-root)"
-        )
+        hint = "(run 'srbench datasets fetch' or check --data-root)"
+        if (Path(root) / "HR").is_dir():
+            hint = f"- {root} has HR/, so it looks like one set's folder: use the folder above it as the data root"
+        raise DataError(f"{set_dir} not found: the data root has no '{dataset}' folder {hint}")
     images = []
     for entry in manifest["images"]:
         arrays = {}

@@ -163,3 +163,12 @@ def test_check_pair_sizes():
     check_pair_sizes(np.zeros((3, 5, 3), np.uint8), np.zeros((12, 20, 3), np.uint8), "ok")
     with pytest.raises(DataError, match="x: LR is 5x3 but HR is 20x13"):
         check_pair_sizes(np.zeros((3, 5, 3), np.uint8), np.zeros((13, 20, 3), np.uint8), "x")
+
+
+def test_data_root_that_is_a_file_or_a_set_folder_is_named_as_such(data_root, tmp_path):
+    a_file = tmp_path / "root.txt"
+    a_file.write_text("not a folder")
+    with pytest.raises(DataError, match="is a file, not a folder"):
+        resolve_data_root(a_file)
+    with pytest.raises(DataError, match="looks like one set's folder: use the folder above it"):
+        load_dataset("set5", data_root / "set5")
