@@ -82,12 +82,18 @@ def manifest_files(dataset: str) -> list[FileSpec]:
 
 
 def parse_datasets(text: str | Iterable[str] | None) -> list[str]:
-    """``"set5,Set14"`` / ``"all"`` / None -> normalized, de-duplicated set names."""
+    """``"set5,Set14"`` / ``"all"`` / None -> normalized, de-duplicated set names.
+
+    A string naming no set (``""``, ``","``: typically an empty shell
+    variable) is an error rather than a silent "all".
+    """
     if text is None:
         return list(DATASETS)
     items = text.split(",") if isinstance(text, str) else list(text)
     names = [i.strip() for i in items if i.strip()]
-    if not names or names == ["all"]:
+    if not names and isinstance(text, str):
+        raise DataError(f"--datasets {text!r} names no set; give e.g. set5,set14 or 'all'")
+    if not names or [n.lower() for n in names] == ["all"]:
         return list(DATASETS)
     return list(dict.fromkeys(normalize_dataset_name(n) for n in names))
 

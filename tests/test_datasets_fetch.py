@@ -466,3 +466,16 @@ def test_list_shows_state(tmp_path, data_root, capsys):
 def test_unknown_dataset_is_a_one_line_error(tmp_path, capsys):
     code, _, err = run_cli(capsys, "fetch", "--datasets", "set6", "--data-root", str(tmp_path))
     assert code == 2 and err.count("\n") == 1 and "unknown dataset 'set6'" in err
+
+
+@pytest.mark.parametrize("action", ["fetch", "verify"])
+@pytest.mark.parametrize("value", ["", ","])
+def test_datasets_flag_naming_no_set_is_an_error_not_all(tmp_path, capsys, action, value):
+    # an empty shell variable ($SETS) must not silently mean "all three sets"
+    root = tmp_path / "root"
+    root.mkdir()
+    code = main(["datasets", action, "--datasets", value, "--data-root", str(root)]
+                + (["--source", str(tmp_path / "nowhere")] if action == "fetch" else []))
+    err = capsys.readouterr().err
+    assert code == 2 and "names no set" in err and "Traceback" not in err
+    assert list(root.iterdir()) == []
