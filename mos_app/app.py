@@ -15,6 +15,9 @@ at the first unanswered presentation, so "pause" is simply closing the tab.
 Two tabs of the same rater share one sequence: the first answer to a
 presentation is kept, and a later click on it in the other tab is not
 stored and is reported there (a double click in one tab is ignored silently).
+Stored answers of the rater whose items differ from this study's sequence
+(a study re-created under the same name, same answer file) stop the page
+with a message instead of being counted as done.
 """
 
 from __future__ import annotations
@@ -105,7 +108,16 @@ def rater_page(study: Study, store: Store) -> None:
         return
 
     seq = presentations(study, rater)
-    done = store.answered(study.name, rater)
+    answered = store.answered_items(study.name, rater)
+    expected = {p.index: p.stimulus.item for p in seq}
+    if any(expected.get(index) != item for index, item in answered.items()):
+        # Answers stored under this study name for other images: the study was re-created under the
+        # same name with the same answer file. Mixing the two would corrupt both; nothing is shown.
+        st.error(f"The answer database holds earlier answers of {rater} that do not match this study's images "
+                 f"(was study {study.name!r} re-created under the same name?). Nothing was recorded; please "
+                 "tell the study organiser, who should give the new study its own name or answer file.")
+        return
+    done = set(answered)
     pending = [p for p in seq if p.index not in done]
     if not pending:
         st.success(f"All {len(seq)} images rated. Thank you, {rater}! You can close this tab.")

@@ -168,6 +168,13 @@ class Store:
         )
         return {r[0] for r in rows}
 
+    def answered_items(self, study: str, rater: str) -> dict[int, str]:
+        """``presentation index -> item`` of every answer ``rater`` gave in ``study``."""
+        rows = self._conn().execute(
+            "SELECT presentation, item FROM answers WHERE study = ? AND rater = ?", (study, rater)
+        )
+        return dict(rows.fetchall())
+
     def progress(self, study: str) -> dict[str, int]:
         """Number of answers per rater in ``study`` (raters with none are absent)."""
         rows = self._conn().execute(

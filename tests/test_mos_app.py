@@ -216,3 +216,23 @@ def test_two_tabs_of_one_rater_first_answer_kept_and_the_other_tab_told(study, t
     tab_a = click_score(tab_a, 4)
     assert not tab_a.warning  # normal answers say nothing
     assert len(db_rows(tmp_path)) == 3
+
+
+def test_answers_of_another_study_version_under_the_same_name_are_not_mixed_in(study, tmp_path):
+    from mos_app.store import Answer, Store
+
+    seq = presentations(load_study(study), "r9")
+    store = Store(tmp_path / "ratings.sqlite")
+    # an earlier, larger study called "apptest" answered in the same file: other items, more presentations
+    for i in range(12):
+        store.record(Answer("apptest", "r9", i, f"set14/old{i}/bicubic", "bicubic", "set14", f"old{i}.png",
+                            "rating", 0, 3, 100))
+    store.record(Answer("apptest", "r8", 0, seq[0].stimulus.item, "nearest", "bsd200", "c0.jpg",
+                        "calibration", 0, 1, 100))
+    at = app(rater="r9")
+    assert not at.exception
+    assert "do not match this study" in at.error[0].value
+    assert not at.button  # nothing to click, nothing recorded
+    assert len(db_rows(tmp_path)) == 13
+    at = app(rater="r8")  # a rater whose answers match resumes normally
+    assert not at.exception and not at.error and shown(at)[0] == 1
