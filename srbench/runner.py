@@ -139,12 +139,16 @@ def run_benchmark(
     if not datasets or not protocols or not methods:
         raise SrbenchError("need at least one method, one dataset and one protocol")
     chosen, skipped = select_methods(methods)
+    # methods that read stored results (external:) say up front what they lack,
+    # and refuse wrong-size or unreadable files before any work is done
+    reports = [m.check_coverage(datasets) for m in chosen if hasattr(m, "check_coverage")]
+    for report in reports:
+        _refuse_unusable_files(report)
+    coverage = [line for report in reports for line in report.lines()]
     out_dir = Path(out_dir) if out_dir else default_out_dir()
     if (out_dir / "per_image.csv").exists() and not overwrite:
         raise SrbenchError(f"{out_dir} already holds a run (per_image.csv); choose another --out or pass --overwrite")
     _make_out_dir(out_dir)
-    # methods that read stored results (external:) say up front what they lack
-    coverage = [line for m in chosen if hasattr(m, "check_coverage") for line in m.check_coverage(datasets).lines()]
 
     images = {name: load_dataset(name, data_root) for name in datasets}
     total = sum(len(v) for v in images.values()) * len(chosen)
@@ -259,6 +263,20 @@ def progress_bar(total: int, desc: str, *, enabled: bool = True) -> tqdm:
     return tqdm(total=total, desc=desc, unit="img", disable=not enabled,
                 mininterval=0.1 if interactive else LOG_PROGRESS_INTERVAL_S,
                 maxinterval=10.0 if interactive else LOG_PROGRESS_INTERVAL_S)
+
+
+def _refuse_unusable_files(report) -> None:
+    """Raise :class:`SrbenchError` (one line) if an ``external:`` folder has wrong-size or unreadable images."""
+    problems = []
+    for cov in report.datasets.values():
+        problems += [f"{cov.dataset}: {item}" for item in cov.mis_sized]
+        problems += [f"{cov.dataset}: {name} (unreadable)" for name in cov.unreadable]
+    if problems:
+        shown = "; ".join(problems[:5]) + (f"; ... ({len(problems) - 5} more)" if len(problems) > 5 else "")
+        raise SrbenchError(
+            f"external:{report.method}: {len(problems)} unusable SR image(s) in {report.directory} "
+            f"(each must be a readable image of the HR size, 4x the LR): {shown}"
+        )
 
 
 def _make_out_dir(out_dir: Path) -> None:

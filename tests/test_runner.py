@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -11,6 +12,7 @@ import time
 
 import pandas as pd
 import pytest
+from PIL import Image
 
 from srbench.cli import main
 from srbench.errors import SrbenchError
@@ -167,3 +169,19 @@ def test_ctrl_c_stops_workers_quietly_and_leaves_only_the_partial_file(data_root
     assert "Traceback" not in err and "KeyboardInterrupt" not in err, err
     assert err.strip().splitlines()[-1] == "srbench run: interrupted"
     assert sorted(p.name for p in out.iterdir()) == ["per_image.csv.partial"]
+
+
+def test_external_wrong_size_image_is_refused_up_front_in_one_line(data_root, tmp_path, capsys):
+    folder = tmp_path / "mine" / "set5"
+    folder.mkdir(parents=True)
+    for path in (data_root / "set5" / "HR").glob("*.png"):
+        shutil.copy(path, folder / path.name)
+    with Image.open(folder / "bird.png") as im:  # 288x288 HR, cropped by 4 columns
+        im.crop((0, 0, im.width - 4, im.height)).save(folder / "bird.png")
+    out = tmp_path / "run"
+    rc = main(["run", "--methods", f"nn,external:mine={folder.parent}", "--datasets", "set5",
+               "--data-root", str(data_root), "--out", str(out), "--no-progress"])
+    err = capsys.readouterr().err
+    assert rc == 2 and len(err.strip().splitlines()) == 1, err
+    assert "bird.png (284x288, expected 288x288)" in err and str(folder.parent) in err
+    assert not out.exists()  # refused before any image was measured
