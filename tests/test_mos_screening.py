@@ -103,3 +103,20 @@ def test_rater_vs_others_flags_the_random_rater():
                           "score": [1, 2, 2, 3, 3, 4, 5, 4, 5]})
     a = rater_vs_others(small).set_index("rater").loc["a", "pearson"]
     assert math.isclose(a, np.corrcoef([1, 3, 5], [2, 3.5, 4.5])[0, 1])
+
+
+def test_bt500_threshold_is_2_sigma_for_normal_items_and_sqrt20_sigma_otherwise():
+    # Hand-worked, one item each, ten raters; rater r9 gives the 5.
+    # Item "normal": 1 x8, 4, 5 -> mean 1.7, s = 1.4944, beta2 = m4/m2^2 = 3.676 in [2, 4]:
+    #   threshold 2 s, 5 >= 1.7 + 2.989 = 4.689 -> P += 1 (4 < 4.689 is not an outlier).
+    # Item "peaked": 3 x9, 5 -> mean 3.2, s = 0.6325, beta2 = 1.0512 / 0.36^2 = 8.11 > 4:
+    #   threshold sqrt(20) s = 2.828, 5 < 6.028 -> not counted (2 s = 1.265 would count it).
+    normal = [1] * 8 + [4, 5]
+    peaked = [3] * 9 + [5]
+    rows = [(f"r{k}", item, score) for item, scores in (("normal", normal), ("peaked", peaked))
+            for k, score in enumerate(scores)]
+    out = bt500_screen(pd.DataFrame(rows, columns=["rater", "item", "score"])).set_index("rater")
+    assert out.loc["r9", "P"] == 1 and out.loc["r9", "Q"] == 0 and out.loc["r9", "n"] == 2
+    assert out["P"].sum() == 1 and out["Q"].sum() == 0
+    # (P+Q)/n = 0.5 > 0.05 but every outlier is on one side (|P-Q|/(P+Q) = 1 >= 0.3): kept
+    assert out.loc["r9", "ratio"] == 0.5 and out.loc["r9", "asymmetry"] == 1.0 and out.loc["r9", "kept"]
