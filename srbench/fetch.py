@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import http.client
+import math
 import os
 import shutil
 import tempfile
@@ -304,6 +305,8 @@ def fetch_datasets(
     ``timeout`` is in seconds per network operation.
     """
     names = parse_datasets(datasets)
+    if not (isinstance(timeout, (int, float)) and math.isfinite(timeout) and timeout > 0):
+        raise DataError(f"--timeout must be a positive number of seconds, got {timeout!r}")
     root, origin = data_root_choice(data_root)
     say = log or (lambda msg: None)
     results = []

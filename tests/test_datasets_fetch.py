@@ -479,3 +479,12 @@ def test_datasets_flag_naming_no_set_is_an_error_not_all(tmp_path, capsys, actio
     err = capsys.readouterr().err
     assert code == 2 and "names no set" in err and "Traceback" not in err
     assert list(root.iterdir()) == []
+
+
+@pytest.mark.parametrize("timeout", ["-1", "0", "nan", "inf"])
+def test_bad_timeout_is_a_one_line_error(tmp_path, capsys, timeout):
+    code = main(["datasets", "fetch", "--datasets", "set5", "--source", "http://127.0.0.1:9/x",
+                 "--data-root", str(tmp_path / "root"), "--timeout", timeout, "--no-progress"])
+    err = capsys.readouterr().err
+    assert code == 2 and "--timeout must be a positive number of seconds" in err and "Traceback" not in err
+    assert not (tmp_path / "root").exists()
