@@ -88,6 +88,9 @@ def select_methods(requested: list[str]) -> tuple[list, dict[str, str]]:
             continue
         seen.add(name)
         method = method_registry.get_method(name)
+        if any(m.name == method.name for m in chosen) or method.name in skipped:
+            raise SrbenchError(f"two methods are named {method.name!r} ({name}); their rows could not be told "
+                               "apart - give each external:NAME=DIR its own NAME")
         reason = method.availability()
         if reason is None:
             chosen.append(method)

@@ -185,3 +185,15 @@ def test_external_wrong_size_image_is_refused_up_front_in_one_line(data_root, tm
     assert rc == 2 and len(err.strip().splitlines()) == 1, err
     assert "bird.png (284x288, expected 288x288)" in err and str(folder.parent) in err
     assert not out.exists()  # refused before any image was measured
+
+
+def test_two_external_folders_with_one_name_are_refused(data_root, tmp_path, capsys):
+    first, second = tmp_path / "a", tmp_path / "b"
+    first.mkdir()
+    second.mkdir()
+    out = tmp_path / "run"
+    rc = main(["run", "--methods", f"external:mine={first},external:mine={second}", "--datasets", "set5",
+               "--data-root", str(data_root), "--out", str(out), "--no-progress"])
+    err = capsys.readouterr().err
+    assert rc == 2 and "two methods are named 'mine'" in err and len(err.strip().splitlines()) == 1, err
+    assert not out.exists()
