@@ -39,7 +39,7 @@ def add_parser(subparsers) -> None:
     p.add_argument("--save-images", action="store_true", help="also write the SR images as PNG under OUT/images/")
     p.add_argument("--overwrite", action="store_true", help="replace an earlier run in --out")
     p.add_argument("--jobs", type=_positive_int, default=None,
-                   help="worker processes computing metrics (default: one per CPU core; 1 = none)")
+                   help="worker processes computing metrics (default: one per usable CPU core for 24+ images; 1 = none)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     p.add_argument("--list-methods", action="store_true", help="list the registered methods and whether they can run, then exit")
     p.set_defaults(func=_run)

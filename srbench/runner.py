@@ -132,7 +132,8 @@ def run_benchmark(
     subset of :data:`srbench.metrics.PROTOCOLS`. SR images are saved as
     ``OUT/images/<method>/<dataset>/<image>.png`` with ``save_images``.
     ``jobs`` worker processes compute the metrics while the main process
-    upscales the next images (default: one per CPU core; 1 = no workers).
+    upscales the next images (default: one per usable CPU core, see
+    :func:`usable_cpus`, and none for fewer than 24 images; 1 = no workers).
     """
     start = time.perf_counter()
     datasets = list(dict.fromkeys(normalize_dataset_name(d) for d in datasets))
@@ -159,7 +160,7 @@ def run_benchmark(
     missing: dict[str, list[str]] = {}
     rows = []
     if jobs is None:  # workers pay off only beyond a few images (each imports numpy/scipy)
-        jobs = (os.cpu_count() or 1) if total >= MIN_IMAGES_FOR_WORKERS else 1
+        jobs = usable_cpus() if total >= MIN_IMAGES_FOR_WORKERS else 1
     with open(partial_path, "w", newline="") as partial, progress_bar(
         total, "srbench run", enabled=progress
     ) as bar, _metric_executor(jobs) as pool:
@@ -214,6 +215,18 @@ def run_benchmark(
     }
     _write_text(out_dir / "run.json", json.dumps(record, indent=1, sort_keys=True) + "\n")
     return RunResult(out_dir, per_image, summary, skipped, missing, coverage, seconds)
+
+
+def usable_cpus() -> int:
+    """CPU cores this process may run on (its affinity mask: taskset, SLURM, cpusets), at least 1.
+
+    ``os.cpu_count()`` counts the whole machine, which oversubscribes a job
+    given 2 of 64 cores.
+    """
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):  # not on Linux
+        return os.cpu_count() or 1
 
 
 class _InlineExecutor(Executor):

@@ -197,3 +197,12 @@ def test_two_external_folders_with_one_name_are_refused(data_root, tmp_path, cap
     err = capsys.readouterr().err
     assert rc == 2 and "two methods are named 'mine'" in err and len(err.strip().splitlines()) == 1, err
     assert not out.exists()
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="needs CPU affinity (Linux)")
+def test_default_jobs_follow_the_cpu_affinity_not_the_machine():
+    # a child pinned to one core (as taskset or a batch scheduler would) must not spawn a worker per machine core
+    code = "import os; os.sched_setaffinity(0, {min(os.sched_getaffinity(0))}); " \
+           "from srbench.runner import usable_cpus; print(usable_cpus())"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "1"
