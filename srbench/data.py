@@ -112,7 +112,7 @@ def load_dataset(dataset: str, root: str | os.PathLike, *, verify: bool = True) 
     manifest = load_manifest(dataset)
     set_dir = Path(root) / dataset
     if not set_dir.is_dir():
-        hint = "(run 'srbench datasets fetch' or check --data-root)"
+        hint = f"(run 'srbench datasets fetch --datasets {dataset}' or check --data-root)"
         if (Path(root) / "HR").is_dir():
             hint = f"- {root} has HR/, so it looks like one set's folder: use the folder above it as the data root"
         raise DataError(f"{set_dir} not found: the data root has no '{dataset}' folder {hint}")

@@ -123,7 +123,7 @@ def test_load_real_sets(data_root):
 
 
 def test_missing_set_folder(tmp_path):
-    with pytest.raises(DataError, match=r"the data root has no 'set5' folder \(run 'srbench datasets fetch'"):
+    with pytest.raises(DataError, match=r"the data root has no 'set5' folder \(run 'srbench datasets fetch --datasets set5'"):
         load_dataset("set5", tmp_path)
 
 
