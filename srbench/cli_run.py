@@ -73,11 +73,10 @@ def _run(args: argparse.Namespace) -> int:
         overwrite=args.overwrite,
         progress=not args.no_progress,
         jobs=args.jobs,
+        log=print,  # external: coverage, before the progress bar starts
     )
     for name, reason in result.skipped.items():
         print(f"skipped {name}: {reason}")
-    for line in result.coverage:
-        print(line)
     for key, names in result.missing.items():
         print(f"partial {key}: no output for {len(names)} image(s): {', '.join(names[:5])}{' ...' if len(names) > 5 else ''}")
     print(format_summary(result.summary))

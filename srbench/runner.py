@@ -30,7 +30,7 @@ from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 import numpy as np
 import pandas as pd
@@ -124,6 +124,7 @@ def run_benchmark(
     overwrite: bool = False,
     progress: bool = True,
     jobs: int | None = None,
+    log: Callable[[str], None] | None = None,
 ) -> RunResult:
     """Super-resolve ``datasets`` with ``methods`` and write the tables to ``out_dir``.
 
@@ -134,6 +135,8 @@ def run_benchmark(
     ``jobs`` worker processes compute the metrics while the main process
     upscales the next images (default: one per usable CPU core, see
     :func:`usable_cpus`, and none for fewer than 24 images; 1 = no workers).
+    ``log`` receives the coverage lines of ``external:`` methods before any
+    image is measured (they are also in ``RunResult.coverage``).
     """
     start = time.perf_counter()
     datasets = list(dict.fromkeys(normalize_dataset_name(d) for d in datasets))
@@ -149,6 +152,8 @@ def run_benchmark(
     for report in reports:
         _refuse_unusable_files(report)
     coverage = [line for report in reports for line in report.lines()]
+    for line in coverage if log else ():
+        log(line)
     out_dir = Path(out_dir) if out_dir else default_out_dir()
     if (out_dir / "per_image.csv").exists() and not overwrite:
         raise SrbenchError(f"{out_dir} already holds a run (per_image.csv); choose another --out or pass --overwrite")

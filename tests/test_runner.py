@@ -206,3 +206,17 @@ def test_default_jobs_follow_the_cpu_affinity_not_the_machine():
            "from srbench.runner import usable_cpus; print(usable_cpus())"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "1"
+
+
+def test_external_coverage_is_printed_before_measuring(data_root, tmp_path, capsys):
+    # the coverage lines come first, so they are there even when the run then stops (here: no set5 in the data root)
+    folder = tmp_path / "mine" / "set5"
+    folder.mkdir(parents=True)
+    shutil.copy(data_root / "set5" / "HR" / "baby.png", folder / "baby.png")
+    empty_root = tmp_path / "root"
+    empty_root.mkdir()
+    rc = main(["run", "--methods", f"external:mine={folder.parent}", "--datasets", "set5",
+               "--data-root", str(empty_root), "--out", str(tmp_path / "run"), "--no-progress"])
+    captured = capsys.readouterr()
+    assert rc == 2 and "has no 'set5' folder" in captured.err
+    assert "external:mine covers 1/5 of set5 (missing bird.png, butterfly.png, head.png, woman.png)" in captured.out
