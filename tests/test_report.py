@@ -343,6 +343,9 @@ def test_number_formatting():
     assert _signed(-0.001, "psnr") == "0.00" and _signed(0.004, "psnr") == "0.00"
     assert _signed(0.006, "psnr") == "+0.01" and _signed(-0.00051, "ssim") == "-0.0005"
     assert tex_escape("a_b 95% — ∞ & Δ") == r"a\_b 95\% --- $\infty$ \& $\Delta$"
+    # OT1 (LaTeX's default encoding) has no < > | glyphs in text mode: they would print as ¡ ¿ —
+    assert tex_escape("p < 0.05, n > 3, |P-Q|") == r"p \textless{} 0.05, n \textgreater{} 3, \textbar{}P-Q\textbar{}"
+    assert tex_escape("external:my_sr_x & 5%") == r"external:my\_sr\_x \& 5\%"
 
 
 def test_table_method_names_are_registered():
