@@ -112,7 +112,8 @@ def header(*, protocol: str, runs: list[RunInput], ratings: Ratings | None,
             f"(two-way), seed {stats.BOOTSTRAP_SEED} + CRC32 of `set/method`",
             f"- paired tests: two-sided Wilcoxon signed-rank (scipy), zero differences dropped "
             f"(zero_method=`{stats.ZERO_METHOD}`), exact p-value when n <= {stats.EXACT_MAX_N} and no ties, "
-            f"else normal approximation with tie correction; effect size: matched-pairs rank-biserial r; "
+            f"else normal approximation with tie correction; effect size: matched-pairs rank-biserial r "
+            f"in [-1, 1], positive when `method_a` scores higher than `method_b` (`mean_diff` = a - b); "
             f"all tests in `significance.csv` (with Holm-adjusted p per set and measure)",
             f"- Table 1 significance: p < {stats.ALPHA}, multiple-comparison correction: {correction}"]
     out += ["", "## Rater screening (ITU-R BT.500)", ""]

@@ -168,6 +168,8 @@ def test_mos_screening_and_significance(with_ratings):
     row = sig[(sig["dataset"] == "set5") & (sig["metric"] == "mos") & (sig["method_a"] == "srgan-mse")
               & (sig["method_b"] == "srgan-vgg54")].iloc[0]
     assert row["pvalue"] < 0.05 and row["effect"] < 0 and row["n_pairs"] == 60
+    assert row["mean_diff"] < 0  # srgan-mse (a) scores lower than srgan-vgg54 (b): both signs say so
+    assert "positive when `method_a` scores higher than `method_b` (`mean_diff` = a - b)" in report_md
     assert (sig["p_holm"] >= sig["pvalue"]).all()
     assert set(sig["metric"]) == {"psnr", "ssim", "mos"}
 
