@@ -27,6 +27,7 @@ import signal
 import sys
 import time
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -252,7 +253,8 @@ def _metric_executor(jobs: int) -> Iterator[Executor]:
 
     Workers ignore SIGINT: Ctrl-C reaches the whole process group, and only the
     parent should react (one "interrupted" line, no worker tracebacks). On any
-    error or interrupt the queued work is cancelled instead of waited for.
+    error or interrupt the queued work is cancelled instead of waited for; a
+    worker that dies (OOM killer) becomes a one-line :class:`SrbenchError`.
     """
     if jobs <= 1:
         yield _InlineExecutor()
@@ -262,6 +264,12 @@ def _metric_executor(jobs: int) -> Iterator[Executor]:
                                initializer=_IGNORE_SIGINT)
     try:
         yield pool
+    except BrokenProcessPool as exc:
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise SrbenchError(
+            "a metric worker process died (killed, or out of memory?); rerun with fewer --jobs, "
+            "or --jobs 1 to measure in this process"
+        ) from exc
     except BaseException:
         pool.shutdown(wait=True, cancel_futures=True)
         raise

@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -142,9 +143,8 @@ def test_progress_bar_is_quiet_when_stderr_is_not_a_terminal(data_root, tmp_path
     assert "14/14" in err
 
 
-def test_ctrl_c_stops_workers_quietly_and_leaves_only_the_partial_file(data_root, tmp_path):
-    """SIGINT to the whole process group (what Ctrl-C does) while worker processes are running."""
-    out = tmp_path / "run"
+def _start_pooled_run(data_root, out):
+    """``srbench run`` with 2 worker processes in its own process group, returned once the workers are busy."""
     env = {**os.environ, "SRBENCH_DATA": str(data_root)}
     proc = subprocess.Popen(
         [sys.executable, "-m", "srbench", "run", "--methods", "nn,bicubic", "--datasets", "set5,set14,bsd100",
@@ -153,12 +153,19 @@ def test_ctrl_c_stops_workers_quietly_and_leaves_only_the_partial_file(data_root
     )
     partial = out / "per_image.csv.partial"
     deadline = time.monotonic() + 120
-    # set5's rows are written once both methods finished it: the workers are up and running
+    # set5's nearest rows are written once the workers measured them: they are up and running
     while proc.poll() is None and time.monotonic() < deadline:
         if partial.is_file() and len(partial.read_text().splitlines()) > 5:
             break
         time.sleep(0.05)
-    assert proc.poll() is None, "the run finished before it could be interrupted"
+    assert proc.poll() is None, "the run finished before the test could act on it"
+    return proc
+
+
+def test_ctrl_c_stops_workers_quietly_and_leaves_only_the_partial_file(data_root, tmp_path):
+    """SIGINT to the whole process group (what Ctrl-C does) while worker processes are running."""
+    out = tmp_path / "run"
+    proc = _start_pooled_run(data_root, out)
     os.killpg(proc.pid, signal.SIGINT)
     try:
         _, err = proc.communicate(timeout=60)
@@ -220,3 +227,33 @@ def test_external_coverage_is_printed_before_measuring(data_root, tmp_path, caps
     captured = capsys.readouterr()
     assert rc == 2 and "has no 'set5' folder" in captured.err
     assert "external:mine covers 1/5 of set5 (missing bird.png, butterfly.png, head.png, woman.png)" in captured.out
+
+
+def _worker_pids(parent: int) -> list[int]:
+    """Pool worker processes (children running multiprocessing's spawn_main) of ``parent``, from /proc."""
+    pids = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            ppid = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+            cmdline = (stat.parent / "cmdline").read_bytes()
+        except (OSError, IndexError, ValueError):
+            continue  # the process ended meanwhile
+        if ppid == parent and b"spawn_main" in cmdline:
+            pids.append(int(stat.parent.name))
+    return pids
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="finds the workers through /proc (Linux)")
+def test_a_killed_worker_is_a_one_line_error(data_root, tmp_path):
+    """A worker killed from outside (as the OOM killer does) stops the run with one clear line."""
+    out = tmp_path / "run"
+    proc = _start_pooled_run(data_root, out)
+    os.kill(_worker_pids(proc.pid)[0], signal.SIGKILL)
+    try:
+        _, err = proc.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        raise
+    assert proc.returncode == 2, err
+    assert "Traceback" not in err and err.strip().splitlines()[-1].startswith("srbench run: error: a metric worker"), err
+    assert not (out / "per_image.csv").exists()
