@@ -137,9 +137,12 @@ class DirSource(Source):
                         return open(path, "rb"), str(path)
                     except OSError as exc:
                         raise DataError(f"{spec.label}: cannot read {path} ({exc.strerror or exc})") from exc
+        hint = ""
+        if (self.root / "HR").is_dir():
+            hint = f"; {self.root} has HR/, so it looks like one set's folder: give the folder above it"
         raise DataError(
             f"{spec.label}: not found in {self.description} (looked for {spec.dataset}/{spec.path} "
-            f"in the srbench layout and {spec.source_path} in the SelfExSR layout)"
+            f"in the srbench layout and {spec.source_path} in the SelfExSR layout){hint}"
         )
 
 

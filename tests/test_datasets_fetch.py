@@ -488,3 +488,11 @@ def test_bad_timeout_is_a_one_line_error(tmp_path, capsys, timeout):
     err = capsys.readouterr().err
     assert code == 2 and "--timeout must be a positive number of seconds" in err and "Traceback" not in err
     assert not (tmp_path / "root").exists()
+
+
+def test_set_folder_as_source_says_to_give_the_folder_above(data_root, tmp_path, capsys):
+    code, _, err = run_cli(capsys, "fetch", "--datasets", "set5", "--source", str(data_root / "set5"),
+                           "--data-root", str(tmp_path / "root"), "--no-progress")
+    assert code == 2 and err.count("\n") == 1
+    assert "looks like one set's folder: give the folder above it" in err
+    assert not (tmp_path / "root" / "set5").exists()
