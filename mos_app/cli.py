@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import socket
 import sys
 from pathlib import Path
 
@@ -84,6 +85,9 @@ def _serve(args: argparse.Namespace) -> int:
     study = load_study(args.study, verify=True)  # fail here, before starting a server
     if not 1 <= args.port <= 65535:
         raise StudyError(f"--port {args.port} is not a TCP port (1..65535)")
+    if args.db and Path(args.db).is_dir():
+        raise StudyError(f"--db {args.db} is a folder; give the answer file, e.g. {Path(args.db) / DB_NAME}")
+    check_listen(args.address, args.port)
     env = dict(os.environ)
     env["SRBENCH_MOS_STUDY"] = str(study.root.resolve())
     env["SRBENCH_MOS_DB"] = str(Path(args.db).resolve()) if args.db else str(study.root.resolve() / DB_NAME)
@@ -97,6 +101,26 @@ def _serve(args: argparse.Namespace) -> int:
     # and no orphaned child is left behind.
     os.execve(sys.executable, cmd, env)
     return 0  # not reached
+
+
+def check_listen(address: str, port: int) -> None:
+    """Raise :class:`StudyError` unless a server could listen on ``address:port`` now.
+
+    Catches an unknown address or a port in use here, as one error line,
+    instead of as a traceback from the server after it has started.
+    """
+    try:
+        infos = socket.getaddrinfo(address, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except (socket.gaierror, UnicodeError) as exc:
+        raise StudyError(f"--address {address!r} is not a usable address ({exc})") from exc
+    family, kind, proto, _, sockaddr = infos[0]
+    with socket.socket(family, kind, proto) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server itself does
+        try:
+            sock.bind(sockaddr)
+        except OSError as exc:
+            raise StudyError(f"cannot listen on {address}:{port} ({exc.strerror or exc}); "
+                             "is another server using that port? choose another --port") from exc
 
 
 def streamlit_flags(port: int, address: str) -> list[str]:

@@ -113,6 +113,8 @@ def load_study(root: str | os.PathLike, *, verify: bool = True) -> Study:
     of another format, or a missing / altered file.
     """
     root = Path(root)
+    if root.is_file():
+        raise StudyError(f"{root} is a file; give the study folder that holds {MANIFEST}")
     if not root.is_dir():
         raise StudyError(f"study folder {root} does not exist (create one with 'srbench mos create')")
     mpath = root / MANIFEST

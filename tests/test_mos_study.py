@@ -142,6 +142,33 @@ def test_missing_study_folder_and_manifest(tmp_path):
     assert serve.returncode == 2 and "does not exist" in serve.stderr and "Traceback" not in serve.stderr
 
 
+def test_serve_refuses_bad_address_busy_port_db_folder_and_file_as_study(tmp_path, monkeypatch, capsys):
+    import socket
+
+    import mos_app.cli
+
+    def no_exec(*args):  # a check that lets a bad setting through would start a server: fail instead
+        raise AssertionError("serve got as far as starting the server")
+
+    monkeypatch.setattr(mos_app.cli.os, "execve", no_exec)
+    root = synthetic_study(tmp_path / "s")
+    capsys.readouterr()  # progress bars of the study creation
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        cases = [
+            (["--study", str(root), "--address", "not an address", "--port", "8501"], "is not a usable address"),
+            (["--study", str(root), "--address", "127.0.0.1", "--port", str(port)], f"cannot listen on 127.0.0.1:{port}"),
+            (["--study", str(root), "--db", str(tmp_path), "--port", "8501"], "is a folder"),
+            (["--study", str(root / "manifest.json"), "--port", "8501"], "is a file; give the study folder"),
+        ]
+        for flags, message in cases:
+            assert main(["mos", "serve", *flags]) == 2
+            err = capsys.readouterr().err
+            assert message in err and err.startswith("srbench mos: error:"), err
+
+
 def test_altered_or_deleted_image_is_detected(tmp_path):
     root = synthetic_study(tmp_path / "s")
     study = load_study(root)
