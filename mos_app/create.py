@@ -64,15 +64,17 @@ def write_study(
     out = Path(out)
     if not NAME_RE.fullmatch(name):
         raise StudyError(f"invalid study name {name!r}: use 1-32 letters, digits, '_' or '-'")
-    if out.exists():
-        raise StudyError(f"{out} already exists; choose another --out or remove it first")
+    _check_out(out)
     if not 0 <= repeats <= len(items):
         raise StudyError(f"--repeats {repeats} must be between 0 and the number of items ({len(items)})")
     for r in raters or []:
         if not RATER_ID_RE.fullmatch(r):
             raise StudyError(f"invalid rater id {r!r} in --raters: use 1-32 letters, digits, '_' or '-'")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{out.name}-", dir=out.parent))
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{out.name}-", dir=out.parent))
+    except OSError as exc:
+        raise StudyError(f"cannot create {out} ({exc.strerror or exc})") from exc
     try:
         item_entries = []
         for spec in tqdm(items, desc="study images", unit="img", leave=False):
@@ -114,6 +116,17 @@ def write_study(
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return out
+
+
+def _check_out(out: Path) -> None:
+    """Raise :class:`StudyError` unless ``out`` is new and could be created (no file in the way)."""
+    if out.exists():
+        raise StudyError(f"{out} already exists; choose another --out or remove it first")
+    for parent in out.absolute().parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise StudyError(f"cannot create {out}: {parent} is a file, not a folder")
+            break
 
 
 def _safe(method: str) -> str:
@@ -224,8 +237,7 @@ def create_study(
     # cheap checks first, so that a typo does not cost a full run of every method
     if not NAME_RE.fullmatch(name):
         raise StudyError(f"invalid study name {name!r}: use 1-32 letters, digits, '_' or '-'")
-    if Path(out).exists():
-        raise StudyError(f"{out} already exists; choose another --out or remove it first")
+    _check_out(Path(out))
     sets = [normalize_dataset_name(d) for d in datasets]
     if not sets:
         raise StudyError("--datasets is empty: list at least one of set5, set14, bsd100")

@@ -124,6 +124,12 @@ def test_create_checks_sets_raters_and_calibration_before_any_image_work(tmp_pat
     for extra, message in cases:
         with pytest.raises(StudyError, match=message):
             create_study(tmp_path / "study", **{**kw, **extra})
+    (tmp_path / "a_file").write_text("x")
+    with pytest.raises(StudyError, match="a_file is a file, not a folder"):
+        create_study(tmp_path / "a_file" / "sub" / "study", **{**kw, "datasets": ["set5"]})
+    with pytest.raises(StudyError, match="a_file is a file, not a folder"):
+        write_study(tmp_path / "a_file" / "study", name="x", seed=0, items=[], calibration=[])
+    (tmp_path / "a_file").unlink()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["train"]
 
 
