@@ -56,7 +56,7 @@ def register_spec(spec: TrainSpec) -> None:
 def build_network(spec: TrainSpec, architecture: dict | None = None) -> nn.Module:
     """``spec.build_generator()``, with size overrides such as ``{"num_blocks": 4, "channels": 16}``.
 
-    Raises :class:`srbench.errors.SrbenchError` if the factory does not take them.
+    Raises :class:`srbench.errors.SrbenchError` if the factory does not take them or refuses their values.
     """
     if not architecture:
         return spec.build_generator()
@@ -64,3 +64,5 @@ def build_network(spec: TrainSpec, architecture: dict | None = None) -> nn.Modul
         return spec.build_generator(**architecture)
     except TypeError:
         raise SrbenchError(f"{spec.name} has no adjustable {', '.join(sorted(architecture))}") from None
+    except ValueError as exc:  # e.g. channels < 1
+        raise SrbenchError(f"{spec.name}: unusable size {architecture}: {exc}") from None

@@ -8,6 +8,7 @@ Defaults come in three layers: the paper's recipe (``spec.defaults``: batch
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -144,10 +145,14 @@ def validate_numbers(cfg: TrainConfig, hyper: Hyper, *, adversarial: bool) -> No
     for name, value in (("--iters", hyper.iters), ("--batch", hyper.batch), ("--patch", hyper.patch)):
         if value is not None and value < 1:
             raise SrbenchError(f"{name} must be at least 1, got {value}")
-    if cfg.budget_minutes is not None and cfg.budget_minutes <= 0:
-        raise SrbenchError(f"--budget-minutes must be positive, got {cfg.budget_minutes}")
-    if hyper.lr <= 0:
-        raise SrbenchError(f"--lr must be positive, got {hyper.lr}")
+    if cfg.budget_minutes is not None and not (math.isfinite(cfg.budget_minutes) and cfg.budget_minutes > 0):
+        raise SrbenchError(f"--budget-minutes must be a positive finite number, got {cfg.budget_minutes}")
+    # Adam's first step moves a weight by up to lr / (1 - beta1); beyond float32's range it cannot be applied.
+    lr_limit = torch.finfo(torch.float32).max * (1 - hyper.adam_betas[0])
+    if not (math.isfinite(hyper.lr) and 0 < hyper.lr < lr_limit):
+        raise SrbenchError(f"--lr must be a positive finite number below {lr_limit:.3g}, got {hyper.lr}")
+    if not 0 <= hyper.seed < 2**32:
+        raise SrbenchError(f"--seed must be in 0 .. 2**32 - 1, got {hyper.seed}")
     if hyper.patch % (16 if adversarial else 4):
         why = "the discriminator halves it 4 times" if adversarial else "the scale is 4"
         raise SrbenchError(f"--patch must be a multiple of {16 if adversarial else 4} ({why}), got {hyper.patch}")

@@ -186,6 +186,24 @@ def test_cli_budget_and_iters_exclude_each_other(images, capsys):
     assert "not allowed with argument" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("flags, message", [
+    (["--lr", "nan"], "--lr must be a positive finite number"),
+    (["--lr", "1e39"], "--lr must be a positive finite number"),  # overflowed Adam's float32 step
+    (["--budget-minutes", "nan"], "--budget-minutes must be a positive finite number"),  # trained forever
+    (["--budget-minutes", "inf"], "--budget-minutes must be a positive finite number"),
+    (["--seed", "-1"], "--seed must be in 0 .. 2**32 - 1"),
+    (["--seed", str(2**32)], "--seed must be in 0 .. 2**32 - 1"),
+    (["--channels", "0"], "unusable size"),
+])
+def test_cli_refuses_unusable_numbers_with_one_line(images, tmp_path, capsys, flags, message):
+    args = ["--method", "srresnet-mse", "--train-data", str(images), "--patch", "32", "--batch", "2", "--blocks", "1",
+            "--channels", "8", "--device", "cpu", "--val-data", "none", "--out", str(tmp_path / "o"), "--no-progress"]
+    if "--budget-minutes" not in flags:
+        args += ["--iters", "1"]
+    code, err = _cli(args + flags, capsys)
+    assert code == 2 and message in err and "Traceback" not in err, err
+
+
 def test_sigterm_writes_a_checkpoint_and_the_run_resumes(images, tmp_path):
     out = tmp_path / "sig"
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(PROJECT_ROOT)}
