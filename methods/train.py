@@ -406,13 +406,17 @@ class Trainer:
         self.val_history = list(self.resume_meta.get("validation_history", []))
         self.started_utc = datetime.now(timezone.utc).isoformat(timespec="seconds")
         self._announce()
+        # The handlers stay in place through the final validation and checkpoint: a SIGTERM arriving
+        # there (a wall-clock guard firing just after the budget ran out) must not kill the process
+        # before the final checkpoint is written. A second signal still ends it at once.
         with self._signals_caught():
             stop_reason = self._loop(runner)
-        step, patches = self.step, self.patches
-        if stop_reason != "interrupted" and self.ctx.is_main and (not self.val_history or self.val_history[-1]["step"] != step):
-            self._validate(step)
-        complete = self.budget_s is None and step >= self.hyper.iters
-        self.save(step, patches, complete=complete)
+            step, patches = self.step, self.patches
+            if (stop_reason != "interrupted" and self.ctx.is_main
+                    and (not self.val_history or self.val_history[-1]["step"] != step)):
+                self._validate(step)
+            complete = self.budget_s is None and step >= self.hyper.iters
+            self.save(step, patches, complete=complete)
         seconds = time.monotonic() - self.t0
         self.log.info(
             f"stopped ({stop_reason}) at iteration {step}: {patches} patches in total, "
@@ -434,7 +438,8 @@ class Trainer:
 
     @contextlib.contextmanager
     def _signals_caught(self):
-        """SIGTERM/SIGINT set :attr:`stop_requested` (the loop then checkpoints and stops)."""
+        """SIGTERM/SIGINT set :attr:`stop_requested` (the loop then checkpoints and stops; during the
+        final validation and checkpoint they are noted and the run finishes its checkpoint)."""
         old_handlers = {}
         for sig in (signal.SIGTERM, signal.SIGINT):
             try:

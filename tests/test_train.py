@@ -232,6 +232,30 @@ def test_sigterm_writes_a_checkpoint_and_the_run_resumes(images, tmp_path):
     assert resumed.iterations == side["iterations"] + 2
 
 
+def test_sigterm_during_the_final_validation_still_writes_the_final_checkpoint(images, tmp_path, data_root):
+    """The lease's guard may fire while the last validation runs: the final checkpoint must still be written."""
+    out = tmp_path / "late"
+    script = f"""
+import os, signal
+import methods.train_validate as tv
+real = tv.validate
+def validate_then_sigterm(*args, **kwargs):
+    os.kill(os.getpid(), signal.SIGTERM)  # arrives while the final validation runs
+    return real(*args, **kwargs)
+tv.validate = validate_then_sigterm
+from methods.train import TrainConfig, train
+r = train(TrainConfig(method="srresnet-mse", train_data=[{str(images)!r}], out={str(out)!r}, iters=3, batch=2,
+                      patch=32, blocks=1, channels=8, device="cpu", val_data={str(data_root / "set5")!r},
+                      val_every=0, ckpt_every=0, progress=False))
+print("done", r.stop_reason, r.iterations)
+"""
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(PROJECT_ROOT)}
+    proc = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0 and "done completed 3" in proc.stdout, (proc.returncode, proc.stderr[-2000:])
+    side = json.loads((out / "model.json").read_text())
+    assert side["iterations"] == 3 and side["validation"]["step"] == 3
+
+
 # ---------------------------------------------------------------- fast-mode pieces, benchmark, lease script
 def test_pad8_tail_gives_the_same_output_and_gradients():
     from methods.train_step import pad_output_channels
