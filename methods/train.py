@@ -243,10 +243,15 @@ class Trainer:
                 self.d_opt.load_state_dict(unflatten_optimizer(t, m["optimizers"]["d"], "opt.d"))
             restore_rng(t, m["rng"])
             state = sampler_state(t, self.ctx.rank)
+            why = f"rank {self.ctx.rank} has no saved sampler state (world size changed)"
             if state is not None:
-                self.sampler.generator.set_state(state)
-            else:
-                self.log.info(f"rank {self.ctx.rank} has no saved sampler state (world size changed): reseeded")
+                try:
+                    self.sampler.generator.set_state(state)
+                    why = None
+                except RuntimeError:  # a CUDA (Philox) state on a CPU generator or the reverse
+                    why = f"the saved sampler state was made on another device type than {self.device.type}"
+            if why is not None:
+                self.log.info(f"{why}: reseeded (the crops differ from an uninterrupted run)")
                 self.sampler.generator.manual_seed(train_dist.rank_seed(self.hyper.seed + m["step"], self.ctx.rank))
 
     def _load_generator(self, state: dict[str, torch.Tensor], what: str) -> None:

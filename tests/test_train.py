@@ -99,6 +99,28 @@ def test_resume_refuses_changed_settings_and_finished_runs(images, tmp_path):
         _run(images, tmp_path / "r", iters=2)
 
 
+def test_a_run_saved_on_the_gpu_resumes_on_the_cpu(images, tmp_path):
+    """A GPU lease's checkpoint holds a CUDA (Philox, 16-byte) sampler state; the CPU generator cannot take it."""
+    from safetensors.torch import save_file
+
+    from srbench.data import sha256_file
+
+    out = tmp_path / "gpu"
+    _run(images, out, iters=2)
+    tensors = load_file(str(out / "resume.safetensors"))
+    assert tensors["rng.sampler.0"].numel() != 16
+    # torch.Generator("cuda").get_state() layout: 8-byte seed + 8-byte Philox offset
+    tensors["rng.sampler.0"] = torch.tensor([7, 0, 0, 0, 0, 0, 0, 0, 64, 0, 0, 0, 0, 0, 0, 0], dtype=torch.uint8)
+    save_file(tensors, str(out / "resume.safetensors"))
+    meta = json.loads((out / "resume.json").read_text())
+    meta["tensors_sha256"] = sha256_file(out / "resume.safetensors")
+    (out / "resume.json").write_text(json.dumps(meta))
+    resumed = train(TrainConfig(method="srresnet-mse", train_data=[str(images)], out=str(out), resume=str(out),
+                                iters=4, device="cpu", val_data="none", progress=False))
+    assert resumed.iterations == 4
+    assert "another device type than cpu: reseeded" in (out / "train.log").read_text()
+
+
 def test_srgan_starts_from_init_and_resumes_exactly(images, tmp_path):
     """SRGAN-VGG22 (random VGG via the test-only API switch): D, both optimizers and RNGs survive a resume."""
     _run(images, tmp_path / "pre", iters=1)
