@@ -9,8 +9,9 @@
 #          torch.compile of the batch-256 step, ~40 s of it compilation)
 #       2. srbench train --method srresnet-mse --fast --budget-minutes $BUDGET_MINUTES (default 7),
 #          validating on Set5 (paper protocol) every 2000 iterations and at the end;
-#          resumes results/checkpoints/srresnet-mse if it holds a resume state (else starts from its
-#          weights with --init, else from scratch)  -> $OUT/model.safetensors, model.json,
+#          resumes results/checkpoints/srresnet-mse if it holds a fast-mode run with a resume state (else
+#          starts from its weights with --init if they are the paper's size, else from scratch)
+#          -> $OUT/model.safetensors, model.json,
 #          resume.safetensors, resume.json, train.log, metrics.jsonl (written as they appear)
 #       everything printed goes to $OUT/lease.log too. That is 8 files, the most a lease returns.
 #   smoke test on the CPU:    GPU_LEASE_SMOKE=1 OUT=/tmp/x bash bench/gpu_lease.sh
@@ -42,6 +43,7 @@ RESUME_FROM=${RESUME_FROM:-results/checkpoints/srresnet-mse}
 SMOKE=${GPU_LEASE_SMOKE:-0}
 mkdir -p "$OUT"
 exec > >(tee -a "$OUT/lease.log") 2>&1
+TEE_PID=$!
 
 if [ -d "$CARRY/train/t91" ]; then
     TRAIN="$CARRY/train/t91,$CARRY/train/bsd200,$CARRY/train/bsds500_test"
@@ -70,12 +72,32 @@ echo "== throughput benchmark"
 timeout 150 python bench/train_throughput.py --train-data "$TRAIN" --out "$OUT/throughput.json" "${BENCH[@]}" \
     || echo "throughput benchmark failed or timed out (status $?); training anyway"
 
-START=(--fast)  # a resumed run keeps its own settings (fast or not), so --fast only for new runs
-if [ -f "$RESUME_FROM/resume.json" ] && [ -f "$RESUME_FROM/model.safetensors" ]; then
-    START=(--resume "$RESUME_FROM")
-elif [ -f "$RESUME_FROM/model.safetensors" ]; then
-    START=(--fast --init "$RESUME_FROM")
-fi
+# How to start. A resumed run keeps its own settings, so only a fast-mode run of this network size is
+# resumed (a paper-mode run would train at batch 16 without bf16 here); a checkpoint of the same size
+# otherwise seeds a new fast run (--init); anything else (another size, unreadable) is not used.
+read -r -a START < <(python - "$RESUME_FROM" "$SMOKE" <<'PY'
+import json, sys
+from pathlib import Path
+
+folder, smoke = Path(sys.argv[1]), sys.argv[2] == "1"
+size = {"num_blocks": 1, "channels": 8} if smoke else "default"
+start, why = ["--fast"], f"no checkpoint in {folder}: new run"
+if (folder / "model.safetensors").is_file():
+    try:
+        side = json.loads((folder / "model.json").read_text())
+    except (OSError, ValueError) as exc:
+        side, why = {}, f"{folder}/model.json unreadable ({exc}): new run"
+    if side and side.get("method") == "srresnet-mse" and side.get("architecture") == size:
+        if (folder / "resume.json").is_file() and (side.get("hyper") or {}).get("fast"):
+            start, why = ["--resume", str(folder)], f"resuming the fast run in {folder}"
+        else:
+            start, why = ["--fast", "--init", str(folder)], f"{folder} is not a resumable fast run: new run from its weights"
+    elif side:
+        why = f"{folder} holds a {side.get('method')} of size {side.get('architecture')}, not {size}: new run"
+print(" ".join(start))
+print(why, file=sys.stderr)
+PY
+)
 echo "== training srresnet-mse ${START[*]}"
 # SIGTERM after budget + 2 min at the latest: the trainer then writes its checkpoint and stops.
 # Budget: at most BUDGET_MINUTES, and at most what is left of LEASE_SECONDS minus 75 s for start-up
@@ -91,4 +113,6 @@ timeout "$GUARD" python -m srbench train --method srresnet-mse --train-data "$TR
 status=$?
 echo "== $(date -u +%FT%TZ) training finished with status $status"
 ls -la "$OUT"
+exec >&- 2>&-  # let tee write the last lines of lease.log before the device call collects $OUT
+wait "$TEE_PID" 2>/dev/null
 exit $status

@@ -334,6 +334,24 @@ def test_gpu_lease_script_cpu_smoke(tmp_path, train_root, data_root):
     assert [v["name"] for v in json.loads((out / "throughput.json").read_text())["variants"]] == ["baseline", "fast-b64"]
 
 
+@pytest.mark.slow
+def test_gpu_lease_starts_a_fast_run_from_a_paper_mode_checkpoint(images, tmp_path, train_root, data_root):
+    """Resuming a paper-mode run would keep batch 16 and fp32 on the GPU: the lease seeds a fast run with it."""
+    paper = tmp_path / "paper"
+    _run(images, paper, iters=2)  # tiny (the smoke size), paper mode, with a resume state
+    out = tmp_path / "lease"
+    env = {**os.environ, "GPU_LEASE_SMOKE": "1", "OUT": str(out), "RESUME_FROM": str(paper),
+           "CARRY": str(tmp_path / "no-carry"), "OMP_NUM_THREADS": "1",
+           "SRBENCH_TRAIN_DATA": str(train_root), "SRBENCH_DATA": str(data_root)}
+    proc = subprocess.run(["bash", str(PROJECT_ROOT / "bench" / "gpu_lease.sh")], env=env,
+                          capture_output=True, text=True, timeout=240)
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    side = json.loads((out / "model.json").read_text())
+    assert side["fast_mode"]["enabled"] and side["init"]["path"] == str(paper / "model.safetensors")
+    log = (out / "lease.log").read_text()
+    assert "not a resumable fast run" in log and log.rstrip().endswith("train.log")  # the final ls is in the log
+
+
 def test_fp32_tail_escapes_autocast():
     from methods.train_step import keep_fp32
 
