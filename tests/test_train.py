@@ -314,6 +314,20 @@ def test_throughput_benchmark_cpu_smoke(images, tmp_path):
     assert "patches/s" in proc.stdout
 
 
+def test_throughput_benchmark_records_a_failing_variant_and_goes_on(images, tmp_path):
+    """40 px crops suit SRResNet but not the discriminator (multiples of 16): that variant fails alone."""
+    out = tmp_path / "tp.json"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run([sys.executable, str(PROJECT_ROOT / "bench" / "train_throughput.py"), "--cpu-smoke",
+                           "--patch", "40", "--only", "srgan-baseline,baseline", "--train-data", str(images),
+                           "--out", str(out)], env=env, capture_output=True, text=True, timeout=180)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    variants = {v["name"]: v for v in json.loads(out.read_text())["variants"]}
+    assert variants["baseline"]["patches_per_s"] > 0 and variants["baseline"]["steps"] >= 2
+    assert "multiple of 16" in variants["srgan-baseline"]["error"]
+    assert "srgan-baseline" in proc.stdout and "FAILED" in proc.stdout
+
+
 @pytest.mark.slow
 def test_gpu_lease_script_cpu_smoke(tmp_path, train_root, data_root):
     out = tmp_path / "lease"
