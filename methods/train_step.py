@@ -87,6 +87,21 @@ def keep_fp32(module: nn.Module, device_type: str) -> None:
     module.forward = forward_fp32  # type: ignore[method-assign]
 
 
+def match_state_layout(opt: torch.optim.Optimizer) -> None:
+    """Give every per-parameter state tensor (Adam's moments) its parameter's strides.
+
+    A resumed run loads the moments as contiguous (NCHW) tensors, while
+    ``channels_last`` turns the parameters NHWC. Fused Adam walks the
+    parameter, gradient and moments as flat arrays, so mismatched strides
+    pair each weight with another weight's moments (silently wrong updates)
+    or fail; the other implementations are merely slower.
+    """
+    for param, state in opt.state.items():
+        for key, value in state.items():
+            if isinstance(value, torch.Tensor) and value.shape == param.shape and value.stride() != param.stride():
+                state[key] = torch.empty_like(param, dtype=value.dtype).copy_(value)
+
+
 def make_adam(params, *, lr: float, betas: tuple[float, float], fused: bool) -> torch.optim.Adam:
     """Adam (eps 1e-8, no weight decay); ``fused`` selects the single-kernel CUDA implementation."""
     return torch.optim.Adam(params, lr=lr, betas=betas, fused=True) if fused else torch.optim.Adam(params, lr=lr, betas=betas)
@@ -134,6 +149,9 @@ class StepRunner:
             for module in (generator, discriminator, content_loss):
                 if module is not None:
                     module.to(memory_format=torch.channels_last)
+            for opt in (g_opt, d_opt):
+                if opt is not None:
+                    match_state_layout(opt)
         self.g_train = self._wrap(generator, dist_ctx, compile)
         self.d_train = self._wrap(discriminator, dist_ctx, compile) if discriminator is not None else None
         # G step uses D without DDP (no D gradients are needed there) but compiled alike.

@@ -366,6 +366,38 @@ def test_gpu_lease_starts_a_fast_run_from_a_paper_mode_checkpoint(images, tmp_pa
     assert "not a resumable fast run" in log and log.rstrip().endswith("train.log")  # the final ls is in the log
 
 
+def test_resumed_optimizer_moments_follow_channels_last_parameters():
+    """A resumed fast run loads Adam's moments NCHW; fused Adam (CUDA in --fast) needs them NHWC like the weights."""
+    from methods.specs import TRAIN_SPECS, build_network
+    from methods.train_state import flatten_optimizer, unflatten_optimizer
+    from methods.train_step import StepRunner, make_adam
+
+    spec = TRAIN_SPECS["srresnet-mse"]
+    torch.manual_seed(0)
+    batches = [(torch.rand(2, 3, 8, 8), torch.rand(2, 3, 32, 32)) for _ in range(4)]
+
+    def run(fused: bool) -> torch.Tensor:
+        torch.manual_seed(1)
+        g = build_network(spec, {"num_blocks": 1, "channels": 8})
+        opt = make_adam(g.parameters(), lr=1e-2, betas=(0.9, 0.999), fused=False)
+        first = StepRunner(spec, g, opt, torch.nn.MSELoss(), device=torch.device("cpu"))
+        first.step(*batches[0])  # the first invocation, NCHW (saved, then resumed below)
+        tensors, meta = flatten_optimizer(opt.state_dict(), "opt.g")
+        g.load_state_dict({k: v.clone() for k, v in g.state_dict().items()})
+        opt2 = make_adam(g.parameters(), lr=1e-2, betas=(0.9, 0.999), fused=fused)
+        opt2.load_state_dict(unflatten_optimizer(tensors, meta, "opt.g"))
+        runner = StepRunner(spec, g, opt2, torch.nn.MSELoss(), device=torch.device("cpu"), channels_last=True)
+        # CUDA's fused Adam refuses ("must have same dtype, device, and layout") moments strided unlike the weights
+        for p, state in opt2.state.items():
+            assert state["exp_avg"].stride() == p.stride() and state["exp_avg_sq"].stride() == p.stride()
+        for lr_img, hr in batches[1:]:
+            runner.step(lr_img, hr)
+        return torch.cat([p.detach().flatten() for p in g.parameters()])
+
+    reference, fused = run(False), run(True)
+    assert torch.allclose(fused, reference, atol=1e-6), (fused - reference).abs().max()
+
+
 def test_fp32_tail_escapes_autocast():
     from methods.train_step import keep_fp32
 
