@@ -33,7 +33,8 @@ from srbench.data import PROJECT_ROOT
 from srbench.errors import SrbenchError
 from srbench.metrics import PROTOCOLS
 from srbench.report_inputs import Ratings, RunInput, combine_runs, load_ratings, load_run, method_key
-from srbench.report_tables import TABLE1, TABLE2, Evidence, build_table, load_paper_values, significance_rows
+from srbench.paper_values import load_paper_values
+from srbench.report_tables import TABLE1, TABLE2, Evidence, build_table, significance_rows
 
 RESULTS = PROJECT_ROOT / "results"
 DEFAULT_OUT = RESULTS / "report"

@@ -10,10 +10,7 @@ column.
 
 from __future__ import annotations
 
-import csv
-import io
 from dataclasses import dataclass, field
-from importlib import resources
 from itertools import combinations
 
 import numpy as np
@@ -21,10 +18,10 @@ import pandas as pd
 
 from srbench import stats
 from srbench.data import load_manifest
+from srbench.paper_values import METRICS
 from srbench.report_inputs import Ratings
 
 DATASET_LABELS = {"set5": "Set5", "set14": "Set14", "bsd100": "BSD100"}
-METRICS = ("psnr", "ssim", "mos")
 LEARNED = ("srresnet-mse", "srresnet-vgg22", "srgan-mse", "srgan-vgg22", "srgan-vgg54", "srcnn", "espcn")
 IMPLEMENTED = ("nearest", "bicubic") + LEARNED
 """Registry names the tables use (tests check them against ``methods.all_method_names()``;
@@ -67,15 +64,6 @@ TABLE2 = TableSpec(2, "Comparison with reference methods", ("set5", "set14", "bs
     Slot("SRGAN", ("srgan-vgg54",), "SRGAN"),
     Slot("HR", ("hr",), "HR"),
 ))
-
-
-def load_paper_values() -> dict[tuple[int, str, str], dict[str, float]]:
-    """The paper's Tables 1-2 from package data: ``(table, dataset, name) -> {psnr, ssim, mos}``."""
-    text = resources.files("srbench").joinpath("data/paper_tables.csv").read_text()
-    out = {}
-    for row in csv.DictReader(io.StringIO(text)):
-        out[(int(row["table"]), row["dataset"], row["method"])] = {m: float(row[m]) for m in METRICS}
-    return out
 
 
 @dataclass
