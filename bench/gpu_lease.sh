@@ -98,6 +98,7 @@ print(" ".join(start))
 print(why, file=sys.stderr)
 PY
 )
+[ ${#START[@]} -gt 0 ] || START=(--fast)  # the check itself failed: a new fast run, never a paper-mode one
 echo "== training srresnet-mse ${START[*]}"
 # SIGTERM after budget + 2 min at the latest: the trainer then writes its checkpoint and stops.
 # Budget: at most BUDGET_MINUTES, and at most what is left of LEASE_SECONDS minus 75 s for start-up
