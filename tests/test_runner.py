@@ -162,16 +162,21 @@ def _start_pooled_run(data_root, out):
     return proc
 
 
+def _stderr_when_done(proc: subprocess.Popen) -> str:
+    """Wait (60 s at most) for a run started by :func:`_start_pooled_run`; return its stderr."""
+    try:
+        return proc.communicate(timeout=60)[1]
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        raise
+
+
 def test_ctrl_c_stops_workers_quietly_and_leaves_only_the_partial_file(data_root, tmp_path):
     """SIGINT to the whole process group (what Ctrl-C does) while worker processes are running."""
     out = tmp_path / "run"
     proc = _start_pooled_run(data_root, out)
     os.killpg(proc.pid, signal.SIGINT)
-    try:
-        _, err = proc.communicate(timeout=60)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        raise
+    err = _stderr_when_done(proc)
     assert proc.returncode == 130, err
     assert "Traceback" not in err and "KeyboardInterrupt" not in err, err
     assert err.strip().splitlines()[-1] == "srbench run: interrupted"
@@ -249,11 +254,7 @@ def test_a_killed_worker_is_a_one_line_error(data_root, tmp_path):
     out = tmp_path / "run"
     proc = _start_pooled_run(data_root, out)
     os.kill(_worker_pids(proc.pid)[0], signal.SIGKILL)
-    try:
-        _, err = proc.communicate(timeout=60)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        raise
+    err = _stderr_when_done(proc)
     assert proc.returncode == 2, err
     assert "Traceback" not in err and err.strip().splitlines()[-1].startswith("srbench run: error: a metric worker"), err
     assert not (out / "per_image.csv").exists()
