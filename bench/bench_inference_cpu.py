@@ -20,8 +20,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import torch  # noqa: E402
 
-from methods.srgan_family import build_srresnet  # noqa: E402
-from methods.tiling import upscale_tiled  # noqa: E402
+from srbench.methods.srgan_family import build_srresnet  # noqa: E402
+from srbench.methods.tiling import upscale_tiled  # noqa: E402
 from srbench.data import load_dataset, resolve_data_root  # noqa: E402
 
 

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
-import methods
+from srbench import methods
 from srbench.data import DATASETS, load_dataset, resolve_data_root
 from srbench.metrics import PROTOCOLS, evaluate
 from srbench.runner import run_benchmark

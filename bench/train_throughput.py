@@ -1,8 +1,8 @@
 """Training throughput (patches/s) of the real trainer step, next to a plain baseline measured in the same run.
 
-Every variant runs the trainer's own code: :class:`methods.train_data.PatchSampler`
+Every variant runs the trainer's own code: :class:`srbench.methods.train_data.PatchSampler`
 (device-resident images, random crops + flips, MATLAB-bicubic LR) and
-:class:`methods.train_step.StepRunner` (forward, losses, backward, Adam), so
+:class:`srbench.methods.train_step.StepRunner` (forward, losses, backward, Adam), so
 the numbers include the data pipeline. Timing: warm-up steps (and compile
 time, reported separately), then whole steps for at least ``--seconds``,
 bracketed by ``torch.cuda.synchronize()``.
@@ -46,11 +46,11 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from methods.checkpoint import device_name  # noqa: E402
-from methods.specs import TRAIN_SPECS  # noqa: E402
-from methods.specs import build_network  # noqa: E402
-from methods.train_data import PatchSampler, list_training_files  # noqa: E402
-from methods.train_step import StepRunner, make_adam  # noqa: E402
+from srbench.methods.checkpoint import device_name  # noqa: E402
+from srbench.methods.specs import TRAIN_SPECS  # noqa: E402
+from srbench.methods.specs import build_network  # noqa: E402
+from srbench.methods.train_data import PatchSampler, list_training_files  # noqa: E402
+from srbench.methods.train_step import StepRunner, make_adam  # noqa: E402
 
 
 @dataclass
@@ -89,8 +89,8 @@ def variants(compile: bool) -> list[Variant]:
 def measure(v: Variant, sampler: PatchSampler, device: torch.device, *, arch: dict, seconds: float,
             warmup: int, min_steps: int) -> dict:
     """Run ``v`` and return its timing: patches/s, ms/step, steps, compile/warm-up seconds."""
-    from methods.discriminator import Discriminator
-    from methods.losses import build_content_loss
+    from srbench.methods.discriminator import Discriminator
+    from srbench.methods.losses import build_content_loss
 
     spec = TRAIN_SPECS[v.method]
     torch.backends.cudnn.benchmark = v.cudnn_benchmark

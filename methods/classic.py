@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from methods.registry import register
+from .registry import register
 from srbench import SCALE
 
 

@@ -78,7 +78,7 @@ def add_parser(subparsers) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from methods.train import RANDOM_VGG_ENV, TrainConfig, train
+    from .train import RANDOM_VGG_ENV, TrainConfig, train
 
     if os.environ.get(RANDOM_VGG_ENV):
         raise SrbenchError(

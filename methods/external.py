@@ -148,7 +148,7 @@ def parse_external(text: str) -> tuple[str, Path]:
 
 def _is_builtin(name: str) -> bool:
     """True if ``name`` (or an alias spelled that way) is a registered method."""
-    from methods.registry import canonical_name
+    from .registry import canonical_name
 
     try:
         canonical_name(name)
@@ -288,7 +288,7 @@ def _visible_files(folder: Path) -> list[Path]:
 
 
 def external_method(text: str) -> ExternalMethod:
-    """Build the method for ``external:NAME=DIR`` (called by ``methods.registry.get_method``)."""
+    """Build the method for ``external:NAME=DIR`` (called by ``srbench.methods.registry.get_method``)."""
     name, directory = parse_external(text)
     return ExternalMethod(name, directory)
 

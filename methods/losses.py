@@ -23,7 +23,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from methods.vgg import FEATURE_DEPTH, VGGFeatures, load_vgg19_features
+from .vgg import FEATURE_DEPTH, VGGFeatures, load_vgg19_features
 
 ADVERSARIAL_WEIGHT = 1e-3
 VGG_FEATURE_SCALE = 1.0 / 12.75
@@ -67,8 +67,8 @@ def build_content_loss(
 ) -> nn.Module:
     """The content loss module for a spec's ``content_loss`` (``mse``, ``vgg22`` or ``vgg54``).
 
-    VGG losses load the ImageNet weights (see :func:`methods.vgg.load_vgg19_features`)
-    and raise :class:`methods.vgg.VGGWeightsError` when they are missing.
+    VGG losses load the ImageNet weights (see :func:`srbench.methods.vgg.load_vgg19_features`)
+    and raise :class:`srbench.methods.vgg.VGGWeightsError` when they are missing.
     """
     if kind == "mse":
         return PixelMSELoss()

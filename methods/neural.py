@@ -1,4 +1,4 @@
-"""Checkpoint-backed registry methods: any :class:`methods.specs.TrainSpec` becomes an upscaler.
+"""Checkpoint-backed registry methods: any :class:`srbench.methods.specs.TrainSpec` becomes an upscaler.
 
 ``NeuralMethod(spec)`` finds ``<checkpoint_root>/<spec.name>/model.safetensors``
 (default root: ``$SRBENCH_CHECKPOINTS`` if set, else
@@ -17,9 +17,9 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from methods.checkpoint import CheckpointError, checkpoint_paths, device_name, read_checkpoint
-from methods.specs import TrainSpec, build_network
-from methods.tiling import upscale_tiled
+from .checkpoint import CheckpointError, checkpoint_paths, device_name, read_checkpoint
+from .specs import TrainSpec, build_network
+from .tiling import upscale_tiled
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CHECKPOINT_ROOT = PROJECT_ROOT / "results" / "checkpoints"

@@ -52,8 +52,8 @@ import math
 import torch
 import torch.nn as nn
 
-from methods.registry import register
-from methods.specs import TRAIN_SPECS, TrainSpec, register_spec
+from .registry import register
+from .specs import TRAIN_SPECS, TrainSpec, register_spec
 from srbench import SCALE
 
 # MATLAB rgb2ycbcr (BT.601, studio range) for double RGB in [0, 1].
@@ -181,7 +181,7 @@ register_spec(TrainSpec(name="espcn", build_generator=ESPCN, output_range=(0.0, 
 
 def _neural(name: str):
     """Checkpoint-backed method for ``name`` (imported lazily: torch inference code)."""
-    from methods.neural import NeuralMethod
+    from .neural import NeuralMethod
 
     return NeuralMethod(TRAIN_SPECS[name])
 

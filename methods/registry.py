@@ -63,7 +63,7 @@ def get_method(name: str) -> Method:
     """Build the method registered under ``name`` (or one of its aliases, or ``external:NAME=DIR``)."""
     key = canonical_name(name)
     if key.startswith("external:"):
-        from methods.external import external_method
+        from .external import external_method
 
         return external_method(key)
     return _FACTORIES[key]()

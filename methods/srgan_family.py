@@ -20,10 +20,10 @@ side in pixels), ``adam_betas``.
 
 from __future__ import annotations
 
-from methods.neural import NeuralMethod
-from methods.registry import register
-from methods.specs import TrainSpec, register_spec
-from methods.srresnet import SRResNet
+from .neural import NeuralMethod
+from .registry import register
+from .specs import TrainSpec, register_spec
+from .srresnet import SRResNet
 
 _COMMON = {"batch_size": 16, "hr_patch": 96, "adam_betas": (0.9, 0.999)}
 SRRESNET_DEFAULTS = {**_COMMON, "iterations": 1_000_000, "lr": 1e-4, "lr_steps": []}

@@ -51,10 +51,10 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from methods import checkpoint as ckpt
-from methods import train_dist
-from methods.specs import build_network
-from methods.train_config import (  # noqa: F401  (TrainConfig: public API)
+from . import checkpoint as ckpt
+from . import train_dist
+from .specs import build_network
+from .train_config import (  # noqa: F401  (TrainConfig: public API)
     Hyper,
     TrainConfig,
     checkpoint_dir,
@@ -63,9 +63,9 @@ from methods.train_config import (  # noqa: F401  (TrainConfig: public API)
     resolve_hyper,
     validate_numbers,
 )
-from methods.train_data import PatchSampler, list_training_files, manifest_sha256
-from methods.train_log import RunLog
-from methods.train_state import (
+from .train_data import PatchSampler, list_training_files, manifest_sha256
+from .train_log import RunLog
+from .train_state import (
     Schedule,
     capture_rng,
     flatten_optimizer,
@@ -75,7 +75,7 @@ from methods.train_state import (
     save_resume,
     unflatten_optimizer,
 )
-from methods.train_step import StepRunner, make_adam
+from .train_step import StepRunner, make_adam
 from srbench.errors import SrbenchError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -161,7 +161,7 @@ class Trainer:
             )
 
     def _content_loss(self) -> nn.Module:
-        from methods.losses import build_content_loss
+        from .losses import build_content_loss
 
         allow_random = self.cfg.allow_random_vgg_for_tests or os.environ.get(RANDOM_VGG_ENV) == "1"
         torch.manual_seed(self.hyper.seed)  # random test VGG weights are then the same in every invocation
@@ -225,7 +225,7 @@ class Trainer:
             self._load_generator(init_state, "--init checkpoint")
         self.discriminator = self.d_opt = None
         if self.spec.adversarial:
-            from methods.discriminator import Discriminator
+            from .discriminator import Discriminator
 
             self.discriminator = Discriminator(self.hyper.patch).to(self.device)
         betas = tuple(self.hyper.adam_betas)
@@ -366,7 +366,7 @@ class Trainer:
             train_dist.shutdown(self.ctx)
 
     def _validation_set(self):
-        from methods import train_validate
+        from . import train_validate
 
         if not self.ctx.is_main or (self.cfg.val_data or "").lower() == "none":
             return None
@@ -377,7 +377,7 @@ class Trainer:
         return train_validate.load_validation(folder)
 
     def _validate(self, step: int) -> None:
-        from methods import train_validate
+        from . import train_validate
 
         if self.vset is None:
             return

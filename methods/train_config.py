@@ -15,10 +15,10 @@ from pathlib import Path
 
 import torch
 
-from methods import train_dist
-from methods.specs import TRAIN_SPECS, TrainSpec
-from methods.train_state import Schedule
-from methods.train_step import TAIL_MODES
+from . import train_dist
+from .specs import TRAIN_SPECS, TrainSpec
+from .train_state import Schedule
+from .train_step import TAIL_MODES
 from srbench.errors import SrbenchError
 
 # --fast defaults (the GPU probe in ../shared/reference/gpu.md: batch 64, peak lr 3e-4,

@@ -30,9 +30,9 @@ from typing import Callable
 import torch
 import torch.nn as nn
 
-from methods import losses
-from methods.specs import TrainSpec
-from methods.train_dist import DistContext
+from . import losses
+from .specs import TrainSpec
+from .train_dist import DistContext
 
 
 TAIL_MODES = ("fp32", "bf16", "pad8")

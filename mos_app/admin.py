@@ -12,9 +12,9 @@ import hmac
 import pandas as pd
 import streamlit as st
 
-from mos_app.screening import bt500_screen, rater_vs_others, retest_agreement
-from mos_app.store import Store
-from mos_app.study import Study
+from .screening import bt500_screen, rater_vs_others, retest_agreement
+from .store import Store
+from .study import Study
 
 
 def token_ok(given: str, expected: str) -> bool:

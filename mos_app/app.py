@@ -29,11 +29,11 @@ from pathlib import Path
 
 import streamlit as st
 
-from mos_app import admin
-from mos_app.order import Presentation, presentations
-from mos_app.render import media_url, preload_html, stimulus_html
-from mos_app.store import Answer, Store
-from mos_app.study import DB_NAME, Study, StudyError, check_rater_id, load_study
+from srbench.mos_app import admin
+from srbench.mos_app.order import Presentation, presentations
+from srbench.mos_app.render import media_url, preload_html, stimulus_html
+from srbench.mos_app.store import Answer, Store
+from srbench.mos_app.study import DB_NAME, Study, StudyError, check_rater_id, load_study
 
 ENV_STUDY = "SRBENCH_MOS_STUDY"
 ENV_DB = "SRBENCH_MOS_DB"

@@ -8,7 +8,7 @@ import socket
 import sys
 from pathlib import Path
 
-from mos_app.study import DB_NAME, StudyError, load_study
+from .study import DB_NAME, StudyError, load_study
 
 APP = Path(__file__).resolve().parent / "app.py"
 
@@ -66,7 +66,7 @@ def _split(text: str) -> list[str]:
 
 
 def _create(args: argparse.Namespace) -> int:
-    from mos_app.create import create_study
+    from .create import create_study
     from srbench.data import resolve_data_root
 
     out = create_study(
@@ -134,7 +134,7 @@ def streamlit_flags(port: int, address: str) -> list[str]:
 
 
 def _export(args: argparse.Namespace) -> int:
-    from mos_app.store import Store
+    from .store import Store
 
     study = load_study(args.study, verify=False)
     db = Path(args.db) if args.db else study.root / DB_NAME

@@ -1,4 +1,4 @@
-"""Build a MOS study folder (layout in :mod:`mos_app.study`).
+"""Build a MOS study folder (layout in :mod:`srbench.mos_app.study`).
 
 :func:`create_study` runs the methods on the benchmark sets and builds the
 calibration anchors; :func:`write_study` writes already computed images (it
@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from mos_app.study import FORMAT, MANIFEST, RATER_ID_RE, StudyError, check_rater_id
+from .study import FORMAT, MANIFEST, RATER_ID_RE, StudyError, check_rater_id
 from srbench import SCALE, __version__
 from srbench.data import load_dataset, load_manifest, normalize_dataset_name, sha256_file
 from srbench.imageio import read_image, write_png
@@ -171,7 +171,7 @@ def calibration_pairs(train_root: Path, count: int) -> list[tuple[ImageSpec, Ima
     score-1 anchor is the nearest-neighbour 4x upscale of its MATLAB-bicubic
     4x shrink (:func:`srbench.resize.imresize`).
     """
-    from methods import get_method
+    from srbench.methods import get_method
     from srbench.resize import imresize
 
     files = _calibration_files(train_root, count)
@@ -194,8 +194,8 @@ def rating_items(methods: list[str], datasets: list[str], data_root: Path) -> li
     Methods that cannot run here (``availability()`` is not None, e.g. no
     checkpoint) are refused before any work is done.
     """
-    from methods import get_method
-    from methods.registry import canonical_name
+    from srbench.methods import get_method
+    from srbench.methods.registry import canonical_name
 
     names = [canonical_name(m) for m in methods if m.strip().lower() != HR_METHOD]
     if len(set(names)) != len(names):

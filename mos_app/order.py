@@ -16,7 +16,7 @@ import hashlib
 import random
 from dataclasses import dataclass
 
-from mos_app.study import Stimulus, Study
+from .study import Stimulus, Study
 
 
 @dataclass(frozen=True)

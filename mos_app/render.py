@@ -18,7 +18,7 @@ from __future__ import annotations
 import base64
 import html
 
-from mos_app.study import Stimulus
+from .study import Stimulus
 
 IMG_CLASS = "mos-stimulus"
 PRELOAD_CLASS = "mos-preload"

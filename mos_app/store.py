@@ -9,7 +9,7 @@
   request for the same presentation is ignored (``INSERT ... ON CONFLICT DO
   NOTHING``); :meth:`Store.record` says whether the answer was new.
 * Parameterised SQL only; rater ids are checked against
-  :data:`mos_app.study.RATER_ID_RE` before anything is written.
+  :data:`srbench.mos_app.study.RATER_ID_RE` before anything is written.
 * ``Store(path, read_only=True)`` (export, report) opens an existing answer
   file without changing it: no schema, no journal-mode switch, and a clear
   :class:`AnswerError` for a missing file, a non-SQLite file or a SQLite file
@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from mos_app.study import StudyError, check_rater_id
+from .study import StudyError, check_rater_id
 
 CSV_COLUMNS = (
     "study", "rater", "item", "method", "dataset", "image",

@@ -1,6 +1,6 @@
 """A MOS study folder: what it contains, how it is read and verified.
 
-A study is a self-contained folder written once by :func:`mos_app.create.create_study`::
+A study is a self-contained folder written once by :func:`srbench.mos_app.create.create_study`::
 
     DIR/manifest.json                          settings, items, calibration, file checksums
     DIR/images/<dataset>/<method>/<stem>.png   every stimulus, lossless PNG

@@ -10,3 +10,7 @@ Conventions used throughout the project:
 
 __version__ = "0.1.0"
 SCALE = 4
+
+from srbench import _checkout
+
+_checkout.install()  # PYTHONPATH=. on an uninstalled checkout (see srbench/_checkout.py)

@@ -18,9 +18,9 @@ from srbench.errors import SrbenchError
 SUBCOMMAND_MODULES = (
     "srbench.cli_run",
     "srbench.cli_datasets",
-    "methods.cli_train",
+    "srbench.methods.cli_train",
     "srbench.cli_report",
-    "mos_app.cli",
+    "srbench.mos_app.cli",
 )
 
 

@@ -57,7 +57,7 @@ def _positive_int(text: str) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     if args.list_methods:
-        import methods
+        from srbench import methods
 
         for name in methods.all_method_names():
             reason = methods.get_method(name).availability()

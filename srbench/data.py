@@ -7,7 +7,8 @@ release, renamed::
     ROOT/<set>/LR_bicubic_x4/NAME.png  MATLAB-bicubic 4x shrink of HR, uint8
 
 The expected files, their SHA-256 and sizes are listed in the manifests
-``datasets/manifests/<set>.json`` (committed; the images are not).
+``datasets/manifests/<set>.json`` (committed; the images are not), installed
+as the data package ``srbench.manifests`` and read through importlib.resources.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import json
 import os
 from dataclasses import dataclass
 from functools import lru_cache
+from importlib import resources
 from pathlib import Path
 
 import numpy as np
@@ -26,7 +28,7 @@ from srbench.errors import DataError
 from srbench.imageio import read_image
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-MANIFEST_DIR = PROJECT_ROOT / "datasets" / "manifests"
+MANIFEST_DIR = resources.files("srbench.manifests")  # datasets/manifests/ of the checkout
 DEFAULT_CACHE = PROJECT_ROOT / "datasets" / "cache"
 DATASETS = ("set5", "set14", "bsd100")
 ENV_VAR = "SRBENCH_DATA"
@@ -80,7 +82,7 @@ def load_manifest(dataset: str) -> dict:
     try:
         return json.loads(path.read_text())
     except FileNotFoundError as exc:
-        raise DataError(f"manifest {path} is missing from this checkout") from exc
+        raise DataError(f"manifest {path} is missing from this installation") from exc
 
 
 def normalize_dataset_name(name: str) -> str:

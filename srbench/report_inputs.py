@@ -124,9 +124,9 @@ def _read_ratings_csv(path: Path) -> pd.DataFrame:
 
 
 def _read_ratings_db(path: Path) -> pd.DataFrame:
-    """Read a MOS app SQLite database through the MOS app's own store (:class:`mos_app.store.Store`),
+    """Read a MOS app SQLite database through the MOS app's own store (:class:`srbench.mos_app.store.Store`),
     read-only: the file is not changed (no schema, no journal-mode switch), so its checksum holds."""
-    from mos_app.store import CSV_COLUMNS, Store
+    from srbench.mos_app.store import CSV_COLUMNS, Store
 
     try:
         store = Store(path, read_only=True)

@@ -24,7 +24,7 @@ from srbench.report_inputs import Ratings
 DATASET_LABELS = {"set5": "Set5", "set14": "Set14", "bsd100": "BSD100"}
 LEARNED = ("srresnet-mse", "srresnet-vgg22", "srgan-mse", "srgan-vgg22", "srgan-vgg54", "srcnn", "espcn")
 IMPLEMENTED = ("nearest", "bicubic") + LEARNED
-"""Registry names the tables use (tests check them against ``methods.all_method_names()``;
+"""Registry names the tables use (tests check them against ``srbench.methods.all_method_names()``;
 kept here so that the report does not import torch)."""
 
 

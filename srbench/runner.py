@@ -37,7 +37,7 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-import methods as method_registry
+import srbench.methods as method_registry
 from srbench import provenance
 from srbench.data import PROJECT_ROOT, load_dataset, normalize_dataset_name
 from srbench.errors import MissingOutput, SrbenchError

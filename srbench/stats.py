@@ -212,12 +212,12 @@ def screen_raters(scores: pd.DataFrame) -> list[RaterScreen]:
 
     ``presentation`` identifies one test item (same method, set and image for
     every rater). The rule itself is the MOS app's
-    :func:`mos_app.screening.bt500_screen` (kurtosis test per item, P/Q
+    :func:`srbench.mos_app.screening.bt500_screen` (kurtosis test per item, P/Q
     counts, reject if (P+Q)/n > 0.05 and |P-Q|/(P+Q) < 0.3; items on which
     everybody agrees are skipped); this wraps its result with a reason for
     every rater. Sorted by rater.
     """
-    from mos_app.screening import bt500_screen
+    from srbench.mos_app.screening import bt500_screen
 
     table = bt500_screen(scores.rename(columns={"presentation": "item"})[["rater", "item", "score"]])
     out = []

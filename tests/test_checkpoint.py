@@ -9,7 +9,7 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from methods.checkpoint import (
+from srbench.methods.checkpoint import (
     CheckpointError,
     environment_fields,
     file_sha256,
@@ -18,7 +18,7 @@ from methods.checkpoint import (
     read_checkpoint,
     save_checkpoint,
 )
-from methods.srresnet import SRResNet
+from srbench.methods.srresnet import SRResNet
 from srbench.errors import SrbenchError
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from methods import get_method
-from methods.external import check_coverage, external_method, parse_external
+from srbench.methods import get_method
+from srbench.methods.external import check_coverage, external_method, parse_external
 from srbench.data import load_dataset
 from srbench.errors import DataError, MissingOutput, SrbenchError
 from srbench.imageio import write_png

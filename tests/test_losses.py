@@ -9,8 +9,8 @@ import torch.nn.functional as F
 import torchvision
 from torchvision.models import vgg as tv_vgg
 
-from methods import losses
-from methods.vgg import (
+from srbench.methods import losses
+from srbench.methods.vgg import (
     FEATURE_DEPTH,
     VGG19_WEIGHTS_FILE,
     VGGFeatures,

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
-import methods
+from srbench import methods
 from srbench.data import load_dataset
 from srbench.errors import SrbenchError
 from srbench.metrics import evaluate

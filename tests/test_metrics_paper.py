@@ -398,20 +398,20 @@ DAALA_TOOL_ANCHORS = {
 def upscale(method: str, image) -> np.ndarray:
     if method == "nearest":
         return np.repeat(np.repeat(image.lr, 4, axis=0), 4, axis=1)
-    from methods.registry import get_method
+    from srbench.methods.registry import get_method
 
     return get_method(method).upscale(image.lr, dataset=image.dataset, name=image.name)
 
 
 @pytest.fixture(scope="module")
 def benchmark_sets(data_root):
-    import methods.classic  # noqa: F401  (registers nearest and bicubic)
+    import srbench.methods.classic  # noqa: F401  (registers nearest and bicubic)
 
     return {name: load_dataset(name, data_root) for name in ("set5", "set14", "bsd100")}
 
 
 def test_nearest_method_is_pixel_replication(benchmark_sets):
-    from methods.registry import get_method
+    from srbench.methods.registry import get_method
 
     image = benchmark_sets["set5"][0]
     registry_output = get_method("nearest").upscale(image.lr, dataset="set5", name=image.name)

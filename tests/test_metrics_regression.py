@@ -11,11 +11,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import methods
 import numpy as np
 import pandas as pd
 import pytest
 
+from srbench import methods
 from srbench.runner import run_benchmark
 
 RESULTS = Path(__file__).resolve().parent.parent / "results" / "metrics"

@@ -8,9 +8,9 @@ import pytest
 import torch
 import torch.nn as nn
 
-from methods.discriminator import Discriminator
-from methods.specs import TRAIN_SPECS
-from methods.srresnet import SRResNet
+from srbench.methods.discriminator import Discriminator
+from srbench.methods.specs import TRAIN_SPECS
+from srbench.methods.srresnet import SRResNet
 
 
 def n_params(module: nn.Module) -> int:

@@ -17,9 +17,9 @@ import pytest
 from streamlit.runtime.memory_media_file_storage import _calculate_file_id
 from streamlit.testing.v1 import AppTest
 
-from mos_app.create import ImageSpec, write_study
-from mos_app.order import presentations
-from mos_app.study import load_study
+from srbench.mos_app.create import ImageSpec, write_study
+from srbench.mos_app.order import presentations
+from srbench.mos_app.study import load_study
 
 APP = str(Path(__file__).resolve().parent.parent / "mos_app" / "app.py")
 TOKEN = "s3cret-token"
@@ -219,7 +219,7 @@ def test_two_tabs_of_one_rater_first_answer_kept_and_the_other_tab_told(study, t
 
 
 def test_answers_of_another_study_version_under_the_same_name_are_not_mixed_in(study, tmp_path):
-    from mos_app.store import Answer, Store
+    from srbench.mos_app.store import Answer, Store
 
     seq = presentations(load_study(study), "r9")
     store = Store(tmp_path / "ratings.sqlite")

@@ -27,9 +27,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mos_app.create import ImageSpec, calibration_pairs, write_study
-from mos_app.order import presentations
-from mos_app.study import load_study
+from srbench.mos_app.create import ImageSpec, calibration_pairs, write_study
+from srbench.mos_app.order import presentations
+from srbench.mos_app.study import load_study
 from srbench.data import load_manifest
 from srbench.imageio import read_image
 from srbench.resize import imresize

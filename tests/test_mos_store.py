@@ -10,8 +10,8 @@ import threading
 
 import pytest
 
-from mos_app.store import CSV_COLUMNS, Answer, AnswerError, Store
-from mos_app.study import StudyError
+from srbench.mos_app.store import CSV_COLUMNS, Answer, AnswerError, Store
+from srbench.mos_app.study import StudyError
 
 N_THREADS = 24
 N_PROCS = 4

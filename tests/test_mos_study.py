@@ -11,10 +11,10 @@ import sys
 import numpy as np
 import pytest
 
-from methods import get_method
-from mos_app.create import ImageSpec, create_study, write_study
-from mos_app.order import min_gap, presentations
-from mos_app.study import StudyError, check_rater_id, load_study
+from srbench.methods import get_method
+from srbench.mos_app.create import ImageSpec, create_study, write_study
+from srbench.mos_app.order import min_gap, presentations
+from srbench.mos_app.study import StudyError, check_rater_id, load_study
 from srbench.cli import main
 from srbench.data import load_dataset
 from srbench.imageio import read_image
@@ -151,12 +151,12 @@ def test_missing_study_folder_and_manifest(tmp_path):
 def test_serve_refuses_bad_address_busy_port_db_folder_and_file_as_study(tmp_path, monkeypatch, capsys):
     import socket
 
-    import mos_app.cli
+    import srbench.mos_app.cli
 
     def no_exec(*args):  # a check that lets a bad setting through would start a server: fail instead
         raise AssertionError("serve got as far as starting the server")
 
-    monkeypatch.setattr(mos_app.cli.os, "execve", no_exec)
+    monkeypatch.setattr(srbench.mos_app.cli.os, "execve", no_exec)
     root = synthetic_study(tmp_path / "s")
     capsys.readouterr()  # progress bars of the study creation
     with socket.socket() as busy:
@@ -235,7 +235,7 @@ def test_export_cli(tmp_path, capsys):
     root = synthetic_study(tmp_path / "s")
     assert main(["mos", "export", "--study", str(root), "--out", str(tmp_path / "r.csv")]) == 2
     assert "no answer database" in capsys.readouterr().err
-    from mos_app.store import Answer, Store
+    from srbench.mos_app.store import Answer, Store
 
     p = presentations(load_study(root), "r1")[0]
     s = p.stimulus
@@ -260,7 +260,7 @@ def test_export_cli_bad_database_or_output_is_one_error_line(tmp_path, capsys):
     assert "no 'answers' table" in capsys.readouterr().err
     with sqlite3.connect(foreign) as conn:
         assert conn.execute("SELECT name FROM sqlite_master").fetchall() == [("t",)]
-    from mos_app.store import Store
+    from srbench.mos_app.store import Store
 
     Store(root / "ratings.sqlite").close()
     assert main(["mos", "export", "--study", str(root), "--out", str(tmp_path)]) == 2

@@ -12,13 +12,13 @@ import numpy as np
 import pytest
 import torch
 
-import methods
+from srbench import methods
 from srbench.errors import SrbenchError
-from methods.checkpoint import CheckpointError, environment_fields, file_sha256, save_checkpoint
-from methods.neural import NeuralMethod
-from methods.specs import TRAIN_SPECS, TrainSpec
-from methods.srresnet import SRResNet
-from methods.tiling import upscale_tiled
+from srbench.methods.checkpoint import CheckpointError, environment_fields, file_sha256, save_checkpoint
+from srbench.methods.neural import NeuralMethod
+from srbench.methods.specs import TRAIN_SPECS, TrainSpec
+from srbench.methods.srresnet import SRResNet
+from srbench.methods.tiling import upscale_tiled
 from srbench.data import load_dataset
 
 FAMILY = ("srresnet-mse", "srresnet-vgg22", "srgan-mse", "srgan-vgg22", "srgan-vgg54")

@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 import torch
 
-from methods import get_method
-from methods.reference_models import ESPCN, SRCNN, rgb_to_ycbcr, ycbcr_to_rgb
-from methods.specs import TRAIN_SPECS
-from methods.tiling import upscale_tiled
+from srbench.methods import get_method
+from srbench.methods.reference_models import ESPCN, SRCNN, rgb_to_ycbcr, ycbcr_to_rgb
+from srbench.methods.specs import TRAIN_SPECS
+from srbench.methods.tiling import upscale_tiled
 from srbench.data import load_dataset
 from srbench.resize_torch import imresize
 
@@ -118,8 +118,8 @@ def test_specs_and_registry():
 @pytest.mark.parametrize("name", ["srcnn", "espcn"])
 def test_training_smoke_through_the_trainer(name, tmp_path, train_root, set5):
     """A few real updates on t91 patches with the spec's defaults, then inference from the checkpoint."""
-    from methods.neural import NeuralMethod
-    from methods.train import TrainConfig, train
+    from srbench.methods.neural import NeuralMethod
+    from srbench.methods.train import TrainConfig, train
 
     out = tmp_path / name
     result = train(TrainConfig(

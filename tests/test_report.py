@@ -214,7 +214,7 @@ def test_other_protocol_never_mixed(tmp_path):
 
 
 def test_database_ratings_read_through_the_mos_store(tmp_path, with_ratings):
-    from mos_app.store import Answer, Store
+    from srbench.mos_app.store import Answer, Store
 
     store = Store(tmp_path / "answers.db")
     for i, r in enumerate(synthetic_ratings()):
@@ -229,7 +229,7 @@ def test_database_ratings_read_through_the_mos_store(tmp_path, with_ratings):
 
 
 def test_database_ratings_file_is_not_modified_by_the_report(tmp_path, with_ratings):
-    from mos_app.store import Answer, Store
+    from srbench.mos_app.store import Answer, Store
 
     db = tmp_path / "answers.db"
     store = Store(db)
@@ -351,7 +351,7 @@ def test_number_formatting():
 
 
 def test_table_method_names_are_registered():
-    import methods
+    from srbench import methods
     from srbench.report_tables import IMPLEMENTED, TABLE1, TABLE2
 
     registered = set(methods.all_method_names())

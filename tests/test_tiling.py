@@ -7,8 +7,8 @@ import pytest
 import torch
 import torch.nn as nn
 
-from methods.srresnet import SRResNet
-from methods.tiling import to_uint8, upscale_tiled
+from srbench.methods.srresnet import SRResNet
+from srbench.methods.tiling import to_uint8, upscale_tiled
 from srbench.data import load_dataset
 
 

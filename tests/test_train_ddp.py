@@ -65,7 +65,7 @@ def test_two_process_training_learns_and_rank0_alone_writes(train_root, tmp_path
 @pytest.mark.slow
 def test_two_process_srgan_step(train_root, tmp_path):
     """The adversarial step (D on real and fake, then G through a frozen D) under DDP."""
-    from methods.train import TrainConfig, train
+    from srbench.methods.train import TrainConfig, train
 
     images = _images(train_root, tmp_path)
     train(TrainConfig(method="srresnet-mse", train_data=[str(images)], iters=1, batch=4, patch=32, blocks=1,
