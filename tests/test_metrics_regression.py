@@ -9,6 +9,7 @@ reported as skipped rather than silently passing.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +26,35 @@ TOLERANCE = 1e-4
 
 def test_committed_results_exist():
     assert any(p.parent.name == "classic" for p in COMMITTED), "results/metrics/classic/summary.csv is missing"
+
+
+CHECKPOINTS = sorted((RESULTS.parent / "checkpoints").glob("*/model.safetensors"))
+
+
+@pytest.mark.parametrize("weights", CHECKPOINTS, ids=[p.parent.name for p in CHECKPOINTS])
+def test_every_committed_checkpoint_has_results_measured_from_its_weights(weights):
+    """A committed checkpoint is measured on all three sets under both protocols, from exactly these bytes
+    (its run.json names the weights' SHA-256), so a retrained checkpoint cannot keep stale results."""
+    from srbench.data import sha256_file
+
+    method = weights.parent.name
+    digest = sha256_file(weights)
+    covering = []
+    for summary_path in COMMITTED:
+        summary = pd.read_csv(summary_path)
+        if method not in set(summary.method):
+            continue
+        run = json.loads((summary_path.parent / "run.json").read_text())
+        recorded = ((run.get("methods") or {}).get(method) or {}).get("checkpoint") or {}
+        assert recorded.get("checkpoint_sha256") == digest, (
+            f"{summary_path.parent.name} measured {method} from other weights than {weights}; re-run "
+            f"'srbench run --methods {method} --datasets set5,set14,bsd100 --out {summary_path.parent} --overwrite'")
+        covering.append(summary[summary.method == method])
+    assert covering, f"no results/metrics/*/summary.csv holds {method} (the committed checkpoint {weights})"
+    rows = pd.concat(covering)
+    assert set(zip(rows.dataset, rows.protocol)) >= {(d, p) for d in ("set5", "set14", "bsd100")
+                                                       for p in ("paper", "matlab")}
+    assert (rows.n == rows.n_expected).all()
 
 
 @pytest.mark.slow
