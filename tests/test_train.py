@@ -333,7 +333,8 @@ def test_gpu_lease_script_cpu_smoke(tmp_path, train_root, data_root):
     out = tmp_path / "lease"
     env = {**os.environ, "GPU_LEASE_SMOKE": "1", "OUT": str(out), "RESUME_FROM": str(tmp_path / "none"),
            "CARRY": str(tmp_path / "no-carry"), "OMP_NUM_THREADS": "1",
-           "SRBENCH_TRAIN_DATA": str(train_root), "SRBENCH_DATA": str(data_root)}
+           "SRBENCH_TRAIN_DATA": str(train_root), "SRBENCH_DATA": str(data_root),
+           "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}"}  # the script's `python`
     proc = subprocess.run(["bash", str(PROJECT_ROOT / "bench" / "gpu_lease.sh")], env=env,
                           capture_output=True, text=True, timeout=240)
     assert proc.returncode == 0, proc.stdout[-3000:]
@@ -356,7 +357,8 @@ def test_gpu_lease_starts_a_fast_run_from_a_paper_mode_checkpoint(images, tmp_pa
     out = tmp_path / "lease"
     env = {**os.environ, "GPU_LEASE_SMOKE": "1", "OUT": str(out), "RESUME_FROM": str(paper),
            "CARRY": str(tmp_path / "no-carry"), "OMP_NUM_THREADS": "1",
-           "SRBENCH_TRAIN_DATA": str(train_root), "SRBENCH_DATA": str(data_root)}
+           "SRBENCH_TRAIN_DATA": str(train_root), "SRBENCH_DATA": str(data_root),
+           "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}"}  # the script's `python`
     proc = subprocess.run(["bash", str(PROJECT_ROOT / "bench" / "gpu_lease.sh")], env=env,
                           capture_output=True, text=True, timeout=240)
     assert proc.returncode == 0, proc.stdout[-3000:]
