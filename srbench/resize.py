@@ -10,12 +10,15 @@ This reproduces MATLAB's ``imresize(img, scale, method)`` (see
 * **Antialiasing.** When shrinking (``s < 1``) the bicubic kernel is widened
   by ``1 / s``; the taps of every output pixel are normalised to sum to 1.
   MATLAB does not antialias with ``nearest``, and neither do we.
-* **Borders.** Indices falling outside the image are clamped to the first
-  or last pixel (edge replication), as MATLAB's ``contributions`` does
-  ("clamp out-of-range indices"). Some ports (BasicSR) mirror instead; that
-  changes the outer pixels. With clamping and the intermediate rounding
-  below, ``imresize(hr, 1/4)`` reproduces every pixel of every shipped
+* **Borders** (``edges``). ``"replicate"`` (default): indices falling
+  outside the image are clamped to the first or last pixel, as the
+  ``contributions`` of older MATLAB releases does ("clamp out-of-range
+  indices"). With clamping and the intermediate rounding below,
+  ``imresize(hr, 1/4)`` reproduces every pixel of every shipped
   ``LR_bicubic_x4`` file of Set5, Set14 and BSD100 (tested).
+  ``"symmetric"``: indices are mirrored with the edge pixel repeated
+  (``aux = [1:n, n:-1:1]``), as recent MATLAB releases and BasicSR do; NIQE
+  uses it (``srbench.metrics.niqe`` explains the evidence).
 * **Order.** One dimension at a time, the dimension with the smaller scale
   first (MATLAB sorts the scales; on a tie, rows first).
 * **Output size.** ``ceil(s * size)`` per dimension, or ``output_shape``.
@@ -43,6 +46,7 @@ from scipy import sparse
 from srbench.errors import SrbenchError
 
 KERNELS = ("bicubic", "nearest")
+EDGES = ("replicate", "symmetric")
 
 
 class ResizeError(SrbenchError):
@@ -95,14 +99,23 @@ def check_scale(scale: float) -> float:
     return value
 
 
+def check_edges(edges: str) -> str:
+    """Return ``edges`` if it is a supported border rule, else raise :class:`ResizeError`."""
+    if edges not in EDGES:
+        raise ResizeError(f"unknown resize edges {edges!r}; choose from {', '.join(EDGES)}")
+    return edges
+
+
 @lru_cache(maxsize=256)
-def resize_weights(in_len: int, out_len: int, scale: float, kernel: str) -> Weights:
-    """Weights and clamped indices mapping ``in_len`` samples to ``out_len`` (MATLAB ``contributions``).
+def resize_weights(in_len: int, out_len: int, scale: float, kernel: str, edges: str = "replicate") -> Weights:
+    """Weights and in-range indices mapping ``in_len`` samples to ``out_len`` (MATLAB ``contributions``).
 
     ``scale`` is the factor MATLAB uses for the coordinate mapping (the one
     given by the caller, or ``out_len / in_len`` for an explicit output size).
+    ``edges`` says how indices outside the input are brought in (module docstring).
     The returned arrays are read-only (they are shared through the cache).
     """
+    check_edges(edges)
     func, width = _KERNEL_FUNCS[check_kernel(kernel)]
     if scale < 1 and kernel != "nearest":  # antialiasing: stretch the kernel by 1/scale
         def h(x: np.ndarray) -> np.ndarray:
@@ -118,7 +131,12 @@ def resize_weights(in_len: int, out_len: int, scale: float, kernel: str) -> Weig
     index = left[:, None] + np.arange(taps, dtype=np.float64)[None, :]  # 1-based
     weight = h(u[:, None] - index)
     weight = weight / weight.sum(axis=1, keepdims=True)
-    index = np.clip(index.astype(np.int64) - 1, 0, in_len - 1)  # 0-based, edges replicated
+    index = index.astype(np.int64) - 1  # 0-based
+    if edges == "replicate":
+        index = np.clip(index, 0, in_len - 1)
+    else:  # mirror with the edge sample repeated: ... 1 0 | 0 1 ... n-1 | n-1 n-2 ...
+        index = np.mod(index, 2 * in_len)
+        index = np.where(index < in_len, index, 2 * in_len - 1 - index)
     keep = np.any(weight != 0, axis=0)  # drop tap columns that are zero everywhere
     index = np.ascontiguousarray(index[:, keep])
     weight = np.ascontiguousarray(weight[:, keep])
@@ -161,9 +179,11 @@ def _round_uint8(x: np.ndarray) -> np.ndarray:
 
 
 @lru_cache(maxsize=256)
-def _sparse_matrix(in_len: int, out_len: int, scale: float, kernel: str) -> sparse.csr_matrix:
+def _sparse_matrix(
+    in_len: int, out_len: int, scale: float, kernel: str, edges: str = "replicate"
+) -> sparse.csr_matrix:
     """:func:`resize_weights` as a sparse ``(out_len, in_len)`` matrix (duplicate taps summed)."""
-    w = resize_weights(in_len, out_len, scale, kernel)
+    w = resize_weights(in_len, out_len, scale, kernel, edges)
     rows = np.repeat(np.arange(out_len), w.index.shape[1])
     return sparse.csr_matrix((w.weight.ravel(), (rows, w.index.ravel())), shape=(out_len, in_len))
 
@@ -182,6 +202,7 @@ def imresize(
     *,
     kernel: str = "bicubic",
     output_shape: tuple[int, int] | None = None,
+    edges: str = "replicate",
 ) -> np.ndarray:
     """Resize ``img`` like MATLAB ``imresize(img, scale, kernel)``.
 
@@ -190,8 +211,10 @@ def imresize(
     ``ceil(scale * W)``); ``output_shape`` = ``(height, width)`` overrides
     it. ``uint8`` in -> ``uint8`` out (rounded, clipped); float in ->
     ``float64`` out (not rounded). Scale 1 returns a copy of the input.
+    ``edges``: ``"replicate"`` (default) or ``"symmetric"`` (module docstring).
     """
     check_kernel(kernel)
+    check_edges(edges)
     if not isinstance(img, np.ndarray) or img.ndim not in (2, 3):
         shape = getattr(img, "shape", None)
         raise ResizeError(f"imresize takes an (H, W) or (H, W, C) numpy array, got shape {shape}")
@@ -201,7 +224,7 @@ def imresize(
     plan = resize_plan(img.shape[:2], scale, output_shape)
     out = img.astype(np.float64)
     for dim, out_len, dim_scale in plan:
-        matrix = _sparse_matrix(img.shape[dim], out_len, dim_scale, kernel)
+        matrix = _sparse_matrix(img.shape[dim], out_len, dim_scale, kernel, edges)
         out = _resize_dim(out, dim, matrix)
         if is_uint8:
             out = _round_uint8(out).astype(np.float64)
