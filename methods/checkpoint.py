@@ -21,18 +21,17 @@ import json
 import os
 import platform
 import struct
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
+from srbench.atomicio import atomic_path, write_atomic
 from srbench.data import sha256_file as file_sha256  # noqa: F401  (public name of this module)
 from srbench.provenance import git_revision
 from srbench.errors import SrbenchError
 
 SIDECAR_KEY = "srbench.sidecar"
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
 class CheckpointError(SrbenchError):
@@ -68,15 +67,9 @@ def save_checkpoint(
     tensors = {k: v.detach().to("cpu").contiguous().clone() for k, v in state_dict.items()}
     sidecar_text = json.dumps(sidecar, indent=2, sort_keys=True)
 
-    fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".safetensors.tmp", dir=directory)
-    os.close(fd)
-    try:
-        save_file(tensors, tmp, metadata={SIDECAR_KEY: sidecar_text})
-        _sync_and_publish(tmp, weights_path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    _write_text_atomic(json_path, sidecar_text + "\n")
+    with atomic_path(weights_path) as tmp:
+        save_file(tensors, str(tmp), metadata={SIDECAR_KEY: sidecar_text})
+    write_atomic(json_path, sidecar_text + "\n")
     return weights_path
 
 
@@ -165,22 +158,3 @@ def environment_fields(device: str | torch.device = "cpu") -> dict:
         "torch_version": torch.__version__,
         "device": device_name(device),
     }
-
-
-def _write_text_atomic(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        _sync_and_publish(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
-def _sync_and_publish(tmp: str, final: Path) -> None:
-    """Flush ``tmp`` to disk, make it world-readable (mkstemp creates 0600), rename it to ``final``."""
-    with open(tmp, "rb") as f:
-        os.fsync(f.fileno())
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, final)

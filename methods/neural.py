@@ -20,9 +20,9 @@ import torch.nn as nn
 from .checkpoint import CheckpointError, checkpoint_paths, device_name, read_checkpoint
 from .specs import TrainSpec, build_network
 from .tiling import upscale_tiled
+from srbench.paths import CHECKPOINTS_DIR, display_path
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_CHECKPOINT_ROOT = PROJECT_ROOT / "results" / "checkpoints"
+DEFAULT_CHECKPOINT_ROOT = CHECKPOINTS_DIR
 CHECKPOINT_ENV_VAR = "SRBENCH_CHECKPOINTS"
 
 
@@ -95,7 +95,7 @@ class NeuralMethod:
         """None when the checkpoint file exists, else why the method cannot run."""
         if self.weights_path.is_file():
             return None
-        return f"no checkpoint at {_display(self.weights_path)} (train it with 'srbench train --method {self.name} ...')"
+        return f"no checkpoint at {display_path(self.weights_path)} (train it with 'srbench train --method {self.name} ...')"
 
     def _load(self) -> nn.Module:
         if self._model is None:
@@ -105,7 +105,7 @@ class NeuralMethod:
             self._model = model.to(self.device)
             self._sidecar = dict(
                 sidecar,
-                checkpoint=_display(self.weights_path),
+                checkpoint=display_path(self.weights_path),
                 inference_device=device_name(self.device),
             )
         return self._model
@@ -123,10 +123,3 @@ class NeuralMethod:
             model, lr, tile=self.tile, overlap=self.overlap, device=self.device, output_range=self.spec.output_range
         )
 
-
-def _display(path: Path) -> str:
-    """``path`` relative to the project root when inside it (the message users see), else absolute."""
-    try:
-        return str(path.resolve().relative_to(PROJECT_ROOT))
-    except ValueError:
-        return str(path)

@@ -77,9 +77,9 @@ from .train_state import (
 )
 from .train_step import StepRunner, make_adam
 from srbench.errors import SrbenchError
+from srbench.paths import CHECKPOINTS_DIR
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-CHECKPOINT_ROOT = PROJECT_ROOT / "results" / "checkpoints"
+CHECKPOINT_ROOT = CHECKPOINTS_DIR
 RANDOM_VGG_ENV = "SRBENCH_TEST_RANDOM_VGG"  # "1": random VGG weights (tests; the CLI refuses to run with it)
 
 

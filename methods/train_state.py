@@ -21,7 +21,6 @@ import json
 import math
 import os
 import random
-import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -30,6 +29,7 @@ import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
 
+from srbench.atomicio import atomic_path, write_atomic
 from srbench.data import sha256_file
 from srbench.errors import SrbenchError
 
@@ -157,18 +157,9 @@ def save_resume(folder: str | os.PathLike, tensors: dict[str, torch.Tensor], met
     """Write ``resume.safetensors`` then ``resume.json`` (naming the former's SHA-256), atomically."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-resume-", suffix=".safetensors", dir=folder)
-    os.close(fd)
-    try:
-        save_file({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, tmp)
+    with atomic_path(folder / RESUME_TENSORS) as tmp:
+        save_file({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, str(tmp))
         digest = sha256_file(tmp)
-        with open(tmp, "rb+") as f:
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)  # mkstemp creates 0600
-        os.replace(tmp, folder / RESUME_TENSORS)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     _write_json_atomic(folder / RESUME_JSON, {"format": FORMAT, "tensors_sha256": digest, **meta})
 
 
@@ -190,17 +181,6 @@ def load_resume(folder: str | os.PathLike) -> tuple[dict[str, torch.Tensor], dic
 
 
 def _write_json_atomic(path: Path, obj: dict) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(obj, f, indent=1)
-            f.write("\n")
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomic(path, json.dumps(obj, indent=1) + "\n")
 
 

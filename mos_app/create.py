@@ -14,8 +14,6 @@ import json
 import os
 import random
 import re
-import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,6 +22,7 @@ from tqdm import tqdm
 
 from .study import FORMAT, MANIFEST, RATER_ID_RE, StudyError, check_rater_id
 from srbench import SCALE, __version__
+from srbench.atomicio import make_staging_dir, remove_tree
 from srbench.data import load_dataset, load_manifest, normalize_dataset_name, sha256_file
 from srbench.imageio import read_image, write_png
 
@@ -72,7 +71,7 @@ def write_study(
             raise StudyError(f"invalid rater id {r!r} in --raters: use 1-32 letters, digits, '_' or '-'")
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{out.name}-", dir=out.parent))
+        tmp = make_staging_dir(out.parent, prefix=f".tmp-{out.name}-")
     except OSError as exc:
         raise StudyError(f"cannot create {out} ({exc.strerror or exc})") from exc
     try:
@@ -113,7 +112,7 @@ def write_study(
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
         os.rename(tmp, out)
     except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
+        remove_tree(tmp)
         raise
     return out
 

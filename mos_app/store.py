@@ -31,6 +31,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from .study import StudyError, check_rater_id
+from srbench.atomicio import write_atomic
 
 CSV_COLUMNS = (
     "study", "rater", "item", "method", "dataset", "image",
@@ -205,16 +206,10 @@ class Store:
         out = Path(out)
         if out.is_dir():
             raise AnswerError(f"{out} is a folder; give the CSV file to write, e.g. {out / 'ratings.csv'}")
-        tmp = out.with_name(f".tmp-{out.name}")
         try:
             out.parent.mkdir(parents=True, exist_ok=True)
-            tmp.write_text(_csv_text(rows))
-            os.replace(tmp, out)
+            write_atomic(out, _csv_text(rows))
         except OSError as exc:
-            try:
-                tmp.unlink(missing_ok=True)
-            except OSError:
-                pass
             raise AnswerError(f"cannot write {out} ({exc.strerror or exc})") from exc
         return len(rows)
 

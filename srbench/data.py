@@ -20,16 +20,17 @@ from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from srbench import SCALE
 from srbench.errors import DataError
-from srbench.imageio import read_image
+from srbench.paths import DATA_CACHE
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+if TYPE_CHECKING:  # numpy and PIL are imported when images are loaded, not to name the sets
+    import numpy as np
+
 MANIFEST_DIR = resources.files("srbench.manifests")  # datasets/manifests/ of the checkout
-DEFAULT_CACHE = PROJECT_ROOT / "datasets" / "cache"
+DEFAULT_CACHE = DATA_CACHE  # <project root>/datasets/cache, see srbench.paths
 DATASETS = ("set5", "set14", "bsd100")
 ENV_VAR = "SRBENCH_DATA"
 
@@ -110,6 +111,8 @@ def load_dataset(dataset: str, root: str | os.PathLike, *, verify: bool = True) 
     folder, a missing file, a checksum mismatch, an unreadable image, or an
     LR whose size times 4 is not the HR size.
     """
+    from srbench.imageio import read_image
+
     dataset = normalize_dataset_name(dataset)
     manifest = load_manifest(dataset)
     set_dir = Path(root) / dataset

@@ -30,12 +30,12 @@ from __future__ import annotations
 
 import os
 import struct
-import tempfile
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from srbench.atomicio import atomic_path
 from srbench.errors import ImageError
 
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -113,12 +113,5 @@ def write_png(path: str | os.PathLike, pixels: np.ndarray) -> None:
         raise ValueError(f"write_png expects uint8 pixels, got {pixels.dtype}")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".png", dir=path.parent)
-    os.close(fd)
-    os.chmod(tmp, 0o644)  # mkstemp creates 0600; written images are ordinary readable files
-    try:
+    with atomic_path(path) as tmp:
         Image.fromarray(pixels).save(tmp, format="PNG")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

@@ -9,11 +9,18 @@ import subprocess
 import sys
 
 from srbench import __version__
-from srbench.data import MANIFEST_DIR, PROJECT_ROOT
+from srbench.data import MANIFEST_DIR
+from srbench.paths import CHECKOUT
 
 
-def git_revision(root: str | os.PathLike = PROJECT_ROOT) -> str:
-    """The checkout's ``HEAD`` commit (with ``+dirty`` if tracked files changed), or ``unknown``."""
+def git_revision(root: str | os.PathLike | None = CHECKOUT) -> str:
+    """The checkout's ``HEAD`` commit (with ``+dirty`` if tracked files changed), or ``unknown``.
+
+    ``root`` defaults to the checkout srbench runs from; an installed wheel has
+    none (``unknown``: the version is in :func:`environment`).
+    """
+    if root is None:
+        return "unknown"
     try:
         rev = subprocess.run(
             ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=10

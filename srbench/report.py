@@ -22,22 +22,21 @@ from __future__ import annotations
 
 import csv
 import io
-import os
-import tempfile
 from pathlib import Path
 
 import pandas as pd
 
 from srbench import report_figure, report_format, report_provenance, stats
-from srbench.data import PROJECT_ROOT
+from srbench.atomicio import atomic_path, write_atomic
 from srbench.errors import SrbenchError
 from srbench.metrics import PROTOCOLS
 from srbench.report_inputs import Ratings, RunInput, combine_runs, load_ratings, load_run, method_key
 from srbench.paper_values import load_paper_values
+from srbench.paths import REPORT_DIR, RESULTS_DIR
 from srbench.report_tables import TABLE1, TABLE2, Evidence, build_table, significance_rows
 
-RESULTS = PROJECT_ROOT / "results"
-DEFAULT_OUT = RESULTS / "report"
+RESULTS = RESULTS_DIR
+DEFAULT_OUT = REPORT_DIR
 OUTPUT_NAMES = ("report.md", "table1.md", "table1.tex", "table1.csv", "table2.md", "table2.tex", "table2.csv",
                 "significance.csv", "mos.csv", "screening.csv", "figure5.csv", "figure5.png", "figure5.pdf")
 CORRECTIONS = ("none", "holm")
@@ -52,18 +51,6 @@ def default_ratings(results: Path = RESULTS) -> list[Path]:
     """Every committed ratings file: ``results/ratings/*.csv`` and ``*.db``."""
     folder = results / "ratings"
     return sorted([*folder.glob("*.csv"), *folder.glob("*.db")])
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file in the same folder and ``os.replace``."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _csv(header: list[str], rows: list[list]) -> str:
@@ -178,12 +165,9 @@ def build_report(run_dirs: list[str | Path], rating_paths: list[str | Path], out
         written.append(out / name)
     if columns:
         note = " [SYNTHETIC]" if synthetic else ""
-        with tempfile.TemporaryDirectory(dir=out) as tmp:
-            png, pdf = Path(tmp) / "figure5.png", Path(tmp) / "figure5.pdf"
+        with atomic_path(out / "figure5.png") as png, atomic_path(out / "figure5.pdf") as pdf:
             report_figure.draw(columns, png, pdf, title_note=note)
-            for p in (png, pdf):
-                os.replace(p, out / p.name)
-                written.append(out / p.name)
+        written += [out / "figure5.png", out / "figure5.pdf"]
     for name in OUTPUT_NAMES:  # drop outputs of an earlier report that this one does not produce
         if out / name not in written:
             (out / name).unlink(missing_ok=True)

@@ -39,14 +39,15 @@ from tqdm import tqdm
 
 import srbench.methods as method_registry
 from srbench import provenance
-from srbench.data import PROJECT_ROOT, load_dataset, normalize_dataset_name
+from srbench.atomicio import write_atomic
+from srbench.data import load_dataset, normalize_dataset_name
 from srbench.errors import MissingOutput, SrbenchError
 from srbench.imageio import write_png
 from srbench.metrics import PROTOCOLS, evaluate_protocols
+from srbench.paths import RUNS_DIR
 
 PER_IMAGE_COLUMNS = ["dataset", "image", "method", "protocol", "psnr", "ssim"]
 SUMMARY_COLUMNS = ["dataset", "method", "protocol", "n", "n_expected", "psnr", "ssim"]
-RUNS_DIR = PROJECT_ROOT / "results" / "runs"
 MIN_IMAGES_FOR_WORKERS = 24
 LOG_PROGRESS_INTERVAL_S = 30.0  # progress-line period when stderr is not a terminal
 
@@ -371,6 +372,4 @@ def _write_csv(frame: pd.DataFrame, path: Path) -> None:
 
 
 def _write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    write_atomic(path, text)

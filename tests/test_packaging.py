@@ -27,6 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PROBE = """
 import importlib.util, json, sys
 import srbench, srbench.methods, srbench.mos_app.store, srbench.manifests
+from srbench import paths
 from srbench.data import load_manifest
 editable = [f for f in sys.meta_path if getattr(f, "__module__", "").startswith("__editable__")]
 spec = editable[0].find_spec("srbench.methods", None) if editable else None
@@ -37,6 +38,8 @@ print(json.dumps({
     "set5": load_manifest("set5")["count"],
     "editable_methods": spec.origin if spec else None,
     "top_level": [n for n in ("methods", "mos_app") if importlib.util.find_spec(n) is not None],
+    "checkout": str(paths.CHECKOUT),
+    "project_root": str(paths.PROJECT_ROOT),
 }))
 """
 
@@ -123,6 +126,7 @@ def test_wheel_installs_and_runs_from_any_directory(tmp_path, data_root):
     assert found["srbench"] == str(site / "srbench" / "__init__.py")
     assert found["methods"] == str(site / "srbench" / "methods" / "__init__.py")
     assert found["top_level"] == [] and found["set5"] == 5
+    assert found["checkout"] == "None" and found["project_root"] == str(work)  # defaults under the cwd
 
     out = work / "run"
     run = subprocess.run([str(env_dir / "bin" / "srbench"), "run", "--methods", "bicubic", "--datasets", "set5",

@@ -1,0 +1,22 @@
+"""The column layouts of the files srbench exchanges between its parts (one definition each).
+
+* ``per_image.csv`` (``srbench run``; read by ``srbench report``): one row per
+  image, method and protocol; PSNR in dB, SSIM unitless.
+* ``summary.csv`` (``srbench run``): set means per method and protocol;
+  ``psnr``/``ssim`` stay empty when ``n < n_expected``.
+* ratings (the MOS app's export and answer store; read by ``srbench report``):
+  one row per click, ``score`` 1..5.
+
+Method names in these files are registry names (compared through
+:func:`srbench.registry.method_key`); the MOS studies' ground-truth images
+are the pseudo-method :data:`HR_METHOD`.
+"""
+
+from __future__ import annotations
+
+PER_IMAGE_COLUMNS: tuple[str, ...] = ("dataset", "image", "method", "protocol", "psnr", "ssim")
+SUMMARY_COLUMNS: tuple[str, ...] = ("dataset", "method", "protocol", "n", "n_expected", "psnr", "ssim")
+RATING_COLUMNS: tuple[str, ...] = ("study", "rater", "item", "method", "dataset", "image", "phase", "repeat",
+                                   "score", "response_ms", "timestamp")
+HR_METHOD = "hr"
+"""The original HR image as it appears among the methods of a MOS study and in the report's tables."""
