@@ -3,22 +3,21 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import numpy as np
-
-from .registry import register
 from srbench import SCALE
+from srbench.registry import Method, PaperRow, register_method
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 @dataclass
-class ResizeMethod:
+class ResizeMethod(Method):
     """Upscale with MATLAB ``imresize(lr, 4, kernel)`` and round to uint8."""
 
     name: str
     kernel: str  # "nearest" or "bicubic"
-
-    def availability(self) -> str | None:
-        return None
 
     def upscale(self, lr: np.ndarray, *, dataset: str = "", name: str = "") -> np.ndarray:
         from srbench.resize import imresize
@@ -26,5 +25,13 @@ class ResizeMethod:
         return imresize(lr, SCALE, kernel=self.kernel)
 
 
-register("nearest", lambda: ResizeMethod("nearest", "nearest"), aliases=("nn",))
-register("bicubic", lambda: ResizeMethod("bicubic", "bicubic"))
+@register_method("nearest", aliases=("nn",), paper_rows=(PaperRow(2, "nearest"),), kind="classic",
+                 description="nearest-neighbour 4x (MATLAB imresize 'nearest')")
+def _nearest() -> ResizeMethod:
+    return ResizeMethod("nearest", "nearest")
+
+
+@register_method("bicubic", paper_rows=(PaperRow(2, "bicubic"),), kind="classic",
+                 description="bicubic 4x (MATLAB imresize 'bicubic', antialiasing kernel a = -0.5)")
+def _bicubic() -> ResizeMethod:
+    return ResizeMethod("bicubic", "bicubic")

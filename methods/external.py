@@ -29,97 +29,20 @@ In the CSV files the method is called ``NAME``. ``NAME`` must match
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
 from srbench import SCALE
+from srbench.coverage import CoverageReport, DatasetCoverage  # noqa: F401  (re-exported)
 from srbench.data import DATASETS, load_manifest, normalize_dataset_name
 from srbench.errors import DataError, MissingOutput, SrbenchError
 from srbench.imageio import read_image
+from srbench.registry import Method, is_registered
 
 PREFIX = "external:"
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9_.-]+$")
-
-
-@dataclass(frozen=True)
-class DatasetCoverage:
-    """Which of one set's images a result folder provides.
-
-    ``expected`` is the set's image count; ``missing``, ``extra``,
-    ``mis_sized`` and ``unreadable`` hold file names (or, for ``extra`` in
-    the flat layout, paths relative to ``DIR``), sorted. ``mis_sized`` entries
-    read ``"NAME.png (WxH, expected WxH)"``.
-    """
-
-    dataset: str
-    expected: int
-    missing: tuple[str, ...] = ()
-    extra: tuple[str, ...] = ()
-    mis_sized: tuple[str, ...] = ()
-    unreadable: tuple[str, ...] = ()
-
-    @property
-    def covered(self) -> int:
-        """Number of the set's images that are present (sized correctly or not)."""
-        return self.expected - len(self.missing)
-
-    @property
-    def complete(self) -> bool:
-        """True when every image is present, readable and of the HR size."""
-        return not (self.missing or self.mis_sized or self.unreadable)
-
-
-@dataclass(frozen=True)
-class CoverageReport:
-    """Coverage of the requested sets by one ``external:`` folder.
-
-    ``extra`` lists files in ``DIR`` that no requested set uses (relative to
-    ``DIR``); in the flat layout only files that belong to no benchmark set at
-    all count as extra, so a flat folder holding all three sets is not
-    flagged when only Set5 is evaluated.
-    """
-
-    method: str
-    directory: Path
-    layout: str  # "per-set" or "flat"
-    datasets: dict[str, DatasetCoverage] = field(default_factory=dict)
-    extra: tuple[str, ...] = ()
-
-    @property
-    def complete(self) -> bool:
-        return all(d.complete for d in self.datasets.values())
-
-    def lines(self) -> list[str]:
-        """One human-readable line per set, plus one for extra files, e.g.
-
-        ``external:selfexsr covers 98/100 of bsd100 (missing img_007.png, img_042.png)``
-        """
-        out = []
-        for cov in self.datasets.values():
-            line = f"{PREFIX}{self.method} covers {cov.covered}/{cov.expected} of {cov.dataset}"
-            details = []
-            if cov.missing:
-                details.append("missing " + _shorten(cov.missing))
-            if cov.mis_sized:
-                details.append("wrong size " + _shorten(cov.mis_sized))
-            if cov.unreadable:
-                details.append("unreadable " + _shorten(cov.unreadable))
-            if details:
-                line += " (" + "; ".join(details) + ")"
-            out.append(line)
-        if self.extra:
-            out.append(f"{PREFIX}{self.method}: extra files in {self.directory}: {_shorten(self.extra)}")
-        return out
-
-
-def _shorten(items: tuple[str, ...], limit: int = 8) -> str:
-    shown = ", ".join(items[:limit])
-    if len(items) > limit:
-        shown += f", ... ({len(items) - limit} more)"
-    return shown
 
 
 def parse_external(text: str) -> tuple[str, Path]:
@@ -148,16 +71,10 @@ def parse_external(text: str) -> tuple[str, Path]:
 
 def _is_builtin(name: str) -> bool:
     """True if ``name`` (or an alias spelled that way) is a registered method."""
-    from .registry import canonical_name
-
-    try:
-        canonical_name(name)
-    except SrbenchError:
-        return False
-    return True
+    return is_registered(name)
 
 
-class ExternalMethod:
+class ExternalMethod(Method):
     """Reads SR images from a folder (see the module docstring for the layouts)."""
 
     def __init__(self, name: str, directory: str | Path):
@@ -288,9 +205,14 @@ def _visible_files(folder: Path) -> list[Path]:
 
 
 def external_method(text: str) -> ExternalMethod:
-    """Build the method for ``external:NAME=DIR`` (called by ``srbench.methods.registry.get_method``)."""
+    """Build the method for ``external:NAME=DIR``."""
     name, directory = parse_external(text)
     return ExternalMethod(name, directory)
+
+
+def family_member(spec: str) -> ExternalMethod:
+    """The ``external:`` family's factory (``srbench.registry.get_method``): ``spec`` is ``NAME=DIR``."""
+    return external_method(PREFIX + spec)
 
 
 def check_coverage(text_or_method: str | ExternalMethod, dataset_names: list[str] | tuple[str, ...]) -> CoverageReport:

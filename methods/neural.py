@@ -21,6 +21,7 @@ from .checkpoint import CheckpointError, checkpoint_paths, device_name, read_che
 from .specs import TrainSpec, build_network
 from .tiling import upscale_tiled
 from srbench.paths import CHECKPOINTS_DIR, display_path
+from srbench.registry import Method
 
 DEFAULT_CHECKPOINT_ROOT = CHECKPOINTS_DIR
 CHECKPOINT_ENV_VAR = "SRBENCH_CHECKPOINTS"
@@ -65,7 +66,7 @@ def build_from_checkpoint(spec: TrainSpec, weights_path: str | os.PathLike) -> t
     return model.float().eval(), sidecar
 
 
-class NeuralMethod:
+class NeuralMethod(Method):
     """A registry method backed by a trained checkpoint (see the module docstring)."""
 
     def __init__(

@@ -52,8 +52,6 @@ import math
 import torch
 import torch.nn as nn
 
-from .registry import register
-from .specs import TRAIN_SPECS, TrainSpec, register_spec
 from srbench import SCALE
 
 # MATLAB rgb2ycbcr (BT.601, studio range) for double RGB in [0, 1].
@@ -152,39 +150,5 @@ class ESPCN(nn.Module):
         return self.shuffle(self.tail(self.body(lr - 0.5))) + 0.5
 
 
-# Trainer defaults (keys as in methods/srgan_family.py), sized for ~12 minutes on
-# 2 CPU cores. SRCNN runs at HR resolution (~8.1k multiply-adds per HR pixel),
-# ESPCN at LR resolution (~37k per LR pixel = ~2.3k per HR pixel). Measured
-# here with `srbench train --budget-minutes 12` (cores shared with other jobs):
-# SRCNN 1-4 it/s, ESPCN ~12 it/s. Adam; lr 1e-3, divided by 10 for the last
-# third (of the iterations, or of the time with --budget-minutes).
-SRCNN_DEFAULTS: dict = {
-    "iterations": 3_000,
-    "lr": 1e-3,
-    "lr_steps": [(2_000, 1e-4)],
-    "batch_size": 16,
-    "hr_patch": 64,
-    "adam_betas": (0.9, 0.999),
-}
-ESPCN_DEFAULTS: dict = {
-    "iterations": 9_000,
-    "lr": 1e-3,
-    "lr_steps": [(6_000, 1e-4)],
-    "batch_size": 16,
-    "hr_patch": 96,
-    "adam_betas": (0.9, 0.999),
-}
-
-register_spec(TrainSpec(name="srcnn", build_generator=SRCNN, output_range=(0.0, 1.0), defaults=SRCNN_DEFAULTS))
-register_spec(TrainSpec(name="espcn", build_generator=ESPCN, output_range=(0.0, 1.0), defaults=ESPCN_DEFAULTS))
-
-
-def _neural(name: str):
-    """Checkpoint-backed method for ``name`` (imported lazily: torch inference code)."""
-    from .neural import NeuralMethod
-
-    return NeuralMethod(TRAIN_SPECS[name])
-
-
-register("srcnn", lambda: _neural("srcnn"))
-register("espcn", lambda: _neural("espcn"))
+# The trainer's defaults and the registrations are in reference_family.py (importable without torch).
+from .reference_family import ESPCN_DEFAULTS, SRCNN_DEFAULTS  # noqa: E402,F401

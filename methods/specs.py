@@ -11,11 +11,12 @@ JSON sidecar ``model.json`` next to it (see ``methods/checkpoint.py``).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable
-
-import torch.nn as nn
+from typing import TYPE_CHECKING, Callable
 
 from srbench.errors import SrbenchError
+
+if TYPE_CHECKING:  # networks are built by the specs' factories; naming a spec needs no torch
+    import torch.nn as nn
 
 
 @dataclass(frozen=True)

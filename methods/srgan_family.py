@@ -20,10 +20,13 @@ side in pixels), ``adam_betas``.
 
 from __future__ import annotations
 
-from .neural import NeuralMethod
-from .registry import register
-from .specs import TrainSpec, register_spec
-from .srresnet import SRResNet
+from typing import TYPE_CHECKING
+
+from .specs import TRAIN_SPECS, TrainSpec, register_spec
+from srbench.registry import COMMON_SETTINGS, PaperRow, register_method
+
+if TYPE_CHECKING:
+    from .srresnet import SRResNet
 
 _COMMON = {"batch_size": 16, "hr_patch": 96, "adam_betas": (0.9, 0.999)}
 SRRESNET_DEFAULTS = {**_COMMON, "iterations": 1_000_000, "lr": 1e-4, "lr_steps": []}
@@ -32,6 +35,8 @@ SRGAN_DEFAULTS = {**_COMMON, "iterations": 200_000, "lr": 1e-4, "lr_steps": [(10
 
 def build_srresnet(num_blocks: int = 16, channels: int = 64) -> SRResNet:
     """The paper's generator: 16 residual blocks, 64 channels, 4x (smaller sizes for tests)."""
+    from .srresnet import SRResNet
+
     return SRResNet(num_blocks=num_blocks, channels=channels, scale=4)
 
 
@@ -46,6 +51,31 @@ SPECS = (
               defaults=dict(SRGAN_DEFAULTS)),
 )
 
+# name -> (label, the paper-table rows it fills)
+ROWS = {
+    "srresnet-mse": ("SRResNet-MSE", (PaperRow(1, "SRResNet-MSE", "SRResNet"), PaperRow(2, "SRResNet"))),
+    "srresnet-vgg22": ("SRResNet-VGG22", (PaperRow(1, "SRResNet-VGG22", "SRResNet"),)),
+    "srgan-mse": ("SRGAN-MSE", (PaperRow(1, "SRGAN-MSE", "SRGAN"),)),
+    "srgan-vgg22": ("SRGAN-VGG22", (PaperRow(1, "SRGAN-VGG22", "SRGAN"),)),
+    "srgan-vgg54": ("SRGAN-VGG54", (PaperRow(1, "SRGAN-VGG54", "SRGAN"), PaperRow(2, "SRGAN"))),
+}
+
+
+def _neural_factory(name: str):
+    def build(**settings):
+        from .neural import NeuralMethod
+
+        return NeuralMethod(TRAIN_SPECS[name], **settings)
+
+    return build
+
+
 for _spec in SPECS:
     register_spec(_spec)
-    register(_spec.name, lambda spec=_spec: NeuralMethod(spec))
+    _label, _rows = ROWS[_spec.name]
+    _loss = {"mse": "pixel MSE", "vgg22": "VGG22 features", "vgg54": "VGG54 features"}[_spec.content_loss]
+    register_method(
+        _spec.name, _neural_factory(_spec.name), label=_label, paper_rows=_rows, kind="learned", trainable=True,
+        needs_checkpoint=True, settings=COMMON_SETTINGS,
+        description=f"{'SRGAN' if _spec.adversarial else 'SRResNet'} with {_loss} content loss, re-trained here",
+    )

@@ -25,8 +25,8 @@ from srbench import SCALE, __version__
 from srbench.atomicio import make_staging_dir, remove_tree
 from srbench.data import load_dataset, load_manifest, normalize_dataset_name, sha256_file
 from srbench.imageio import read_image, write_png
+from srbench.schema import HR_METHOD  # noqa: F401  (the HR image among a study's methods)
 
-HR_METHOD = "hr"
 TRAIN_ENV = "SRBENCH_TRAIN_DATA"
 CALIBRATION_SET = "bsd200"
 NAME_RE = RATER_ID_RE  # study names follow the same safe alphabet
@@ -170,7 +170,7 @@ def calibration_pairs(train_root: Path, count: int) -> list[tuple[ImageSpec, Ima
     score-1 anchor is the nearest-neighbour 4x upscale of its MATLAB-bicubic
     4x shrink (:func:`srbench.resize.imresize`).
     """
-    from srbench.methods import get_method
+    from srbench.registry import get_method
     from srbench.resize import imresize
 
     files = _calibration_files(train_root, count)
@@ -193,8 +193,7 @@ def rating_items(methods: list[str], datasets: list[str], data_root: Path) -> li
     Methods that cannot run here (``availability()`` is not None, e.g. no
     checkpoint) are refused before any work is done.
     """
-    from srbench.methods import get_method
-    from srbench.methods.registry import canonical_name
+    from srbench.registry import canonical_name, get_method
 
     names = [canonical_name(m) for m in methods if m.strip().lower() != HR_METHOD]
     if len(set(names)) != len(names):

@@ -32,11 +32,9 @@ from pathlib import Path
 
 from .study import StudyError, check_rater_id
 from srbench.atomicio import write_atomic
+from srbench.schema import RATING_COLUMNS
 
-CSV_COLUMNS = (
-    "study", "rater", "item", "method", "dataset", "image",
-    "phase", "repeat", "score", "response_ms", "timestamp",
-)
+CSV_COLUMNS = RATING_COLUMNS
 PHASES = ("calibration", "rating")
 
 _SCHEMA = """

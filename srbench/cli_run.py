@@ -57,10 +57,10 @@ def _positive_int(text: str) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     if args.list_methods:
-        from srbench import methods
+        from srbench import registry
 
-        for name in methods.all_method_names():
-            reason = methods.get_method(name).availability()
+        for name in registry.all_method_names():
+            reason = registry.get_method(name).availability()
             print(f"{name:16s} {'ready' if reason is None else 'unavailable: ' + reason}")
         return 0
     result = run_benchmark(

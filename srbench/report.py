@@ -33,7 +33,7 @@ from srbench.metrics import PROTOCOLS
 from srbench.report_inputs import Ratings, RunInput, combine_runs, load_ratings, load_run, method_key
 from srbench.paper_values import load_paper_values
 from srbench.paths import REPORT_DIR, RESULTS_DIR
-from srbench.report_tables import TABLE1, TABLE2, Evidence, build_table, significance_rows
+from srbench.report_tables import Evidence, build_table, significance_rows, table_spec
 
 RESULTS = RESULTS_DIR
 DEFAULT_OUT = REPORT_DIR
@@ -115,7 +115,8 @@ def build_report(run_dirs: list[str | Path], rating_paths: list[str | Path], out
     files: dict[str, bytes] = {}
     md_parts = [report_provenance.header(protocol=protocol, runs=runs, ratings=ratings,
                                          screening=screening, correction=correction)]
-    for spec in (TABLE1, TABLE2):
+    tables = (table_spec(1), table_spec(2))  # rows from the registry, with any plugins loaded by now
+    for spec in tables:
         table = build_table(spec, ev, paper, correction=correction, synthetic=synthetic)
         md = report_format.to_markdown(table)
         files[f"table{spec.number}.md"] = md.encode()
@@ -124,7 +125,7 @@ def build_report(run_dirs: list[str | Path], rating_paths: list[str | Path], out
         md_parts.append(f"\n## Table {spec.number}\n\n{md}")
 
     md_parts.append("\n## Figure 5\n\n")
-    columns = report_figure.figure_data(kept, [(s.label, s.keys) for s in TABLE2.slots]) if kept is not None else []
+    columns = report_figure.figure_data(kept, [(s.label, s.keys) for s in tables[1].slots]) if kept is not None else []
     if columns:
         files["figure5.csv"] = report_figure.to_csv(columns).encode()
         md_parts.append("![MOS distribution on BSD100](figure5.png)\n\nPlotted data: `figure5.csv` "

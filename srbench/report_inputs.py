@@ -2,7 +2,8 @@
 
 Everything returned is sorted, so the report does not depend on file or
 directory listing order. Method names are compared through :func:`method_key`
-(lower case; ``external:NAME=DIR`` -> ``external:name``; ``nn`` -> ``nearest``).
+(:func:`srbench.registry.method_key`: lower case; ``external:NAME=DIR`` ->
+``external:name``; registered aliases such as ``nn`` -> ``nearest``).
 """
 
 from __future__ import annotations
@@ -15,20 +16,12 @@ from pathlib import Path
 
 import pandas as pd
 
+from srbench import schema
 from srbench.errors import SrbenchError
+from srbench.registry import method_key
 
-PER_IMAGE_COLUMNS = ["dataset", "image", "method", "protocol", "psnr", "ssim"]
-RATING_COLUMNS = ["study", "rater", "item", "method", "dataset", "image", "phase", "repeat",
-                  "score", "response_ms", "timestamp"]
-METHOD_ALIASES = {"nn": "nearest"}
-
-
-def method_key(name: str) -> str:
-    """Canonical key used to match method names across runs, ratings and tables."""
-    key = str(name).strip().lower()
-    if key.startswith("external:"):
-        key = key.split("=", 1)[0]
-    return METHOD_ALIASES.get(key, key)
+PER_IMAGE_COLUMNS = list(schema.PER_IMAGE_COLUMNS)
+RATING_COLUMNS = list(schema.RATING_COLUMNS)
 
 
 def sha256_bytes(data: bytes) -> str:

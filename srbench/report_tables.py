@@ -16,16 +16,13 @@ from itertools import combinations
 import numpy as np
 import pandas as pd
 
-from srbench import stats
+from srbench import registry, stats
 from srbench.data import load_manifest
-from srbench.paper_values import METRICS
+from srbench.paper_values import METRICS, load_paper_values
 from srbench.report_inputs import Ratings
 
 DATASET_LABELS = {"set5": "Set5", "set14": "Set14", "bsd100": "BSD100"}
-LEARNED = ("srresnet-mse", "srresnet-vgg22", "srgan-mse", "srgan-vgg22", "srgan-vgg54", "srcnn", "espcn")
-IMPLEMENTED = ("nearest", "bicubic") + LEARNED
-"""Registry names the tables use (tests check them against ``srbench.methods.all_method_names()``;
-kept here so that the report does not import torch)."""
+TITLES = {1: "SRResNet and SRGAN variants (content loss)", 2: "Comparison with reference methods"}
 
 
 @dataclass(frozen=True)
@@ -46,24 +43,33 @@ class TableSpec:
     slots: tuple[Slot, ...]
 
 
-TABLE1 = TableSpec(1, "SRResNet and SRGAN variants (content loss)", ("set5", "set14"), (
-    Slot("SRResNet-MSE", ("srresnet-mse",), "SRResNet-MSE", "SRResNet"),
-    Slot("SRResNet-VGG22", ("srresnet-vgg22",), "SRResNet-VGG22", "SRResNet"),
-    Slot("SRGAN-MSE", ("srgan-mse",), "SRGAN-MSE", "SRGAN"),
-    Slot("SRGAN-VGG22", ("srgan-vgg22",), "SRGAN-VGG22", "SRGAN"),
-    Slot("SRGAN-VGG54", ("srgan-vgg54",), "SRGAN-VGG54", "SRGAN"),
-))
-TABLE2 = TableSpec(2, "Comparison with reference methods", ("set5", "set14", "bsd100"), (
-    Slot("nearest", ("nearest",), "nearest"),
-    Slot("bicubic", ("bicubic",), "bicubic"),
-    Slot("SRCNN", ("srcnn",), "SRCNN"),
-    Slot("SelfExSR", ("external:selfexsr", "selfexsr"), "SelfExSR"),
-    Slot("DRCN", ("external:drcn", "drcn"), "DRCN"),
-    Slot("ESPCN", ("espcn",), "ESPCN"),
-    Slot("SRResNet", ("srresnet-mse",), "SRResNet"),
-    Slot("SRGAN", ("srgan-vgg54",), "SRGAN"),
-    Slot("HR", ("hr",), "HR"),
-))
+def table_spec(number: int) -> TableSpec:
+    """Table ``number``'s rows: the paper's rows in its order, each filled by the methods registered for it.
+
+    Rows and datasets come from the paper's values (:mod:`srbench.paper_values`),
+    the methods of a row from the registry's metadata
+    (:attr:`srbench.registry.MethodInfo.paper_rows`; a family's well-known
+    members give two keys, ``external:selfexsr`` and ``selfexsr``). A row that
+    no method claims is filled by the method named like it in lower case
+    (``HR`` -> ``hr``, the MOS studies' original images).
+    """
+    paper = load_paper_values()
+    rows = list(dict.fromkeys(method for (t, _, method) in paper if t == number))
+    datasets = tuple(dict.fromkeys(dataset for (t, dataset, _) in paper if t == number))
+    claims: dict[str, list[tuple[str, str | None]]] = {row: [] for row in rows}
+    for info in registry.list_methods(families=True):
+        members = info.members.items() if info.family else [(None, info.paper_rows)]
+        for member, paper_rows in members:
+            keys = (f"{info.name}:{member}", member) if info.family else (info.name,)
+            for pr in paper_rows:
+                if pr.table == number and pr.row in claims:
+                    claims[pr.row] += [(k, pr.category) for k in keys]
+    slots = []
+    for row in rows:
+        keys = tuple(dict.fromkeys(k for k, _ in claims[row])) or (row.lower(),)
+        category = next((c for _, c in claims[row] if c is not None), None)
+        slots.append(Slot(row, keys, row, category))
+    return TableSpec(number, TITLES[number], datasets, tuple(slots))
 
 
 @dataclass
@@ -151,9 +157,9 @@ def _missing_reason(ev: Evidence, dataset: str, key: str) -> str:
     if key.startswith("external:"):
         name = key.split(":", 1)[1]
         return f"no external results for this set in the given runs (run them with external:{name}=DIR)"
-    if key not in IMPLEMENTED:
+    if not registry.is_registered(key):
         return f"method {key} not implemented in srbench"
-    if key in LEARNED:
+    if registry.method_info(key).needs_checkpoint:
         return (f"{key} not in the given runs for this set ('srbench run' needs its trained checkpoint "
                 f"results/checkpoints/{key}/)")
     return f"{key} not in the given runs for this set"

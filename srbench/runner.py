@@ -13,6 +13,11 @@
 
 Rows are appended to ``per_image.csv.partial`` as they are measured; the
 final files appear (atomically) only when the run completes.
+
+The work is three steps, each a function with one job: :func:`produce`
+upscales (in this process), :func:`measure` computes the metrics (in worker
+processes while the next images are upscaled) and :func:`write_run` writes the
+final files.
 """
 
 from __future__ import annotations
@@ -31,23 +36,24 @@ from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable, Iterable, Iterator, Mapping
 
 import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-import srbench.methods as method_registry
-from srbench import provenance
+from srbench import provenance, registry
 from srbench.atomicio import write_atomic
-from srbench.data import load_dataset, normalize_dataset_name
+from srbench.data import BenchImage, load_dataset, normalize_dataset_name
 from srbench.errors import MissingOutput, SrbenchError
 from srbench.imageio import write_png
 from srbench.metrics import PROTOCOLS, evaluate_protocols
 from srbench.paths import RUNS_DIR
+from srbench.registry import Method
+from srbench.schema import PER_IMAGE_COLUMNS as _PER_IMAGE, SUMMARY_COLUMNS as _SUMMARY
 
-PER_IMAGE_COLUMNS = ["dataset", "image", "method", "protocol", "psnr", "ssim"]
-SUMMARY_COLUMNS = ["dataset", "method", "protocol", "n", "n_expected", "psnr", "ssim"]
+PER_IMAGE_COLUMNS = list(_PER_IMAGE)
+SUMMARY_COLUMNS = list(_SUMMARY)
 MIN_IMAGES_FOR_WORKERS = 24
 LOG_PROGRESS_INTERVAL_S = 30.0  # progress-line period when stderr is not a terminal
 
@@ -71,25 +77,31 @@ def parse_list(text: str) -> list[str]:
     return list(dict.fromkeys(items))
 
 
-def select_methods(requested: list[str]) -> tuple[list, dict[str, str]]:
+def select_methods(requested: list[str], settings: Mapping | None = None) -> tuple[list[Method], dict[str, str]]:
     """Build the requested methods; ``all`` means every registered one that can run.
 
     Returns ``(methods, skipped)``. A method named explicitly that cannot run
-    is an error; under ``all`` it is skipped with its reason.
+    is an error; under ``all`` it is skipped with its reason. ``settings``
+    (``checkpoint_root``, ``device``, ...) go to every method that takes them;
+    one that no chosen method takes is an error.
     """
     chosen, skipped = [], {}
     names: list[tuple[str, bool]] = []
     for name in requested:
         if name.strip().lower() == "all":
-            names += [(n, False) for n in method_registry.all_method_names()]
+            names += [(n, False) for n in registry.all_method_names()]
         else:
-            names.append((method_registry.registry.canonical_name(name), True))
+            names.append((registry.canonical_name(name), True))
+    settings = dict(settings or {})
+    used: set[str] = set()
     seen = set()
     for name, explicit in names:
         if name in seen:
             continue
         seen.add(name)
-        method = method_registry.get_method(name)
+        own = registry.settings_for(name, settings)
+        used |= set(own)
+        method = registry.get_method(name, **own)
         if any(m.name == method.name for m in chosen) or method.name in skipped:
             raise SrbenchError(f"two methods are named {method.name!r} ({name}); their rows could not be told "
                                "apart - give each external:NAME=DIR its own NAME")
@@ -100,6 +112,9 @@ def select_methods(requested: list[str]) -> tuple[list, dict[str, str]]:
             raise SrbenchError(f"method {name} cannot run: {reason}")
         else:
             skipped[name] = reason
+    if set(settings) - used:
+        raise SrbenchError(f"no chosen method takes the setting(s) {', '.join(sorted(set(settings) - used))} "
+                           f"(checkpoint-backed methods take {', '.join(registry.COMMON_SETTINGS)})")
     if not chosen:
         raise SrbenchError("no method can run" + "".join(f"\n  {n}: {r}" for n, r in skipped.items()))
     return chosen, skipped
@@ -115,6 +130,91 @@ def default_out_dir() -> Path:
     return candidate
 
 
+@dataclass(frozen=True)
+class Upscaled:
+    """One SR image made by :func:`produce` (``sr`` is None when the method had no output for the image)."""
+
+    dataset: str
+    method: str
+    image: BenchImage
+    sr: np.ndarray | None
+
+
+Group = tuple[str, str, Iterator[Upscaled]]
+"""``(dataset, method name, the group's images as they are upscaled)``."""
+
+
+def produce(chosen: list[Method], images: dict[str, list[BenchImage]], *, save_to: Path | None = None,
+            on_missing: Callable[[Upscaled], None] | None = None) -> Iterator[Group]:
+    """Upscale every image of every set with every method: one group per (set, method), in that order.
+
+    Each group's images are upscaled lazily, one per step of its iterator. A
+    method without output for an image (:class:`MissingOutput`) gives
+    ``sr=None`` after calling ``on_missing``. With ``save_to`` the SR images are
+    also written as ``save_to/<method>/<dataset>/<image>.png``. Raises
+    :class:`SrbenchError` if a method returns anything but uint8 of the HR shape.
+    """
+    for dataset, bench in images.items():
+        for method in chosen:
+            yield dataset, method.name, _upscale_all(method, dataset, bench, save_to, on_missing)
+
+
+def _upscale_all(method: Method, dataset: str, bench: list[BenchImage], save_to: Path | None,
+                 on_missing: Callable[[Upscaled], None] | None) -> Iterator[Upscaled]:
+    for image in bench:
+        try:
+            sr = method.upscale(image.lr, dataset=dataset, name=image.name)
+        except MissingOutput:
+            item = Upscaled(dataset, method.name, image, None)
+            if on_missing:
+                on_missing(item)
+            yield item
+            continue
+        if sr.shape != image.hr.shape or sr.dtype != np.uint8:
+            raise SrbenchError(
+                f"method {method.name} returned {sr.dtype} {sr.shape} for {dataset}/{image.name}; "
+                f"expected uint8 {image.hr.shape}"
+            )
+        if save_to is not None:
+            write_png(save_to / method.name / dataset / image.name, sr)
+        yield Upscaled(dataset, method.name, image, sr)
+
+
+def measure(groups: Iterable[Group], protocols: list[str], pool: Executor, *,
+            on_measured: Callable[[], None] | None = None) -> Iterator[list[list]]:
+    """Compute PSNR/SSIM of every produced image under every protocol, in ``pool``.
+
+    Each image is submitted as soon as it is upscaled, so the workers measure
+    while the group's next images are upscaled. Yields the per-image rows
+    (:data:`PER_IMAGE_COLUMNS`) of one group at a time, in production order,
+    once the group is measured (before the next group is upscaled); images
+    without output give no rows. ``on_measured`` is called (from the pool's
+    thread) as each image's metrics are done.
+    """
+    for _dataset, _method, items in groups:
+        pending = []
+        for item in items:
+            if item.sr is None:
+                continue
+            future = pool.submit(evaluate_protocols, item.sr, item.image.hr, tuple(protocols), item.image.is_gray)
+            if on_measured:
+                future.add_done_callback(lambda _f: on_measured())
+            pending.append((item, future))
+        rows = []
+        for item, future in pending:
+            for protocol, (psnr, ssim) in zip(protocols, future.result()):
+                rows.append([item.dataset, item.image.name, item.method, protocol, psnr, ssim])
+        yield rows
+
+
+def write_run(out_dir: Path, per_image: pd.DataFrame, summary: pd.DataFrame, record: dict) -> None:
+    """Write ``per_image.csv``, ``summary.csv`` (6 decimals) and ``run.json`` atomically; drop the partial file."""
+    _write_csv(per_image, out_dir / "per_image.csv")
+    (out_dir / "per_image.csv.partial").unlink(missing_ok=True)
+    _write_csv(summary, out_dir / "summary.csv")
+    _write_text(out_dir / "run.json", json.dumps(record, indent=1, sort_keys=True) + "\n")
+
+
 def run_benchmark(
     methods: list[str],
     datasets: list[str],
@@ -127,6 +227,7 @@ def run_benchmark(
     progress: bool = True,
     jobs: int | None = None,
     log: Callable[[str], None] | None = None,
+    method_settings: Mapping | None = None,
 ) -> RunResult:
     """Super-resolve ``datasets`` with ``methods`` and write the tables to ``out_dir``.
 
@@ -139,6 +240,8 @@ def run_benchmark(
     :func:`usable_cpus`, and none for fewer than 24 images; 1 = no workers).
     ``log`` receives the coverage lines of ``external:`` methods before any
     image is measured (they are also in ``RunResult.coverage``).
+    ``method_settings`` (``checkpoint_root``, ``device``, ``tile``, ...) go to
+    the methods that take them (see :func:`select_methods`).
     """
     start = time.perf_counter()
     datasets = list(dict.fromkeys(normalize_dataset_name(d) for d in datasets))
@@ -147,10 +250,10 @@ def run_benchmark(
             raise SrbenchError(f"unknown protocol {protocol!r}; choose from {', '.join(PROTOCOLS)}")
     if not datasets or not protocols or not methods:
         raise SrbenchError("need at least one method, one dataset and one protocol")
-    chosen, skipped = select_methods(methods)
+    chosen, skipped = select_methods(methods, method_settings)
     # methods that read stored results (external:) say up front what they lack,
     # and refuse wrong-size or unreadable files before any work is done
-    reports = [m.check_coverage(datasets) for m in chosen if hasattr(m, "check_coverage")]
+    reports = [r for r in (m.check_coverage(datasets) for m in chosen) if r is not None]
     for report in reports:
         _refuse_unusable_files(report)
     coverage = [line for report in reports for line in report.lines()]
@@ -163,56 +266,40 @@ def run_benchmark(
 
     images = {name: load_dataset(name, data_root) for name in datasets}
     total = sum(len(v) for v in images.values()) * len(chosen)
-    partial_path = out_dir / "per_image.csv.partial"
     missing: dict[str, list[str]] = {}
-    rows = []
+    rows: list[list] = []
     if jobs is None:  # workers pay off only beyond a few images (each imports numpy/scipy)
         jobs = usable_cpus() if total >= MIN_IMAGES_FOR_WORKERS else 1
-    with open(partial_path, "w", newline="") as partial, progress_bar(
+    with open(out_dir / "per_image.csv.partial", "w", newline="") as partial, progress_bar(
         total, "srbench run", enabled=progress
     ) as bar, _metric_executor(jobs) as pool:
         writer = csv.writer(partial)
         writer.writerow(PER_IMAGE_COLUMNS)
-        for dataset in datasets:
-            for method in chosen:
-                bar.set_postfix_str(f"{method.name} on {dataset}")
-                pending: list[tuple[str, Future]] = []
-                for image in images[dataset]:
-                    try:
-                        sr = method.upscale(image.lr, dataset=dataset, name=image.name)
-                    except MissingOutput:
-                        missing.setdefault(f"{method.name}/{dataset}", []).append(image.name)
-                        bar.update(1)
-                        continue
-                    if sr.shape != image.hr.shape or sr.dtype != np.uint8:
-                        raise SrbenchError(
-                            f"method {method.name} returned {sr.dtype} {sr.shape} for {dataset}/{image.name}; "
-                            f"expected uint8 {image.hr.shape}"
-                        )
-                    if save_images:
-                        write_png(out_dir / "images" / method.name / dataset / image.name, sr)
-                    future = pool.submit(evaluate_protocols, sr, image.hr, tuple(protocols), image.is_gray)
-                    future.add_done_callback(lambda _f: bar.update(1))
-                    pending.append((image.name, future))
-                for name, future in pending:
-                    for protocol, (psnr, ssim) in zip(protocols, future.result()):
-                        row = [dataset, name, method.name, protocol, psnr, ssim]
-                        writer.writerow(row)
-                        rows.append(row)
-                partial.flush()
+
+        def on_missing(item: Upscaled) -> None:
+            missing.setdefault(f"{item.method}/{item.dataset}", []).append(item.image.name)
+            bar.update(1)
+
+        def announce(groups: Iterable[Group]) -> Iterator[Group]:
+            for dataset, method, items in groups:
+                bar.set_postfix_str(f"{method} on {dataset}")
+                yield dataset, method, items
+
+        produced = produce(chosen, images, save_to=out_dir / "images" if save_images else None, on_missing=on_missing)
+        for group_rows in measure(announce(produced), list(protocols), pool, on_measured=lambda: bar.update(1)):
+            writer.writerows(group_rows)
+            rows += group_rows
+            partial.flush()
 
     per_image = pd.DataFrame(rows, columns=PER_IMAGE_COLUMNS)
     expected = {name: len(v) for name, v in images.items()}
     summary = summarize(per_image, expected, [m.name for m in chosen], protocols)
-    _write_csv(per_image, out_dir / "per_image.csv")
-    partial_path.unlink()
-    _write_csv(summary, out_dir / "summary.csv")
     seconds = time.perf_counter() - start
     record = {
         "protocols": list(protocols),
         "datasets": {name: {"images": expected[name], "manifest_sha256": provenance.manifest_sha256(name)}
                      for name in datasets},
-        "methods": {m.name: _method_record(m) for m in chosen},
+        "methods": {m.name: {"checkpoint": m.checkpoint_info()} for m in chosen},
         "skipped": skipped,
         "missing": missing,
         "coverage": coverage,
@@ -220,7 +307,7 @@ def run_benchmark(
         "environment": provenance.environment(),
         "seconds": round(seconds, 2),
     }
-    _write_text(out_dir / "run.json", json.dumps(record, indent=1, sort_keys=True) + "\n")
+    write_run(out_dir, per_image, summary, record)
     return RunResult(out_dir, per_image, summary, skipped, missing, coverage, seconds)
 
 
@@ -304,7 +391,7 @@ def _refuse_unusable_files(report) -> None:
     if problems:
         shown = "; ".join(problems[:5]) + (f"; ... ({len(problems) - 5} more)" if len(problems) > 5 else "")
         raise SrbenchError(
-            f"external:{report.method}: {len(problems)} unusable SR image(s) in {report.directory} "
+            f"{report.prefix}{report.method}: {len(problems)} unusable SR image(s) in {report.directory} "
             f"(each must be a readable image of the HR size, 4x the LR): {shown}"
         )
 
@@ -360,11 +447,6 @@ def format_summary(summary: pd.DataFrame) -> str:
     fmt = lambda r: "  ".join(str(c).ljust(w) for c, w in zip(r, widths)).rstrip()  # noqa: E731
     sep = "  ".join("-" * w for w in widths)
     return "\n".join([fmt(header), sep] + [fmt(r) for r in lines]) + "\n(PSNR dB / SSIM on Y, 4-px border crop)"
-
-
-def _method_record(method) -> dict:
-    info = getattr(method, "checkpoint_info", None)
-    return {"checkpoint": info() if callable(info) else None}
 
 
 def _write_csv(frame: pd.DataFrame, path: Path) -> None:

@@ -398,7 +398,7 @@ DAALA_TOOL_ANCHORS = {
 def upscale(method: str, image) -> np.ndarray:
     if method == "nearest":
         return np.repeat(np.repeat(image.lr, 4, axis=0), 4, axis=1)
-    from srbench.methods.registry import get_method
+    from srbench.registry import get_method
 
     return get_method(method).upscale(image.lr, dataset=image.dataset, name=image.name)
 
@@ -411,7 +411,7 @@ def benchmark_sets(data_root):
 
 
 def test_nearest_method_is_pixel_replication(benchmark_sets):
-    from srbench.methods.registry import get_method
+    from srbench.registry import get_method
 
     image = benchmark_sets["set5"][0]
     registry_output = get_method("nearest").upscale(image.lr, dataset="set5", name=image.name)

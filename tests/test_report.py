@@ -350,11 +350,27 @@ def test_number_formatting():
     assert tex_escape("external:my_sr_x & 5%") == r"external:my\_sr\_x \& 5\%"
 
 
-def test_table_method_names_are_registered():
-    from srbench import methods
-    from srbench.report_tables import IMPLEMENTED, TABLE1, TABLE2
+def test_table_rows_come_from_the_registry():
+    """Rows: the paper's, in its order; the methods filling them: the registry's metadata (no copied list)."""
+    from srbench.report_tables import Slot, table_spec
 
-    registered = set(methods.all_method_names())
-    assert set(IMPLEMENTED) <= registered
-    slot_keys = {s.keys[0] for t in (TABLE1, TABLE2) for s in t.slots}
-    assert {k for k in slot_keys if not k.startswith("external:") and k != "hr"} <= set(IMPLEMENTED)
+    t1, t2 = table_spec(1), table_spec(2)
+    assert (t1.datasets, t2.datasets) == (("set5", "set14"), ("set5", "set14", "bsd100"))
+    assert t1.slots == (
+        Slot("SRResNet-MSE", ("srresnet-mse",), "SRResNet-MSE", "SRResNet"),
+        Slot("SRResNet-VGG22", ("srresnet-vgg22",), "SRResNet-VGG22", "SRResNet"),
+        Slot("SRGAN-MSE", ("srgan-mse",), "SRGAN-MSE", "SRGAN"),
+        Slot("SRGAN-VGG22", ("srgan-vgg22",), "SRGAN-VGG22", "SRGAN"),
+        Slot("SRGAN-VGG54", ("srgan-vgg54",), "SRGAN-VGG54", "SRGAN"),
+    )
+    assert t2.slots == (
+        Slot("nearest", ("nearest",), "nearest"),
+        Slot("bicubic", ("bicubic",), "bicubic"),
+        Slot("SRCNN", ("srcnn",), "SRCNN"),
+        Slot("SelfExSR", ("external:selfexsr", "selfexsr"), "SelfExSR"),
+        Slot("DRCN", ("external:drcn", "drcn"), "DRCN"),
+        Slot("ESPCN", ("espcn",), "ESPCN"),
+        Slot("SRResNet", ("srresnet-mse",), "SRResNet"),
+        Slot("SRGAN", ("srgan-vgg54",), "SRGAN"),
+        Slot("HR", ("hr",), "HR"),
+    )
