@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from .study import DB_NAME, StudyError, load_study
+from srbench.registry import add_plugin_flag, load_plugins
 
 APP = Path(__file__).resolve().parent / "app.py"
 
@@ -40,6 +41,7 @@ def add_parser(subparsers) -> None:
     c.add_argument("--data-root", default=None, help="benchmark data root (default $SRBENCH_DATA)")
     c.add_argument("--train-data", default=None, help="training data folder holding bsd200/ (default $SRBENCH_TRAIN_DATA)")
     c.add_argument("--out", required=True, help="study folder to create (must not exist)")
+    add_plugin_flag(c)
     c.set_defaults(func=_create)
 
     s = sub.add_parser("serve", help="run the rating app (Streamlit)",
@@ -68,6 +70,8 @@ def _split(text: str) -> list[str]:
 def _create(args: argparse.Namespace) -> int:
     from .create import create_study
     from srbench.data import resolve_data_root
+
+    load_plugins(args.plugin)
 
     out = create_study(
         args.out, name=args.name, methods=_split(args.methods), datasets=_split(args.datasets),

@@ -10,8 +10,6 @@ installer maps the folders, so this finder does, as the last resort on
 
 from __future__ import annotations
 
-import importlib.abc
-import importlib.util
 import sys
 from pathlib import Path
 
@@ -23,13 +21,15 @@ FOLDERS = {
 }
 
 
-class CheckoutFinder(importlib.abc.MetaPathFinder):
-    """Finds the three mapped subpackages in the checkout's top-level folders."""
+class CheckoutFinder:
+    """A meta path finder (``find_spec``) for the three mapped subpackages in the checkout's top-level folders."""
 
     def find_spec(self, fullname, path=None, target=None):
         folder = FOLDERS.get(fullname)
         if folder is None or not (folder / "__init__.py").is_file():
             return None
+        import importlib.util
+
         return importlib.util.spec_from_file_location(
             fullname, folder / "__init__.py", submodule_search_locations=[str(folder)]
         )

@@ -33,13 +33,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Callable, Iterable
 
-from tqdm import tqdm
-
 from srbench import SCALE, __version__
 from srbench.archive import ArchiveReader, is_archive_name
 from srbench.data import DATASETS, data_root_choice, load_manifest, normalize_dataset_name, sha256_file
 from srbench.errors import DataError, ImageError
-from srbench.imageio import read_image
 
 DEFAULT_TIMEOUT_S = 30.0
 SCRATCH_PREFIX = ".fetch-"  # hidden folder in the data root holding one fetch's temp files
@@ -220,6 +217,8 @@ def download(url: str, dest: Path, timeout: float, progress: bool) -> None:
     with response, open(dest, "wb") as out:
         length = response.headers.get("Content-Length")
         total = int(length) if length and length.isdigit() else None
+        from tqdm import tqdm
+
         with tqdm(total=total, unit="B", unit_scale=True, desc="download", disable=None if progress else True) as bar:
             while True:
                 try:
@@ -355,6 +354,8 @@ def install_set(dataset: str, root: Path, source: Source, scratch: Path, progres
     specs = manifest_files(dataset)
     stage = scratch / dataset
     total = sum(s.bytes for s in specs)
+    from tqdm import tqdm
+
     with tqdm(total=total, unit="B", unit_scale=True, desc=dataset, disable=None if progress else True) as bar:
         for spec in specs:
             stream, origin = source.open(spec)
@@ -446,6 +447,8 @@ def verify_set(dataset: str, set_dir: str | os.PathLike) -> list[str]:
             continue
         problems.append(f"{spec.label}: checksum mismatch (sha256 {got[:16]}..., expected {spec.sha256[:16]}...)")
         try:
+            from srbench.imageio import read_image
+
             pixels, _ = read_image(path)
         except ImageError as exc:
             problems.append(f"{spec.label}: unreadable image: {str(exc).removeprefix(f'{path}: ')}")

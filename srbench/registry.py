@@ -269,10 +269,23 @@ def _env_plugins() -> list[str]:
 
 
 def load_plugins(modules: Iterable[str], *, origin: str = "--plugin") -> None:
-    """Import plugin modules (each registers its methods on import); :class:`SrbenchError` if one fails."""
+    """Import plugin modules (each registers its methods on import); :class:`SrbenchError` if one fails.
+
+    The built-in methods and the entry points are loaded first, so they keep their names.
+    """
+    modules = list(modules)
+    if modules and origin == "--plugin":
+        _ensure_loaded()
     for module in modules:
         if module not in sys.modules:
             _import_plugin(module, origin)
+
+
+def add_plugin_flag(parser) -> None:
+    """Add ``--plugin MODULE`` (repeatable) to an argparse parser; pass ``args.plugin`` to :func:`load_plugins`."""
+    parser.add_argument("--plugin", action="append", default=[], metavar="MODULE",
+                        help="import MODULE first; it registers more methods (repeatable; "
+                             f"also ${PLUGINS_ENV_VAR}=MOD1,MOD2 and installed 'srbench.methods' entry points)")
 
 
 # ---------------------------------------------------------------- looking up

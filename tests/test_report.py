@@ -340,7 +340,7 @@ def test_report_from_a_real_srbench_run(data_root, tmp_path):
 
 
 def test_number_formatting():
-    from srbench.report_format import _signed, tex_escape
+    from srbench.report.render import _signed, tex_escape
 
     assert _signed(-0.001, "psnr") == "0.00" and _signed(0.004, "psnr") == "0.00"
     assert _signed(0.006, "psnr") == "+0.01" and _signed(-0.00051, "ssim") == "-0.0005"
@@ -352,7 +352,7 @@ def test_number_formatting():
 
 def test_table_rows_come_from_the_registry():
     """Rows: the paper's, in its order; the methods filling them: the registry's metadata (no copied list)."""
-    from srbench.report_tables import Slot, table_spec
+    from srbench.report.tables import Slot, table_spec
 
     t1, t2 = table_spec(1), table_spec(2)
     assert (t1.datasets, t2.datasets) == (("set5", "set14"), ("set5", "set14", "bsd100"))

@@ -4,19 +4,22 @@ from __future__ import annotations
 
 import argparse
 
-from srbench.data import DATASETS, resolve_data_root
+from srbench.data import DATASETS
 from srbench.metrics import PROTOCOLS
-from srbench.runner import format_summary, parse_list, run_benchmark
+from srbench.registry import add_plugin_flag
 
 EPILOG = """\
 examples:
   srbench run --methods all --datasets set5,set14,bsd100
   srbench run --methods nn,bicubic --datasets set5 --protocol paper --save-images
   srbench run --methods external:selfexsr=/data/SelfExSR_x4 --datasets bsd100
+  srbench run --plugin my_sr_methods --methods my-sr,bicubic --datasets set5
 
 Methods: registry names (see 'srbench run --list-methods'), 'all' (every method
 that can run here; the others are listed with the reason they were skipped),
 or external:NAME=DIR for a folder of ready-made SR images named like the HR files.
+Methods of other packages: installed 'srbench.methods' entry points, --plugin MODULE
+or $SRBENCH_PLUGINS.
 """
 
 
@@ -42,6 +45,7 @@ def add_parser(subparsers) -> None:
                    help="worker processes computing metrics (default: one per usable CPU core for 24+ images; 1 = none)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     p.add_argument("--list-methods", action="store_true", help="list the registered methods and whether they can run, then exit")
+    add_plugin_flag(p)
     p.set_defaults(func=_run)
 
 
@@ -56,9 +60,12 @@ def _positive_int(text: str) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    if args.list_methods:
-        from srbench import registry
+    from srbench import registry
+    from srbench.data import resolve_data_root
+    from srbench.runner import format_summary, parse_list, run_benchmark
 
+    registry.load_plugins(args.plugin)
+    if args.list_methods:
         for name in registry.all_method_names():
             reason = registry.get_method(name).availability()
             print(f"{name:16s} {'ready' if reason is None else 'unavailable: ' + reason}")

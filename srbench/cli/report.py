@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from srbench.errors import SrbenchError
+from srbench.registry import add_plugin_flag
 
 EPILOG = """\
 With no arguments, rebuilds results/report/ from the committed results:
@@ -37,11 +38,14 @@ def add_parser(subparsers) -> None:
     p.add_argument("--correction", default="none", choices=("none", "holm"),
                    help="multiple-comparison correction for Table 1's significance marks (default: none, as the paper)")
     p.add_argument("--out", metavar="DIR", help="output folder (default with no inputs given: results/report)")
+    add_plugin_flag(p)
     p.set_defaults(func=_run)
 
 
 def _run(args: argparse.Namespace) -> int:
-    from srbench import report
+    from srbench import registry, report
+
+    registry.load_plugins(args.plugin)  # their methods' table rows, aliases and kinds
 
     custom = args.runs is not None or args.ratings is not None
     if custom and not args.out:

@@ -12,7 +12,8 @@ from __future__ import annotations
 import json
 
 from srbench import stats
-from srbench.report_inputs import Ratings, RunInput
+
+from .inputs import Ratings, RunInput
 
 REVISION_KEYS = ("code_revision", "git_revision", "revision", "git_commit", "commit")
 DATA_KEYS = ("datasets", "manifests", "manifest_sha256", "data", "data_checksums")

@@ -26,14 +26,18 @@ from pathlib import Path
 
 import pandas as pd
 
-from srbench import report_figure, report_format, report_provenance, stats
+from srbench import stats
 from srbench.atomicio import atomic_path, write_atomic
 from srbench.errors import SrbenchError
 from srbench.metrics import PROTOCOLS
-from srbench.report_inputs import Ratings, RunInput, combine_runs, load_ratings, load_run, method_key
 from srbench.paper_values import load_paper_values
 from srbench.paths import REPORT_DIR, RESULTS_DIR
-from srbench.report_tables import Evidence, build_table, significance_rows, table_spec
+
+from . import figure as report_figure
+from . import provenance as report_provenance
+from . import render as report_format
+from .inputs import Ratings, RunInput, combine_runs, load_ratings, load_run, method_key
+from .tables import Evidence, build_table, significance_rows, table_spec
 
 RESULTS = RESULTS_DIR
 DEFAULT_OUT = REPORT_DIR

@@ -1,4 +1,4 @@
-"""Render a :class:`srbench.report_tables.Table` as Markdown, LaTeX and CSV (deterministic text).
+"""Render a :class:`srbench.report.tables.Table` as Markdown, LaTeX and CSV (deterministic text).
 
 Fixed formats: PSNR 2 decimals, SSIM 4, MOS 2 (CSV: 6 decimals for ours and
 the difference, the paper's values as published). Missing values print as
@@ -12,7 +12,7 @@ import csv
 import io
 import math
 
-from srbench.report_tables import DATASET_LABELS, DISPLAY_DECIMALS, METRICS, Cell, Table
+from .tables import DATASET_LABELS, DISPLAY_DECIMALS, METRICS, Cell, Table
 
 METRIC_LABELS = {"psnr": "PSNR [dB]", "ssim": "SSIM", "mos": "MOS"}
 DASH = "—"

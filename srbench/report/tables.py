@@ -19,7 +19,8 @@ import pandas as pd
 from srbench import registry, stats
 from srbench.data import load_manifest
 from srbench.paper_values import METRICS, load_paper_values
-from srbench.report_inputs import Ratings
+
+from .inputs import Ratings
 
 DATASET_LABELS = {"set5": "Set5", "set14": "Set14", "bsd100": "BSD100"}
 TITLES = {1: "SRResNet and SRGAN variants (content loss)", 2: "Comparison with reference methods"}

@@ -16,10 +16,10 @@ from srbench import __version__
 from srbench.errors import SrbenchError
 
 SUBCOMMAND_MODULES = (
-    "srbench.cli_run",
-    "srbench.cli_datasets",
+    "srbench.cli.run",
+    "srbench.cli.datasets",
     "srbench.methods.cli_train",
-    "srbench.cli_report",
+    "srbench.cli.report",
     "srbench.mos_app.cli",
 )
 
@@ -37,8 +37,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv == ["--version"]:  # answered before every subcommand (and numpy, pandas, torch) is imported
+        print(f"srbench {__version__}")
+        return 0
     try:
-        parser = build_parser()  # imports every subcommand (torch among them): Ctrl-C may land here
+        parser = build_parser()  # imports every subcommand: Ctrl-C may land here
         args = parser.parse_args(argv)
     except KeyboardInterrupt:
         print("srbench: interrupted", file=sys.stderr)
