@@ -28,7 +28,6 @@ import json
 import os
 import shutil
 import sys
-import tempfile
 import urllib.parse
 from dataclasses import dataclass
 from functools import lru_cache
@@ -36,6 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
+from srbench.atomicio import atomic_path
 from srbench.data import DEFAULT_CACHE, sha256_file
 from srbench.errors import SrbenchError
 
@@ -176,24 +176,19 @@ def fetch_model(
     sources = [source] if source else list(manifest()["sources"])
     errors = []
     for src in sources:
-        fd, tmp_name = tempfile.mkstemp(prefix=".niqe-", suffix=".part", dir=dest.parent)
-        os.close(fd)
-        tmp = Path(tmp_name)
         try:
-            if urllib.parse.urlsplit(src).scheme in ("http", "https"):
-                download(src, tmp, timeout, progress)
-            else:
-                if not Path(src).is_file():
-                    raise NiqeModelError(f"--source {src} is not a file")
-                shutil.copyfile(src, tmp)
-            verify_file(tmp)
-            read_mat(tmp)
-            os.replace(tmp, dest)
+            with atomic_path(dest) as tmp:  # published only if every check below passes
+                if urllib.parse.urlsplit(src).scheme in ("http", "https"):
+                    download(src, tmp, timeout, progress)
+                else:
+                    if not Path(src).is_file():
+                        raise NiqeModelError(f"--source {src} is not a file")
+                    shutil.copyfile(src, tmp)
+                verify_file(tmp)
+                read_mat(tmp)
             return dest
         except SrbenchError as exc:
             errors.append(f"{src}: {exc}")
-        finally:
-            tmp.unlink(missing_ok=True)
     raise NiqeModelError("could not fetch the NIQE model; " + "; ".join(errors))
 
 
