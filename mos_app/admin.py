@@ -16,6 +16,10 @@ from .screening import bt500_screen, rater_vs_others, retest_agreement
 from .store import Store
 from .study import Study
 
+DISABLED = ("The admin page is disabled: no admin token is configured. Restart the server with the token "
+            "in the environment variable, e.g. `SRBENCH_MOS_ADMIN_TOKEN=... srbench mos serve --study DIR` "
+            "(`--admin-token` also works, but a command line is visible to other users of the machine).")
+
 
 def token_ok(given: str, expected: str) -> bool:
     """Constant-time comparison; an empty expected token never matches."""
@@ -28,7 +32,7 @@ def render(study: Study, store: Store, expected_token: str) -> None:
     """Draw the admin page for ``study`` if the session has entered ``expected_token``."""
     st.title("Study administration")
     if not expected_token:
-        st.info("The admin page is disabled: start the server with --admin-token.")
+        st.info(DISABLED)
         return
     if not st.session_state.get("admin_ok"):
         given = st.text_input("Admin token", type="password")
@@ -53,8 +57,22 @@ def render(study: Study, store: Store, expected_token: str) -> None:
         last_answer=("timestamp", "max"),
     ).reset_index()
     progress["complete"] = (progress["answers"] / total).round(3)
-    st.markdown("**Progress**")
-    st.dataframe(progress, hide_index=True)
+    accuracy = pd.DataFrame(store.calibration_accuracy(study.name))
+    if not accuracy.empty:
+        progress = progress.merge(accuracy, on="rater", how="left")
+    sessions = pd.DataFrame(store.session_summary(study.name))
+    if not sessions.empty:
+        progress = progress.merge(sessions, on="rater", how="left")
+    st.markdown("**Progress** (calibration_accuracy = share of calibration images answered right at the "
+                "first click; wrong_clicks = wrong calibration clicks, each corrected before going on)")
+    st.table(progress.set_index("rater"))
+    viewing = pd.DataFrame(store.viewing(study.name))
+    if not viewing.empty:
+        st.markdown("**Viewing conditions** (last report per rater; fits = every image drawn whole, "
+                    "one image pixel per screen pixel)")
+        last = viewing.groupby("rater").tail(1)
+        ever_unfit = viewing.groupby("rater")["fits"].min().rename("always_fit").reset_index()
+        st.table(last.merge(ever_unfit, on="rater").set_index("rater"))
     first = ratings[(ratings["phase"] == "rating") & (ratings["repeat"] == 0)]
     st.markdown("**MOS per method** (first showings, all raters, before screening)")
     st.dataframe(first.groupby("method")["score"].agg(mos="mean", n="size").reset_index(), hide_index=True)

@@ -7,50 +7,37 @@ nothing secret on the command line):
 * ``SRBENCH_MOS_DB`` - the SQLite answer file (default ``STUDY/ratings.sqlite``),
 * ``SRBENCH_MOS_ADMIN_TOKEN`` - enables the admin page (``?admin=1``).
 
-Rater flow: id (typed, or ``?rater=ID`` in the URL) -> instructions ->
-calibration (each anchor image is shown with the score it stands for; the
-rater's click is stored with phase ``calibration``) -> every item rated with
-five buttons 1..5. Every click is stored at once; reopening the URL resumes
-at the first unanswered presentation, so "pause" is simply closing the tab.
-Two tabs of the same rater share one sequence: the first answer to a
-presentation is kept, and a later click on it in the other tab is not
-stored and is reported there (a double click in one tab is ignored silently).
-Stored answers of the rater whose items differ from this study's sequence
-(a study re-created under the same name, same answer file) stop the page
-with a message instead of being counted as done.
+This file is page code only: the rules (what comes next, which click is
+stored) are in :mod:`srbench.mos_app.flow`, the rating screen in
+:mod:`srbench.mos_app.viewer` (``viewer.js``), the window check in
+:mod:`srbench.mos_app.viewing`.
+
+Rater flow: id (typed, Enter or *Continue*; or ``?rater=ID``; ids are
+case-insensitive) -> instructions with the honest numbers and a window check
+-> sessions of calibration / rating with break screens between them -> end.
 """
 
 from __future__ import annotations
 
 import os
 import sqlite3
+import sys
 import time
+from functools import partial
 from pathlib import Path
 
 import streamlit as st
 
-from srbench.mos_app import admin
+from srbench.mos_app import admin, viewer
+from srbench.mos_app.flow import Outcome, RaterFlow, Screen, minutes_text, plan
 from srbench.mos_app.order import Presentation, presentations
-from srbench.mos_app.render import media_url, preload_html, stimulus_html
-from srbench.mos_app.store import Answer, Store
+from srbench.mos_app.store import Store
 from srbench.mos_app.study import DB_NAME, Study, StudyError, check_rater_id, load_study
+from srbench.mos_app.viewing import VIEWING_GUIDANCE, describe, fits, needed_window, page_css, parse_view
 
 ENV_STUDY = "SRBENCH_MOS_STUDY"
 ENV_DB = "SRBENCH_MOS_DB"
 ENV_TOKEN = "SRBENCH_MOS_ADMIN_TOKEN"
-LABELS = {1: "1 (bad)", 2: "2 (poor)", 3: "3 (fair)", 4: "4 (good)", 5: "5 (excellent)"}
-INSTRUCTIONS = """
-You will see a series of photographs, one at a time, shown at their native
-resolution (keep your browser zoom at 100 %). Rate the **quality** of each
-one with the buttons: **1 bad, 2 poor, 3 fair, 4 good, 5 excellent**.
-
-* First come a few **calibration** images. Each tells you which score it
-  stands for: blocky low-resolution versions are a 1, the original photos a 5.
-* Then rate every image. Some images appear more than once; rate each time
-  as you see it. There are no right answers, go with your first impression.
-* Your answers are saved at every click. To pause, just close the tab;
-  open the same link later to continue where you stopped.
-"""
 
 
 @st.cache_resource(show_spinner="Checking the study files ...")
@@ -61,6 +48,11 @@ def _study(path: str) -> Study:
 @st.cache_resource
 def _store(path: str) -> Store:
     return Store(path)
+
+
+@st.cache_resource(max_entries=256)
+def _sequence(root: str, name: str, rater: str, _study: Study) -> list[Presentation]:
+    return presentations(_study, rater)
 
 
 def main() -> None:
@@ -77,7 +69,7 @@ def main() -> None:
     db = os.environ.get(ENV_DB) or str(study.root / DB_NAME)
     try:
         store = _store(db)
-    except sqlite3.Error as exc:
+    except (sqlite3.Error, StudyError) as exc:
         st.error(f"The answer database {db} cannot be opened ({exc}); check the path and its permissions.")
         return
     if "admin" in st.query_params:
@@ -86,115 +78,207 @@ def main() -> None:
         rater_page(study, store)
 
 
-def rater_page(study: Study, store: Store) -> None:
-    """Log in, instruct, then show the rater's next unanswered presentation."""
+def login(study: Study) -> str | None:
+    """The rater id from ``?rater=`` (normalised to lower case), else the login form (returns None)."""
     raw = st.query_params.get("rater")
-    if raw is None:
-        st.title("Image quality study")
-        typed = st.text_input("Your rater id (given to you by the study organiser)", max_chars=32)
-        if st.button("Continue", type="primary") and typed:
-            try:
-                check_rater_id(typed.strip(), study)
-            except StudyError as exc:
-                st.error(str(exc))
-                return
-            st.query_params["rater"] = typed.strip()
+    problem = None
+    if raw is not None:
+        try:
+            rater = check_rater_id(raw, study)
+        except StudyError as exc:
+            problem = f"{exc}."
+        else:
+            if raw != rater:
+                st.query_params["rater"] = rater
+            return rater
+    st.title("Image quality study")
+    slot = st.empty()
+    with st.form("login", border=False, enter_to_submit=True):
+        typed = st.text_input("Your rater id (given to you by the study organiser)", max_chars=32,
+                              placeholder="for example r07")
+        submitted = st.form_submit_button("Continue", type="primary")
+    st.caption("Ids are not case-sensitive: 'Alice' and 'alice' are the same rater (stored in lower case). "
+               "Press Enter or Continue.")
+    if submitted:
+        try:
+            rater = check_rater_id(typed.strip(), study)
+        except StudyError as exc:
+            problem = f"{exc}."
+        else:
+            st.query_params["rater"] = rater
             st.rerun()
-        return
-    try:
-        rater = check_rater_id(raw, study)
-    except StudyError as exc:
-        st.error(f"{exc}. Open the study link again and enter a valid id.")
-        return
+    if problem:
+        slot.error(problem)
+    return None
 
-    seq = presentations(study, rater)
-    answered = store.answered_items(study.name, rater)
-    expected = {p.index: p.stimulus.item for p in seq}
-    if any(expected.get(index) != item for index, item in answered.items()):
+
+def rater_page(study: Study, store: Store) -> None:
+    """Log in, then show what :meth:`RaterFlow.screen` says."""
+    st.html(page_css())
+    rater = login(study)
+    if rater is None:
+        return
+    flow = RaterFlow(study, store, rater, _sequence(str(study.root), study.name, rater, study))
+    screen = flow.screen()
+    if screen.kind == "mismatch":
         # Answers stored under this study name for other images: the study was re-created under the
         # same name with the same answer file. Mixing the two would corrupt both; nothing is shown.
         st.error(f"The answer database holds earlier answers of {rater} that do not match this study's images "
                  f"(was study {study.name!r} re-created under the same name?). Nothing was recorded; please "
                  "tell the study organiser, who should give the new study its own name or answer file.")
-        return
-    done = set(answered)
-    pending = [p for p in seq if p.index not in done]
-    if not pending:
-        st.success(f"All {len(seq)} images rated. Thank you, {rater}! You can close this tab.")
-        return
-    if not done and not st.session_state.get("started"):
-        st.title("Image quality study")
-        st.markdown(INSTRUCTIONS)
-        if st.button("Begin", type="primary"):
-            st.session_state["started"] = True
-            st.rerun()
-        return
-    if _show(study, store, rater, pending[0], len(done), len(seq)) and len(pending) > 1:
-        _preload(study, pending[1])
-
-
-def _preload(study: Study, p: Presentation) -> None:
-    """Let the browser fetch the next image now (skipped if that file is bad: it is reported in its turn)."""
-    try:
-        png = study.read_verified(p.stimulus)
-    except StudyError:
-        return
-    st.html(preload_html(media_url(png, p.stimulus.sha256, "next")))
-
-
-def _show(study: Study, store: Store, rater: str, p: Presentation, n_done: int, n_total: int) -> bool:
-    """Progress, caption, the five score buttons and the image; False if the image cannot be shown."""
-    st.progress(n_done / n_total, text=f"{n_done} of {n_total} done")
-    message = st.session_state.pop("message", None)
-    if message:
-        st.warning(message)
-    try:
-        png = study.read_verified(p.stimulus)
-    except StudyError as exc:
-        st.error(f"This image cannot be shown: {exc}. Please tell the study organiser; nothing was recorded.")
-        return False
-    if p.phase == "calibration":
-        k, n = p.index + 1, len(study.calibration)
-        what = "the original photo" if p.stimulus.anchor == 5 else "a blocky low-resolution version"
-        st.markdown(f"**Calibration {k} of {n}.** This is {what}: it stands for score "
-                    f"**{LABELS[p.stimulus.anchor]}**. Click that score to continue.")
+    elif screen.kind == "done":
+        c = flow.counts()
+        st.success(f"All {c['rating_total']} images rated (after {c['calibration_total']} calibration images). "
+                   f"Thank you, {rater}! You can close this tab.")
+    elif screen.kind == "instructions":
+        instructions(study, flow)
+    elif screen.kind == "break":
+        break_screen(study, flow, screen)
     else:
-        st.markdown("**How good is the quality of this image?**")
-    if st.session_state.get("shown") != (rater, p.index):
-        st.session_state["shown"] = (rater, p.index)
-        st.session_state["shown_at"] = time.monotonic()
-    # Button keys include the presentation index: a click on a stale button (double click,
-    # replayed request) can only ever answer the presentation it was shown with.
-    cols = st.columns(5)
-    for score, col in zip(LABELS, cols):
-        col.button(LABELS[score], key=f"score-{p.index}-{score}", on_click=_answer,
-                   args=(study, store, rater, p, score), use_container_width=True)
-    st.html(stimulus_html(media_url(png, p.stimulus.sha256, "current"), p.stimulus, p.index))
-    return True
+        rate(study, flow, screen)
 
 
-def _answer(study: Study, store: Store, rater: str, p: Presentation, score: int) -> None:
-    """Button callback: store the answer for presentation ``p`` (a replay of ``p`` is ignored)."""
-    shown_at = st.session_state.get("shown_at") if st.session_state.get("shown") == (rater, p.index) else None
-    elapsed = 0 if shown_at is None else int(round((time.monotonic() - shown_at) * 1000))
-    s = p.stimulus
-    answer = Answer(study.name, rater, p.index, s.item, s.method, s.dataset, s.image,
-                    p.phase, p.repeat, score, elapsed)
+def _on_view(flow: RaterFlow, page: str) -> None:
+    """Component callback: record the window the browser reported (once per change)."""
+    raw = st.session_state[viewer.PROBE_KEY if page == "instructions" else viewer.KEY].get("view")
+    view = parse_view(raw)
+    if view is None:
+        return
+    if page == "instructions":
+        ok = fits(view, *viewer.largest(flow.study))
+    else:
+        ok = bool(raw.get("fits"))
+    st.session_state["view"] = (view, ok)
+    flow.record_viewing(page, view, ok)
+
+
+def instructions(study: Study, flow: RaterFlow) -> None:
+    """The numbers, what to do, the viewing conditions, the window check, and *Begin*."""
+    pl = plan(study)
+    st.title("Image quality study")
+    st.markdown(
+        f"""
+You will see photographs one at a time, drawn at their native resolution, and rate the **quality** of
+each with the buttons **1 bad, 2 poor, 3 fair, 4 good, 5 excellent**.
+
+**How much:** first **{pl.calibration} calibration images**, then **{pl.rating} images to rate**
+({pl.items} images, {pl.repeats} of them shown a second time): {pl.total} images in all, taking
+**{minutes_text(pl.minutes)}** (estimated at {pl.seconds_per_image:g} s per image), in
+**about {pl.sessions} session{'s' if pl.sessions != 1 else ''}** of at most {pl.session_items} images or
+{pl.session_minutes:g} minutes, with a break screen between sessions.
+
+* **Calibration** images tell you which score they stand for: blocky low-resolution versions are a 1,
+  the original photos a 5. Click that score; a wrong click is pointed out and you click again.
+* Then rate every image. Some images appear more than once; rate each time as you see it. There are
+  no right answers; go with your first impression.
+* Look at each image: the buttons unlock after it has been shown for {pl.min_view_s:g} s.
+* Every click is saved at once. To pause, close the tab; open the same link later (another day is
+  fine) to continue where you stopped.
+"""
+    )
+    st.markdown(VIEWING_GUIDANCE)
+    viewer.mount(key=viewer.PROBE_KEY, data={"mode": "probe"}, on_view=partial(_on_view, flow, "instructions"))
+    got = st.session_state.get("view")
+    width, height = viewer.largest(study)
+    ready = False
+    if got is None:
+        st.info("Checking your browser window ...")
+    else:
+        view, ok = got
+        need = needed_window(width, height, view.dpr)
+        if ok:
+            st.success(f"Your {describe(view)} shows every image of this study whole, one image pixel per "
+                       "screen pixel.")
+            ready = True
+        else:
+            st.warning(f"Your {describe(view)} is too small for the largest images of this study: they need a "
+                       f"window of at least {need[0]} x {need[1]}. Maximise the window or press F11 (full "
+                       "screen), keep the zoom at 100 %, and this check updates itself.")
+    if st.button("Begin", type="primary", disabled=not ready):
+        flow.start_session()
+        st.rerun()
+
+
+def break_screen(study: Study, flow: RaterFlow, screen: Screen) -> None:
+    """Between sessions: what is done, what is left, *Continue*."""
+    c = flow.counts()
+    why = "the time limit" if screen.end_reason == "time" else "the image limit"
+    st.title(f"Session {screen.session} complete")
+    st.markdown(
+        f"Session {screen.session} ended at {why} of the session ({study.run.session_items} images or "
+        f"{study.run.session_minutes:g} minutes). So far: {c['calibration_done']} of {c['calibration_total']} "
+        f"calibration images and **{c['rating_done']} of {c['rating_total']} images rated**; the rest takes "
+        f"{minutes_text(flow.minutes_left())} at your pace.\n\n"
+        "Please take a break of at least 5 minutes (rest your eyes away from the screen). Continue now, or "
+        "close this tab and open the same link later - another day is fine."
+    )
+    if st.button(f"Continue with session {screen.session + 1}", type="primary"):
+        flow.start_session()
+        st.rerun()
+
+
+def _on_answer(flow: RaterFlow) -> None:
+    """Component callback: one score click, judged by :meth:`RaterFlow.submit`."""
+    now = time.monotonic()
+    ss = st.session_state
+    click = ss[viewer.KEY].get("answer")
+    ss["rev"] = ss.get("rev", 0) + 1
+    if not isinstance(click, dict):
+        return
+    index = click.get("p")
+    served = ss.get("served")
+    served_at = served[2] if served and served[0] == flow.rater and served[1] == index else None
     try:
-        new = store.record(answer)
+        result = flow.submit(index=index, token=click.get("token"), score=click.get("score"),
+                             view_ms=click.get("view_ms"), served_at=served_at, now=now)
     except StudyError as exc:
-        st.session_state["message"] = f"Answer not recorded: {exc}"
+        ss["message"] = f"Answer not recorded: {exc}"
+        return
     except sqlite3.Error as exc:
-        st.session_state["message"] = f"Answer not recorded, the database is busy or unwritable ({exc}); click again."
-    else:
-        if new:
-            st.session_state["last_answered"] = (rater, p.index)
-        elif st.session_state.get("last_answered") != (rater, p.index):
+        print(f"srbench mos: answer not stored ({exc})", file=sys.stderr)
+        ss["message"] = "Answer not recorded: the database is busy or unwritable; please click again."
+        return
+    if result.outcome is Outcome.STORED:
+        ss["last_answered"] = (flow.rater, index)
+    elif result.outcome is Outcome.DUPLICATE:
+        if ss.get("last_answered") != (flow.rater, index):
             # Not a double click in this tab: the same rater answered this image in another tab or window
             # first. That answer is kept; say so instead of silently dropping the click.
-            st.session_state["message"] = (f"Image {p.index + 1} had already been rated in another tab or window; "
-                                           "that first answer is kept and this click was not recorded. "
-                                           "Please rate in one tab only.")
+            ss["message"] = (f"Image {index + 1} had already been rated in another tab or window; that first "
+                             "answer is kept and this click was not recorded. Please rate in one tab only.")
+    else:
+        ss["message"] = result.message
+    view = parse_view(click.get("view"))
+    last = ss.get("view")
+    if view is not None and (last is None or last[0] != view):
+        ss["view"] = (view, last[1] if last else True)
+        flow.record_viewing("rating", view, ss["view"][1])
+
+
+def rate(study: Study, flow: RaterFlow, screen: Screen) -> None:
+    """The rating screen for ``screen.presentation``; remembers when this session was sent it."""
+    p = screen.presentation
+    ss = st.session_state
+    token = flow.token(p)
+    if ss.get("served", (None, None))[:2] != (flow.rater, p.index):
+        ss["served"] = (flow.rater, p.index, time.monotonic())
+    try:
+        png = study.read_verified(p.stimulus)
+    except StudyError as exc:
+        print(f"srbench mos: presentation {p.index} of {flow.rater} cannot be shown: {exc}", file=sys.stderr)
+        st.error(f"Image {p.index + 1} cannot be shown (its file is missing or was altered). Please tell the "
+                 "study organiser; nothing was recorded.")
+        return
+    next_src = None
+    if screen.next is not None:
+        try:
+            next_src = viewer.media_url(study.read_verified(screen.next.stimulus), flow.token(screen.next), "next")
+        except StudyError:
+            pass  # reported in its turn
+    data = viewer.viewer_data(study, p, token, viewer.media_url(png, token, "current"), next_src,
+                              screen.progress, ss.pop("message", None), ss.get("rev", 0))
+    viewer.mount(key=viewer.KEY, data=data, on_answer=partial(_on_answer, flow),
+                 on_view=partial(_on_view, flow, "rating"))
 
 
 if __name__ == "__main__":

@@ -8,7 +8,8 @@ import socket
 import sys
 from pathlib import Path
 
-from .study import DB_NAME, StudyError, load_study
+from .study import (DB_NAME, DEFAULT_MIN_VIEW_MS, DEFAULT_SESSION_ITEMS, DEFAULT_SESSION_MINUTES, StudyError,
+                    StudySettings, load_study)
 from srbench.registry import add_plugin_flag, load_plugins
 
 APP = Path(__file__).resolve().parent / "app.py"
@@ -26,8 +27,12 @@ def add_parser(subparsers) -> None:
     p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
 
     c = sub.add_parser("create", help="build a self-contained study folder",
+                       formatter_class=argparse.RawDescriptionHelpFormatter,
                        description="Run the methods on the test sets and write every stimulus as lossless "
-                                   "PNG, the calibration anchors and manifest.json (SHA-256 of every file).")
+                                   "PNG, the calibration anchors and manifest.json (SHA-256 of every file).",
+                       epilog="example:\n  srbench mos create --name srgan-mos --methods nearest,bicubic,srgan-vgg54 "
+                              "--datasets set5,set14,bsd100 \\\n      --calibration 20 --repeats 20 --seed 1 "
+                              "--min-view-s 2 --session-items 200 --session-minutes 20 --out studies/srgan-mos")
     c.add_argument("--name", required=True, help="study name (letters, digits, '_', '-'; max 32)")
     c.add_argument("--methods", required=True, help="comma-separated registry names, e.g. nearest,bicubic,srgan-vgg54 "
                                                     "(the HR image is always included as method 'hr')")
@@ -37,7 +42,16 @@ def add_parser(subparsers) -> None:
     c.add_argument("--repeats", type=int, default=0, metavar="N",
                    help="items shown twice to every rater, for test-retest reliability (default 0)")
     c.add_argument("--seed", type=int, default=0, help="seed for the repeated items and every rater's order (default 0)")
-    c.add_argument("--raters", default=None, help="optional comma-separated list of allowed rater ids")
+    c.add_argument("--raters", default=None, help="optional comma-separated list of allowed rater ids "
+                                                   "(case-insensitive, stored in lower case)")
+    c.add_argument("--min-view-s", type=float, default=DEFAULT_MIN_VIEW_MS / 1000, metavar="S",
+                   help="minimum viewing time: an image must have been on screen this long before its score is "
+                        f"accepted (default {DEFAULT_MIN_VIEW_MS / 1000:g}; 0.2..60)")
+    c.add_argument("--session-items", type=int, default=DEFAULT_SESSION_ITEMS, metavar="N",
+                   help=f"a break screen after N answers in a session (default {DEFAULT_SESSION_ITEMS})")
+    c.add_argument("--session-minutes", type=float, default=DEFAULT_SESSION_MINUTES, metavar="M",
+                   help=f"... or after M minutes, whichever comes first (default {DEFAULT_SESSION_MINUTES:g}; "
+                        "ITU-R BT.500 advises at most 30)")
     c.add_argument("--data-root", default=None, help="benchmark data root (default $SRBENCH_DATA)")
     c.add_argument("--train-data", default=None, help="training data folder holding bsd200/ (default $SRBENCH_TRAIN_DATA)")
     c.add_argument("--out", required=True, help="study folder to create (must not exist)")
@@ -77,12 +91,25 @@ def _create(args: argparse.Namespace) -> int:
         args.out, name=args.name, methods=_split(args.methods), datasets=_split(args.datasets),
         data_root=resolve_data_root(args.data_root), train_root=args.train_data,
         calibration=args.calibration, repeats=args.repeats, seed=args.seed,
-        raters=_split(args.raters) if args.raters else None,
+        raters=_split(args.raters) if args.raters else None, run=_run_settings(args),
     )
     study = load_study(out)
     print(f"study {study.name}: {len(study.items)} items, {len(study.repeats)} repeated, "
-          f"{len(study.calibration)} calibration anchors -> {out}")
+          f"{len(study.calibration)} calibration anchors, minimum viewing time {study.run.min_view_ms / 1000:g} s, "
+          f"sessions of at most {study.run.session_items} images / {study.run.session_minutes:g} min -> {out}")
     return 0
+
+
+def _run_settings(args: argparse.Namespace) -> StudySettings:
+    """``--min-view-s``, ``--session-items``, ``--session-minutes`` as checked :class:`StudySettings`."""
+    if not (args.min_view_s == args.min_view_s and abs(args.min_view_s) < 1e6):  # NaN / inf
+        raise StudyError(f"--min-view-s {args.min_view_s} is not a number of seconds")
+    if not (args.session_minutes == args.session_minutes and abs(args.session_minutes) < 1e6):
+        raise StudyError(f"--session-minutes {args.session_minutes} is not a number of minutes")
+    try:
+        return StudySettings(int(round(args.min_view_s * 1000)), args.session_items, float(args.session_minutes)).check()
+    except StudyError as exc:
+        raise StudyError(f"{exc} (--min-view-s, --session-items, --session-minutes)") from exc
 
 
 def _serve(args: argparse.Namespace) -> int:

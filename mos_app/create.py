@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from .study import FORMAT, MANIFEST, RATER_ID_RE, StudyError, check_rater_id
+from .study import FORMAT, MANIFEST, RATER_ID_RE, StudyError, StudySettings, check_rater_id
 from srbench import SCALE, __version__
 from srbench.atomicio import make_staging_dir, remove_tree
 from srbench.data import load_dataset, load_manifest, normalize_dataset_name, sha256_file
@@ -51,24 +51,26 @@ def write_study(
     calibration: list[tuple[ImageSpec, ImageSpec]],
     repeats: int = 0,
     raters: list[str] | None = None,
+    run: StudySettings | None = None,
     extra_settings: dict | None = None,
 ) -> Path:
     """Write a study folder at ``out`` (which must not exist) and return its path.
 
     ``calibration`` holds (score-1 anchor, score-5 anchor) pairs. ``repeats``
     rating items, drawn with ``seed``, are shown twice to every rater.
-    Raises :class:`StudyError` for a bad name, too many repeats, a duplicate
-    item or an existing ``out``.
+    ``run`` (default :class:`StudySettings()`) sets the minimum viewing time
+    and the session limits. Rater ids are stored in lower case. Raises
+    :class:`StudyError` for a bad name, too many repeats, a duplicate item,
+    settings out of range or an existing ``out``.
     """
     out = Path(out)
     if not NAME_RE.fullmatch(name):
         raise StudyError(f"invalid study name {name!r}: use 1-32 letters, digits, '_' or '-'")
     _check_out(out)
+    run = (run or StudySettings()).check()
     if not 0 <= repeats <= len(items):
         raise StudyError(f"--repeats {repeats} must be between 0 and the number of items ({len(items)})")
-    for r in raters or []:
-        if not RATER_ID_RE.fullmatch(r):
-            raise StudyError(f"invalid rater id {r!r} in --raters: use 1-32 letters, digits, '_' or '-'")
+    raters = _rater_list(raters)
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         tmp = make_staging_dir(out.parent, prefix=f".tmp-{out.name}-")
@@ -97,9 +99,10 @@ def write_study(
             "seed": seed,
             "repeats": repeats,
             "calibration": len(calibration),
-            "raters": list(raters) if raters else None,
+            "raters": raters,
             "scale": SCALE,
             "srbench_version": __version__,
+            **run.as_manifest(),
             **(extra_settings or {}),
         }
         manifest = {
@@ -114,6 +117,20 @@ def write_study(
     except BaseException:
         remove_tree(tmp)
         raise
+    return out
+
+
+def _rater_list(raters: list[str] | None) -> list[str] | None:
+    """``--raters`` checked and lower-cased (ids are case-insensitive); StudyError for a bad or doubled id."""
+    if not raters:
+        return None
+    out = []
+    for r in raters:
+        if not RATER_ID_RE.fullmatch(r):
+            raise StudyError(f"invalid rater id {r!r} in --raters: use 1-32 letters, digits, '_' or '-'")
+        out.append(r.lower())
+    if len(set(out)) != len(out):
+        raise StudyError("--raters lists an id twice (ids are case-insensitive: 'Alice' and 'alice' are one rater)")
     return out
 
 
@@ -223,6 +240,7 @@ def create_study(
     repeats: int = 0,
     seed: int = 0,
     raters: list[str] | None = None,
+    run: StudySettings | None = None,
 ) -> Path:
     """Compute every stimulus and write the study folder (see :func:`write_study`).
 
@@ -243,6 +261,8 @@ def create_study(
         raise StudyError(f"--datasets lists a set twice: {', '.join(datasets)}")
     for r in raters or []:
         check_rater_id(r)
+    _rater_list(raters)
+    run = (run or StudySettings()).check()
     versions = 1 + len([m for m in methods if m.strip().lower() != HR_METHOD])
     n_items = versions * sum(load_manifest(d)["count"] for d in sets)
     if not 0 <= repeats <= n_items:
@@ -254,4 +274,4 @@ def create_study(
     pairs = calibration_pairs(train, calibration) if calibration else []
     settings = {"methods": sorted({s.method for s in items}), "datasets": sorted({s.dataset for s in items})}
     return write_study(out, name=name, seed=seed, items=items, calibration=pairs,
-                       repeats=repeats, raters=raters, extra_settings=settings)
+                       repeats=repeats, raters=raters, run=run, extra_settings=settings)

@@ -9,14 +9,30 @@
   request for the same presentation is ignored (``INSERT ... ON CONFLICT DO
   NOTHING``); :meth:`Store.record` says whether the answer was new.
 * Parameterised SQL only; rater ids are checked against
-  :data:`srbench.mos_app.study.RATER_ID_RE` before anything is written.
+  :data:`srbench.mos_app.study.RATER_ID_RE` and must be in lower case (ids are
+  case-insensitive, :func:`srbench.mos_app.study.check_rater_id` normalises them)
+  before anything is written.
 * ``Store(path, read_only=True)`` (export, report) opens an existing answer
-  file without changing it: no schema, no journal-mode switch, and a clear
-  :class:`AnswerError` for a missing file, a non-SQLite file or a SQLite file
-  that holds no ``answers`` table.
+  file without changing it: no schema, no migration, no journal-mode switch,
+  and a clear :class:`AnswerError` for a missing file, a non-SQLite file or a
+  SQLite file that holds no ``answers`` table.
+
+Schema versions (``PRAGMA user_version``):
+
+* 0 - the first layout: only ``answers`` (without ``session``, ``view_ms``,
+  ``attempts``); rater ids could differ only in case.
+* 2 - :data:`SCHEMA_VERSION`: ``answers`` gains those three columns, plus the
+  tables ``sessions``, ``calibration_misses``, ``viewing`` and
+  ``study_secrets``. A writable :class:`Store` migrates a version-0 file in
+  one transaction (rater ids lower-cased; refused, unchanged, if two ids
+  differ only in case); a file of a newer version is refused.
+
+To extend the schema: add a ``CREATE TABLE IF NOT EXISTS`` to :data:`_TABLES`
+(new tables) or a step to :meth:`Store._migrate` that raises
+:data:`SCHEMA_VERSION` (new columns).
 
 :data:`CSV_COLUMNS` is the long format shared with the report
-(``study,rater,item,method,dataset,image,phase,repeat,score,response_ms,timestamp``).
+(``study,rater,item,method,dataset,image,phase,repeat,score,response_ms,timestamp,session,attempts,view_ms``).
 """
 
 from __future__ import annotations
@@ -24,6 +40,7 @@ from __future__ import annotations
 import csv
 import io
 import os
+import secrets
 import sqlite3
 import threading
 from dataclasses import dataclass
@@ -32,12 +49,15 @@ from pathlib import Path
 
 from .study import StudyError, check_rater_id
 from srbench.atomicio import write_atomic
-from srbench.schema import RATING_COLUMNS
+from srbench.schema import RATING_COLUMNS, RATING_EXTRA_COLUMNS
 
-CSV_COLUMNS = RATING_COLUMNS
+CSV_COLUMNS = RATING_COLUMNS + RATING_EXTRA_COLUMNS
 PHASES = ("calibration", "rating")
+SCHEMA_VERSION = 2
+_V0_DEFAULTS = {"session": 0, "attempts": 1, "view_ms": None}
+"""Values of the version-2 answer columns for rows of a version-0 file read without migrating it."""
 
-_SCHEMA = """
+_ANSWERS = """
 CREATE TABLE IF NOT EXISTS answers (
     study        TEXT    NOT NULL,
     rater        TEXT    NOT NULL,
@@ -51,18 +71,71 @@ CREATE TABLE IF NOT EXISTS answers (
     score        INTEGER NOT NULL CHECK (score BETWEEN 1 AND 5),
     response_ms  INTEGER NOT NULL CHECK (response_ms >= 0),
     timestamp    TEXT    NOT NULL,
+    session      INTEGER NOT NULL DEFAULT 0 CHECK (session >= 0),
+    attempts     INTEGER NOT NULL DEFAULT 1 CHECK (attempts >= 1),
+    view_ms      INTEGER CHECK (view_ms IS NULL OR view_ms >= 0),
     UNIQUE (study, rater, presentation)
 )
 """
+_TABLES = (
+    # one row per rating session: started at Begin/Continue, ended by the item or time limit
+    """CREATE TABLE IF NOT EXISTS sessions (
+        study      TEXT    NOT NULL,
+        rater      TEXT    NOT NULL,
+        session    INTEGER NOT NULL CHECK (session >= 1),
+        started_at TEXT    NOT NULL,
+        ended_at   TEXT,
+        end_reason TEXT,
+        PRIMARY KEY (study, rater, session)
+    )""",
+    # every wrong click on a calibration anchor (the presentation stays until it is answered right)
+    """CREATE TABLE IF NOT EXISTS calibration_misses (
+        id           INTEGER PRIMARY KEY,
+        study        TEXT    NOT NULL,
+        rater        TEXT    NOT NULL,
+        presentation INTEGER NOT NULL CHECK (presentation >= 0),
+        expected     INTEGER NOT NULL CHECK (expected BETWEEN 1 AND 5),
+        score        INTEGER NOT NULL CHECK (score BETWEEN 1 AND 5),
+        response_ms  INTEGER NOT NULL CHECK (response_ms >= 0),
+        timestamp    TEXT    NOT NULL
+    )""",
+    # the rater's browser window as reported by the page (a row per change)
+    """CREATE TABLE IF NOT EXISTS viewing (
+        id            INTEGER PRIMARY KEY,
+        study         TEXT    NOT NULL,
+        rater         TEXT    NOT NULL,
+        session       INTEGER NOT NULL CHECK (session >= 0),
+        page          TEXT    NOT NULL,
+        inner_width   INTEGER NOT NULL,
+        inner_height  INTEGER NOT NULL,
+        dpr           REAL    NOT NULL,
+        screen_width  INTEGER NOT NULL,
+        screen_height INTEGER NOT NULL,
+        fits          INTEGER NOT NULL CHECK (fits IN (0, 1)),
+        timestamp     TEXT    NOT NULL
+    )""",
+    # the key of the opaque per-study item tokens the browser sees (mos_app.blind)
+    """CREATE TABLE IF NOT EXISTS study_secrets (
+        study  TEXT PRIMARY KEY,
+        secret TEXT NOT NULL
+    )""",
+)
 
 
 class AnswerError(StudyError):
-    """An answer that must not be stored (score out of range, bad phase, bad rater id)."""
+    """An answer that must not be stored (score out of range, bad phase, bad rater id), or an unusable file."""
 
 
 @dataclass(frozen=True)
 class Answer:
-    """One rating: ``score`` 1..5 (ITU ACR: bad, poor, fair, good, excellent), ``response_ms`` >= 0."""
+    """One rating: ``score`` 1..5 (ITU ACR: bad, poor, fair, good, excellent).
+
+    ``response_ms``: server time from sending the image to the answer's
+    arrival. ``session``: the rater's session number (0 = none recorded).
+    ``attempts``: clicks it took (calibration: 1 + wrong clicks before the
+    right one; rating: 1). ``view_ms``: the browser's time from the image
+    being painted to the click (None if not reported).
+    """
 
     study: str
     rater: str
@@ -75,18 +148,59 @@ class Answer:
     repeat: int
     score: int
     response_ms: int
+    session: int = 0
+    attempts: int = 1
+    view_ms: int | None = None
 
     def validate(self) -> None:
         """Raise :class:`AnswerError` unless every field is within its range."""
-        check_rater_id(self.rater)
-        if not isinstance(self.score, int) or isinstance(self.score, bool) or not 1 <= self.score <= 5:
-            raise AnswerError(f"score must be an integer 1..5, got {self.score!r}")
+        _check_stored_rater(self.rater)
+        _check_score(self.score)
         if self.phase not in PHASES:
             raise AnswerError(f"phase must be one of {PHASES}, got {self.phase!r}")
-        for name in ("presentation", "repeat", "response_ms"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or value < 0:
-                raise AnswerError(f"{name} must be a non-negative integer, got {value!r}")
+        for name in ("presentation", "repeat", "response_ms", "session"):
+            _check_count(name, getattr(self, name))
+        _check_count("attempts", self.attempts, low=1)
+        if self.view_ms is not None:
+            _check_count("view_ms", self.view_ms)
+
+
+@dataclass(frozen=True)
+class Viewing:
+    """A rater's browser window: inner size in CSS px, devicePixelRatio, screen size in CSS px."""
+
+    inner_width: int
+    inner_height: int
+    dpr: float
+    screen_width: int
+    screen_height: int
+
+
+@dataclass(frozen=True)
+class Session:
+    """One rating session of a rater (``ended_at`` None while it runs)."""
+
+    number: int
+    started_at: datetime
+    ended_at: datetime | None
+    end_reason: str | None
+
+
+def _check_stored_rater(rater: str) -> None:
+    check_rater_id(rater)
+    if rater != rater.lower():
+        raise AnswerError(f"rater ids are stored in lower case, got {rater!r}")
+
+
+def _check_score(score) -> None:
+    if not isinstance(score, int) or isinstance(score, bool) or not 1 <= score <= 5:
+        raise AnswerError(f"score must be an integer 1..5, got {score!r}")
+
+
+def _check_count(name: str, value, low: int = 0) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or value < low:
+        what = "a non-negative integer" if low == 0 else f"an integer >= {low}"
+        raise AnswerError(f"{name} must be {what}, got {value!r}")
 
 
 def utc_now() -> str:
@@ -105,22 +219,77 @@ class Store:
         if read_only:
             self._check_readable()
         else:
-            with self._conn() as conn:
-                conn.execute(_SCHEMA)
+            self._setup()
+
+    # -- opening, schema, migration ---------------------------------------------------------------
 
     def _check_readable(self) -> None:
-        """For ``read_only``: the file exists, is SQLite and holds the ``answers`` table."""
+        """For ``read_only``: the file exists, is SQLite, holds the ``answers`` table, and is not too new."""
         if not self.path.is_file():
             raise AnswerError(f"answer database {self.path} not found")
         try:
-            found = self._conn().execute(
+            conn = self._conn()
+            found = conn.execute(
                 "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'answers'").fetchone()
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
         except sqlite3.DatabaseError as exc:
             self.close()
             raise AnswerError(f"{self.path} is not a readable SQLite database ({exc})") from exc
         if found is None:
             self.close()
             raise AnswerError(f"{self.path} is a SQLite database but not a MOS answer file (no 'answers' table)")
+        if version > SCHEMA_VERSION:
+            self.close()
+            raise AnswerError(_too_new(self.path, version))
+
+    def _setup(self) -> None:
+        """Create the schema in a new file, migrate an old one, refuse a foreign or too new one."""
+        try:
+            conn = self._conn()
+            conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.DatabaseError as exc:
+            self.close()
+            raise AnswerError(f"{self.path} is not a usable SQLite database ({exc})") from exc
+        try:
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            if version > SCHEMA_VERSION:
+                raise AnswerError(_too_new(self.path, version))
+            if tables and "answers" not in tables:
+                raise AnswerError(f"{self.path} is a SQLite database of something else (tables: "
+                                  f"{', '.join(sorted(tables))}); give the MOS answer file or a new path")
+            if "answers" in tables and version < SCHEMA_VERSION:
+                self._migrate(conn, version)
+            conn.execute(_ANSWERS)
+            for sql in _TABLES:
+                conn.execute(sql)
+            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            self.close()
+            raise
+
+    def _migrate(self, conn: sqlite3.Connection, version: int) -> None:
+        """Bring a version-``version`` file to :data:`SCHEMA_VERSION` (inside the caller's transaction)."""
+        if version != 0:
+            raise AnswerError(f"{self.path}: unknown answer-file schema version {version}")
+        clashes = conn.execute(
+            "SELECT study, group_concat(DISTINCT rater) FROM answers GROUP BY study, lower(rater)"
+            " HAVING COUNT(DISTINCT rater) > 1").fetchall()
+        if clashes:
+            study, raters = clashes[0]
+            raise AnswerError(
+                f"{self.path} holds answers of raters {raters.replace(',', ' and ')} in study {study!r}, whose ids "
+                "differ only in case; rater ids are now case-insensitive (one rater), so this file cannot be "
+                "upgraded as is: export it with an older srbench and rename one of the raters")
+        columns = {r[1] for r in conn.execute("PRAGMA table_info(answers)")}
+        for name, decl in (("session", "INTEGER NOT NULL DEFAULT 0 CHECK (session >= 0)"),
+                           ("attempts", "INTEGER NOT NULL DEFAULT 1 CHECK (attempts >= 1)"),
+                           ("view_ms", "INTEGER CHECK (view_ms IS NULL OR view_ms >= 0)")):
+            if name not in columns:
+                conn.execute(f"ALTER TABLE answers ADD COLUMN {name} {decl}")
+        conn.execute("UPDATE answers SET rater = lower(rater) WHERE rater != lower(rater)")
 
     def _conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
@@ -144,6 +313,12 @@ class Store:
             conn.close()
             self._local.conn = None
 
+    def schema_version(self) -> int:
+        """The file's ``PRAGMA user_version`` (see the module docstring)."""
+        return self._conn().execute("PRAGMA user_version").fetchone()[0]
+
+    # -- answers ----------------------------------------------------------------------------------
+
     def record(self, answer: Answer) -> bool:
         """Store ``answer`` now; return True if it was new, False if that presentation was already answered.
 
@@ -152,11 +327,12 @@ class Store:
         answer.validate()
         cur = self._conn().execute(
             "INSERT INTO answers (study, rater, presentation, item, method, dataset, image, phase,"
-            " repeat, score, response_ms, timestamp) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            " repeat, score, response_ms, timestamp, session, attempts, view_ms)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
             " ON CONFLICT (study, rater, presentation) DO NOTHING",
             (answer.study, answer.rater, answer.presentation, answer.item, answer.method,
              answer.dataset, answer.image, answer.phase, answer.repeat, answer.score,
-             answer.response_ms, utc_now()),
+             answer.response_ms, utc_now(), answer.session, answer.attempts, answer.view_ms),
         )
         return cur.rowcount == 1
 
@@ -174,6 +350,18 @@ class Store:
         )
         return dict(rows.fetchall())
 
+    def session_answers(self, study: str, rater: str, session: int) -> int:
+        """Number of answers ``rater`` gave in session ``session``."""
+        return self._conn().execute(
+            "SELECT COUNT(*) FROM answers WHERE study = ? AND rater = ? AND session = ?", (study, rater, session)
+        ).fetchone()[0]
+
+    def response_times(self, study: str, rater: str) -> list[int]:
+        """``response_ms`` of every answer of ``rater`` (for a time estimate at the rater's own pace)."""
+        rows = self._conn().execute(
+            "SELECT response_ms FROM answers WHERE study = ? AND rater = ?", (study, rater))
+        return [r[0] for r in rows]
+
     def progress(self, study: str) -> dict[str, int]:
         """Number of answers per rater in ``study`` (raters with none are absent)."""
         rows = self._conn().execute(
@@ -182,13 +370,20 @@ class Store:
         return dict(rows.fetchall())
 
     def rows(self, study: str | None = None) -> list[dict]:
-        """Every answer (of ``study``, or all) as dicts with keys :data:`CSV_COLUMNS`, in insertion order."""
-        sql = f"SELECT {', '.join(CSV_COLUMNS)} FROM answers"
+        """Every answer (of ``study``, or all) as dicts with keys :data:`CSV_COLUMNS`, in insertion order.
+
+        A version-0 file opened read-only has no ``session``/``attempts``/``view_ms``
+        columns; its rows get 0, 1 and None there.
+        """
+        conn = self._conn()
+        present = {r[1] for r in conn.execute("PRAGMA table_info(answers)")}
+        select = [c if c in present else f"{_sql_literal(_V0_DEFAULTS[c])} AS {c}" for c in CSV_COLUMNS]
+        sql = f"SELECT {', '.join(select)} FROM answers"
         params: tuple = ()
         if study is not None:
             sql += " WHERE study = ?"
             params = (study,)
-        cur = self._conn().execute(sql + " ORDER BY rowid", params)
+        cur = conn.execute(sql + " ORDER BY rowid", params)
         return [dict(zip(CSV_COLUMNS, r)) for r in cur.fetchall()]
 
     def to_csv(self, study: str | None = None) -> str:
@@ -210,6 +405,125 @@ class Store:
         except OSError as exc:
             raise AnswerError(f"cannot write {out} ({exc.strerror or exc})") from exc
         return len(rows)
+
+    # -- calibration ------------------------------------------------------------------------------
+
+    def record_miss(self, study: str, rater: str, presentation: int, expected: int, score: int,
+                    response_ms: int) -> None:
+        """Store a wrong click on a calibration anchor (``expected`` is the anchor's score)."""
+        _check_stored_rater(rater)
+        _check_score(score)
+        _check_score(expected)
+        _check_count("presentation", presentation)
+        _check_count("response_ms", response_ms)
+        self._conn().execute(
+            "INSERT INTO calibration_misses (study, rater, presentation, expected, score, response_ms, timestamp)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)", (study, rater, presentation, expected, score, response_ms, utc_now()))
+
+    def misses(self, study: str, rater: str, presentation: int) -> int:
+        """Number of wrong clicks ``rater`` made on calibration presentation ``presentation``."""
+        return self._conn().execute(
+            "SELECT COUNT(*) FROM calibration_misses WHERE study = ? AND rater = ? AND presentation = ?",
+            (study, rater, presentation)).fetchone()[0]
+
+    def calibration_accuracy(self, study: str) -> list[dict]:
+        """Per rater: calibration anchors answered, right at the first click, wrong clicks, accuracy.
+
+        ``accuracy`` = first-click-right / answered (None before any calibration answer).
+        """
+        conn = self._conn()
+        answered = dict(conn.execute(
+            "SELECT rater, COUNT(*) FROM answers WHERE study = ? AND phase = 'calibration' GROUP BY rater",
+            (study,)).fetchall())
+        first = dict(conn.execute(
+            "SELECT rater, COUNT(*) FROM answers WHERE study = ? AND phase = 'calibration' AND attempts = 1"
+            " GROUP BY rater", (study,)).fetchall())
+        wrong = dict(conn.execute(
+            "SELECT rater, COUNT(*) FROM calibration_misses WHERE study = ? GROUP BY rater", (study,)).fetchall())
+        out = []
+        for rater in sorted(set(answered) | set(wrong)):
+            n = answered.get(rater, 0)
+            out.append({"rater": rater, "calibration_answered": n, "right_first_click": first.get(rater, 0),
+                        "wrong_clicks": wrong.get(rater, 0),
+                        "calibration_accuracy": round(first.get(rater, 0) / n, 4) if n else None})
+        return out
+
+    # -- sessions ---------------------------------------------------------------------------------
+
+    def sessions(self, study: str, rater: str) -> list[Session]:
+        """The rater's sessions, oldest first."""
+        rows = self._conn().execute(
+            "SELECT session, started_at, ended_at, end_reason FROM sessions WHERE study = ? AND rater = ?"
+            " ORDER BY session", (study, rater))
+        return [Session(n, datetime.fromisoformat(s), datetime.fromisoformat(e) if e else None, why)
+                for n, s, e, why in rows.fetchall()]
+
+    def start_session(self, study: str, rater: str, number: int) -> bool:
+        """Open session ``number`` now; False if it already exists (another tab started it)."""
+        _check_stored_rater(rater)
+        _check_count("session", number, low=1)
+        cur = self._conn().execute(
+            "INSERT INTO sessions (study, rater, session, started_at) VALUES (?, ?, ?, ?)"
+            " ON CONFLICT (study, rater, session) DO NOTHING", (study, rater, number, utc_now()))
+        return cur.rowcount == 1
+
+    def end_session(self, study: str, rater: str, number: int, reason: str) -> None:
+        """Mark session ``number`` ended now (a session already ended keeps its first end)."""
+        self._conn().execute(
+            "UPDATE sessions SET ended_at = ?, end_reason = ? WHERE study = ? AND rater = ? AND session = ?"
+            " AND ended_at IS NULL", (utc_now(), reason, study, rater, number))
+
+    def session_summary(self, study: str) -> list[dict]:
+        """Per rater: number of sessions and whether the last one is still open."""
+        rows = self._conn().execute(
+            "SELECT rater, COUNT(*), SUM(ended_at IS NULL) FROM sessions WHERE study = ? GROUP BY rater"
+            " ORDER BY rater", (study,))
+        return [{"rater": r, "sessions": n, "open": bool(o)} for r, n, o in rows.fetchall()]
+
+    # -- viewing conditions -----------------------------------------------------------------------
+
+    def record_viewing(self, study: str, rater: str, session: int, page: str, view: Viewing, fits: bool) -> None:
+        """Store the rater's window as reported by the browser."""
+        _check_stored_rater(rater)
+        self._conn().execute(
+            "INSERT INTO viewing (study, rater, session, page, inner_width, inner_height, dpr, screen_width,"
+            " screen_height, fits, timestamp) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (study, rater, session, page, view.inner_width, view.inner_height, float(view.dpr),
+             view.screen_width, view.screen_height, int(bool(fits)), utc_now()))
+
+    def viewing(self, study: str, rater: str | None = None) -> list[dict]:
+        """Recorded viewing conditions (of one rater or all), oldest first."""
+        sql = ("SELECT rater, session, page, inner_width, inner_height, dpr, screen_width, screen_height, fits,"
+               " timestamp FROM viewing WHERE study = ?")
+        params: tuple = (study,)
+        if rater is not None:
+            sql += " AND rater = ?"
+            params += (rater,)
+        names = ("rater", "session", "page", "inner_width", "inner_height", "dpr", "screen_width",
+                 "screen_height", "fits", "timestamp")
+        return [dict(zip(names, r)) for r in self._conn().execute(sql + " ORDER BY id", params).fetchall()]
+
+    # -- per-study secret -------------------------------------------------------------------------
+
+    def study_secret(self, study: str) -> bytes:
+        """The study's random 32-byte key for opaque item tokens (created on first use, then kept)."""
+        conn = self._conn()
+        sql = "SELECT secret FROM study_secrets WHERE study = ?"
+        row = conn.execute(sql, (study,)).fetchone()
+        if row is None:  # two servers may race here: the first insert wins, both read it back
+            conn.execute("INSERT INTO study_secrets (study, secret) VALUES (?, ?) ON CONFLICT (study) DO NOTHING",
+                         (study, secrets.token_hex(32)))
+            row = conn.execute(sql, (study,)).fetchone()
+        return bytes.fromhex(row[0])
+
+
+def _too_new(path: Path, version: int) -> str:
+    return (f"{path} was written by a newer srbench (answer-file schema {version}, this one knows up to "
+            f"{SCHEMA_VERSION}); upgrade srbench to use it")
+
+
+def _sql_literal(value) -> str:
+    return "NULL" if value is None else str(int(value))
 
 
 def _csv_text(rows: list[dict]) -> str:

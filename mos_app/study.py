@@ -11,6 +11,12 @@ An *item* is one version of one test image: ``(dataset, image, method)``,
 identified by ``"<dataset>/<stem>/<method>"``; method ``hr`` is the original
 HR image. Every file listed in the manifest has its SHA-256; the app refuses
 to show a file whose bytes no longer match.
+
+The manifest's ``settings`` also fix how the study is run (format 2):
+``min_view_ms`` (nothing is stored for an image shown for less),
+``session_items`` and ``session_minutes`` (a break after either), see
+:class:`StudySettings`. Format-1 manifests (before these settings and the
+photo-gap order) are refused with a message to re-create the study.
 """
 
 from __future__ import annotations
@@ -19,17 +25,67 @@ import hashlib
 import json
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 from srbench.data import sha256_file
 from srbench.errors import SrbenchError
 
 MANIFEST = "manifest.json"
-FORMAT = "srbench-mos-study/1"
+FORMAT = "srbench-mos-study/2"
+OLD_FORMATS = ("srbench-mos-study/1",)
 DB_NAME = "ratings.sqlite"
 RATER_ID_RE = re.compile(r"[A-Za-z0-9_-]{1,32}")
-"""Allowed rater ids (whole string, ``fullmatch``): 1..32 ASCII letters, digits, ``_`` or ``-`` (no paths, no SQL, no HTML)."""
+"""Allowed rater ids (whole string, ``fullmatch``): 1..32 ASCII letters, digits, ``_`` or ``-`` (no paths, no SQL, no HTML).
+
+Ids are case-insensitive: :func:`check_rater_id` returns them in lower case."""
+
+DEFAULT_MIN_VIEW_MS = 2000
+"""Minimum viewing time per image. ITU-T P.910 (ACR) shows each video stimulus for about 10 s; for still
+images raters view freely until they vote, typically a few seconds. 2 s is long enough that no image can be
+rated without having been looked at (click-through answers take well under 1 s) and short enough not to
+dominate a paper-scale study (1,500 images x 2 s = 50 min of forced viewing in ~3 h of rating)."""
+DEFAULT_SESSION_ITEMS = 200
+DEFAULT_SESSION_MINUTES = 20.0
+"""ITU-R BT.500 limits a session to about 30 minutes; 20 minutes (or 200 images, ~17 min at 5 s each) leaves
+room for the instructions and calibration of the first session."""
+MIN_VIEW_RANGE_MS = (200, 60000)
+SESSION_ITEMS_RANGE = (1, 100000)
+SESSION_MINUTES_RANGE = (0.05, 240.0)
+
+
+@dataclass(frozen=True)
+class StudySettings:
+    """How a study is run (recorded in the manifest's ``settings``).
+
+    ``min_view_ms``: an image must have been displayed this long (ms) before an
+    answer for it is accepted. ``session_items`` / ``session_minutes``: a
+    session ends (break screen) after this many answered presentations or
+    this many minutes, whichever comes first.
+    """
+
+    min_view_ms: int = DEFAULT_MIN_VIEW_MS
+    session_items: int = DEFAULT_SESSION_ITEMS
+    session_minutes: float = DEFAULT_SESSION_MINUTES
+
+    def check(self) -> "StudySettings":
+        """Return self if every value is in range, else raise :class:`StudyError`."""
+        lo, hi = MIN_VIEW_RANGE_MS
+        if not isinstance(self.min_view_ms, int) or not lo <= self.min_view_ms <= hi:
+            raise StudyError(f"minimum viewing time must be {lo / 1000:g}..{hi / 1000:g} s, "
+                             f"got {self.min_view_ms!r} ms")
+        lo, hi = SESSION_ITEMS_RANGE
+        if not isinstance(self.session_items, int) or not lo <= self.session_items <= hi:
+            raise StudyError(f"images per session must be {lo}..{hi}, got {self.session_items!r}")
+        lo, hi = SESSION_MINUTES_RANGE
+        if not isinstance(self.session_minutes, (int, float)) or not lo <= self.session_minutes <= hi:
+            raise StudyError(f"minutes per session must be {lo:g}..{hi:g}, got {self.session_minutes!r}")
+        return self
+
+    def as_manifest(self) -> dict:
+        """The manifest ``settings`` entries (JSON-stable types)."""
+        return {"min_view_ms": int(self.min_view_ms), "session_items": int(self.session_items),
+                "session_minutes": float(self.session_minutes)}
 
 
 class StudyError(SrbenchError):
@@ -67,6 +123,7 @@ class Study:
     calibration: tuple[Stimulus, ...]
     raters: tuple[str, ...] | None
     settings: dict
+    run: StudySettings = StudySettings()
 
     def stimulus(self, item: str) -> Stimulus:
         """The rating item or calibration anchor with id ``item``."""
@@ -94,13 +151,16 @@ class Study:
 
 
 def check_rater_id(rater: str, study: Study | None = None) -> str:
-    """Return ``rater`` if it is a well-formed id (and listed, when the study has a rater list).
+    """Return ``rater`` in lower case if it is a well-formed id (and listed, when the study has a rater list).
 
-    Raises :class:`StudyError` otherwise. The message does not echo a
-    malformed id (the app renders messages as Markdown).
+    Ids are case-insensitive (``Alice`` and ``alice`` are one rater), so the
+    lower-case form is the id everywhere (store, URL). Raises
+    :class:`StudyError` otherwise. The message does not echo a malformed id
+    (the app renders messages as Markdown).
     """
     if not isinstance(rater, str) or not RATER_ID_RE.fullmatch(rater):
         raise StudyError("invalid rater id: use 1-32 letters, digits, '_' or '-' (for example 'r07')")
+    rater = rater.lower()
     if study is not None and study.raters is not None and rater not in study.raters:
         raise StudyError(f"rater id {rater!r} is not on this study's list of raters; check the id you were given")
     return rater
@@ -124,6 +184,10 @@ def load_study(root: str | os.PathLike, *, verify: bool = True) -> Study:
         raise StudyError(f"{root} is not a study folder: {MANIFEST} is missing") from exc
     except (OSError, ValueError) as exc:
         raise StudyError(f"{mpath}: unreadable or not JSON ({exc})") from exc
+    if isinstance(manifest, dict) and manifest.get("format") in OLD_FORMATS:
+        raise StudyError(f"{mpath}: study made by an older srbench (format {manifest['format']!r}, without a "
+                         "minimum viewing time, sessions or photo-gap orders); re-create it with "
+                         "'srbench mos create' under a new --name")
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
         raise StudyError(f"{mpath}: not a study manifest of format {FORMAT!r}")
     try:
@@ -131,6 +195,7 @@ def load_study(root: str | os.PathLike, *, verify: bool = True) -> Study:
         calibration = tuple(Stimulus(**s) for s in manifest["calibration"])
         settings = manifest["settings"]
         raters = settings.get("raters")
+        run = StudySettings(**{f.name: settings[f.name] for f in fields(StudySettings)}).check()
         study = Study(
             root=root,
             name=settings["name"],
@@ -138,8 +203,9 @@ def load_study(root: str | os.PathLike, *, verify: bool = True) -> Study:
             repeats=tuple(manifest["repeats"]),
             items=items,
             calibration=calibration,
-            raters=tuple(raters) if raters else None,
+            raters=tuple(r.lower() for r in raters) if raters else None,
             settings=settings,
+            run=run,
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise StudyError(f"{mpath}: malformed manifest ({exc!r})") from exc

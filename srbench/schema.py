@@ -5,7 +5,8 @@
 * ``summary.csv`` (``srbench run``): set means per method and protocol;
   ``psnr``/``ssim`` stay empty when ``n < n_expected``.
 * ratings (the MOS app's export and answer store; read by ``srbench report``):
-  one row per click, ``score`` 1..5.
+  one row per accepted answer, ``score`` 1..5; the app's export adds
+  :data:`RATING_EXTRA_COLUMNS`.
 
 Method names in these files are registry names (compared through
 :func:`srbench.registry.method_key`); the MOS studies' ground-truth images
@@ -18,5 +19,8 @@ PER_IMAGE_COLUMNS: tuple[str, ...] = ("dataset", "image", "method", "protocol", 
 SUMMARY_COLUMNS: tuple[str, ...] = ("dataset", "method", "protocol", "n", "n_expected", "psnr", "ssim")
 RATING_COLUMNS: tuple[str, ...] = ("study", "rater", "item", "method", "dataset", "image", "phase", "repeat",
                                    "score", "response_ms", "timestamp")
+RATING_EXTRA_COLUMNS: tuple[str, ...] = ("session", "attempts", "view_ms")
+"""Columns the MOS app's export adds after :data:`RATING_COLUMNS` (optional for readers): the rater's session
+number, clicks it took (calibration: 1 + wrong clicks) and the page's display-to-click time in ms."""
 HR_METHOD = "hr"
 """The original HR image as it appears among the methods of a MOS study and in the report's tables."""
