@@ -90,7 +90,7 @@ def minutes_text(minutes: float) -> str:
     if m < 60:
         return f"about {m} minute{'s' if m != 1 else ''}"
     h, m = divmod(m, 60)
-    return f"about {h} hour{'s' if h != 1 else ''}" + (f" {m} minutes" if m else "")
+    return f"about {h} hour{'s' if h != 1 else ''}" + (f" {m} minute{'s' if m != 1 else ''}" if m else "")
 
 
 @dataclass(frozen=True)

@@ -216,6 +216,7 @@ class Store:
         self.busy_timeout_s = busy_timeout_s
         self.read_only = read_only
         self._local = threading.local()
+        self._checked = False  # WAL is switched on only after _setup has accepted the file
         if read_only:
             self._check_readable()
         else:
@@ -269,6 +270,8 @@ class Store:
             conn.execute("ROLLBACK")
             self.close()
             raise
+        self._checked = True
+        conn.execute("PRAGMA journal_mode = WAL")
 
     def _migrate(self, conn: sqlite3.Connection, version: int) -> None:
         """Bring a version-``version`` file to :data:`SCHEMA_VERSION` (inside the caller's transaction)."""
@@ -301,7 +304,8 @@ class Store:
             else:
                 conn = sqlite3.connect(self.path, timeout=self.busy_timeout_s, isolation_level=None)
                 conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout_s * 1000)}")
-                conn.execute("PRAGMA journal_mode = WAL")
+                if self._checked:  # (a refused file is left exactly as it was, journal mode included)
+                    conn.execute("PRAGMA journal_mode = WAL")
                 conn.execute("PRAGMA synchronous = FULL")
             self._local.conn, self._local.pid = conn, os.getpid()
         return conn

@@ -1,25 +1,29 @@
-"""The Streamlit rating app driven with streamlit.testing.v1.AppTest on synthetic studies.
+"""The Streamlit pages driven with streamlit.testing.v1.AppTest on SYNTHETIC studies.
 
-Each test builds a tiny study of random-noise images (synthetic) in tmp_path
-and a real SQLite answer file; the app reads both through its environment
-variables, exactly as under ``srbench mos serve``.
+AppTest runs the real page script (no browser): login, instructions, the
+admin page and the error pages. The rating screen itself is a browser
+component; it is tested in a real Chromium by test_mos_browser.py, and its
+rules directly by test_mos_flow.py. Each test builds a tiny study of
+random-noise images (synthetic) in tmp_path and a real SQLite answer file;
+the app reads both through its environment variables, exactly as under
+``srbench mos serve``.
 """
 
 from __future__ import annotations
 
-import hashlib
-import re
 import sqlite3
 from pathlib import Path
 
 import numpy as np
 import pytest
-from streamlit.runtime.memory_media_file_storage import _calculate_file_id
 from streamlit.testing.v1 import AppTest
 
+from srbench.mos_app.admin import DISABLED
 from srbench.mos_app.create import ImageSpec, write_study
+from srbench.mos_app.flow import RaterFlow
 from srbench.mos_app.order import presentations
-from srbench.mos_app.study import load_study
+from srbench.mos_app.store import Answer, Store
+from srbench.mos_app.study import StudySettings, load_study
 
 APP = str(Path(__file__).resolve().parent.parent / "mos_app" / "app.py")
 TOKEN = "s3cret-token"
@@ -32,7 +36,8 @@ def make_study(root: Path) -> Path:
              for k in range(3) for m in ("hr", "nearest")]
     calib = [(ImageSpec("bsd200", "c0.jpg", "nearest", rng.integers(0, 256, (12, 16, 3), dtype=np.uint8)),
               ImageSpec("bsd200", "c0.jpg", "hr", rng.integers(0, 256, (12, 16, 3), dtype=np.uint8)))]
-    return write_study(root, name="apptest", seed=3, items=items, calibration=calib, repeats=1)
+    return write_study(root, name="apptest", seed=3, items=items, calibration=calib, repeats=1,
+                       run=StudySettings(1000, 50, 20.0))
 
 
 @pytest.fixture
@@ -60,113 +65,76 @@ def db_rows(tmp_path: Path) -> list[tuple]:
                             " ORDER BY presentation").fetchall()
 
 
-def media_id(png: bytes) -> str:
-    """The id Streamlit's media store gives ``png`` when the app adds it (file name = its SHA-256)."""
-    return _calculate_file_id(png, "image/png", hashlib.sha256(png).hexdigest() + ".png")
+def answer_all(study: Path, db: Path, rater: str, n: int) -> None:
+    """Store ``n`` answers of ``rater`` as the rating page would (through RaterFlow, with a session)."""
+    flow = RaterFlow(load_study(study), Store(db), rater)
+    flow.start_session()
+    for p in flow.seq[:n]:
+        flow.submit(index=p.index, token=flow.token(p), score=p.stimulus.anchor or 4, view_ms=1500,
+                    served_at=0.0, now=2.0)
 
 
-def shown(at: AppTest) -> tuple[int, str, str | None]:
-    """Presentation index and media id of the image on the page, and the media id preloaded for the next one."""
-    bodies = [h.proto.body for h in at.get("html")]
-    (body,) = [b for b in bodies if 'class="mos-stimulus"' in b]
-    idx = int(re.search(r'data-idx="(\d+)"', body).group(1))
-    current = re.search(r'src="mock/media/([0-9a-f]+)\.png"', body).group(1)
-    nxt = [re.search(r'src="mock/media/([0-9a-f]+)\.png"', b).group(1) for b in bodies if "mos-preload" in b]
-    return idx, current, (nxt[0] if nxt else None)
-
-
-def click_score(at: AppTest, score: int) -> AppTest:
-    (button,) = [b for b in at.button if b.label.startswith(f"{score} (")]
-    return button.click().run()
-
-
-def test_login_calibration_rating_and_resume(study, tmp_path):
-    st_study = load_study(study)
-    seq = presentations(st_study, "r1")
+def test_login_form_lowercases_the_id_and_leads_to_honest_instructions(study):
     at = app()
     assert [e.type for e in at.main if e.type in ("text_input", "button")] == ["text_input", "button"]
-    at.text_input[0].input("r1")
-    at = at.button[0].click().run()
+    assert "not case-sensitive" in at.caption[0].value
+    at.text_input[0].input("R1")
+    at = at.button[0].click().run()  # the form's submit button (Enter submits it in a browser)
     assert at.query_params["rater"] in ("r1", ["r1"])
-    assert "Rate the **quality**" in at.markdown[0].value
-    at = at.button[0].click().run()  # Begin
-    png = [(study / p.stimulus.path).read_bytes() for p in seq]
-    for k in range(2):  # calibration: anchor 1 then anchor 5, rater's click is stored
-        assert shown(at) == (k, media_id(png[k]), media_id(png[k + 1]))
-        assert f"Calibration {k + 1} of 2" in at.markdown[0].value
-        at = click_score(at, seq[k].stimulus.anchor)
-    for k, score in zip(range(2, 5), (2, 4, 3)):
-        assert shown(at) == (k, media_id(png[k]), media_id(png[k + 1]))
-        assert at.get("progress")[0].proto.text == f"{k} of 9 done"
-        at = click_score(at, score)
-    assert not at.exception
-    assert db_rows(tmp_path) == [
-        ("r1", p.index, p.stimulus.item, p.phase, p.repeat, s)
-        for p, s in zip(seq[:5], (1, 5, 2, 4, 3))
-    ]
-
-    # a new session (closed tab, restarted server) resumes at the next unanswered item, no instructions
-    at = app(rater="r1")
-    assert shown(at)[0] == 5
-    for k in range(5, 9):
-        assert shown(at) == (k, media_id(png[k]), media_id(png[k + 1]) if k < 8 else None)
-        at = click_score(at, 5)
-    assert "All 9 images rated" in at.success[0].value
-    rows = db_rows(tmp_path)
-    assert [r[1] for r in rows] == list(range(9))
-    assert [r[2] for r in rows] == [p.stimulus.item for p in seq]
-    assert sum(r[4] for r in rows) == 1  # one repeated item, shown a second time
-    assert app(rater="r1").success  # finished raters stay finished
-
-
-def test_admin_page_is_gated_by_the_token(study, tmp_path):
-    at = app(rater="r2")
-    at = at.button[0].click().run()
-    for score in (1, 5, 2, 4, 4):  # calibration, then three ratings
-        at = click_score(at, score)
-    assert len(db_rows(tmp_path)) == 5
-
-    at = app(admin="1")  # no token: only the token field
-    assert len(at.text_input) == 1 and not at.dataframe and not at.get("download_button")
-    assert not at.markdown and not at.error
-    at.text_input[0].input("wrong-token")
-    at = at.run()
-    assert at.error[0].value == "Wrong token." and not at.dataframe and not at.get("download_button")
-    assert not any("r2" in str(e.proto) for e in at.main if e.type != "text_input")
-    at.text_input[0].input(TOKEN)
-    at = at.run()
-    assert not at.error and len(at.dataframe) == 5
-    progress = at.dataframe[0].value
-    assert progress.loc[0, "rater"] == "r2" and progress.loc[0, "answers"] == 5
-    assert progress.loc[0, "calibration"] == 2 and progress.loc[0, "rating"] == 3
-    mos = at.dataframe[1].value
-    first = [p for p in presentations(load_study(study), "r2")[:5] if p.phase == "rating" and p.repeat == 0]
-    assert mos["n"].sum() == len(first) and set(mos["method"]) == {p.stimulus.method for p in first}
-    assert list(at.dataframe[2].value.columns[:3]) == ["rater", "kept", "reason"]
-    assert len(at.get("download_button")) == 1
-
-
-def test_admin_page_disabled_without_configured_token(study, monkeypatch):
-    monkeypatch.setenv("SRBENCH_MOS_ADMIN_TOKEN", "")
-    at = app(admin="1")
-    assert "disabled" in at.info[0].value and not at.text_input and not at.dataframe
+    intro = at.markdown[0].value
+    assert "first **2 calibration images**" in intro and "**7 images to rate**" in intro
+    assert "(6 images, 1 of them shown a second time)" in intro and "9 images in all" in intro
+    assert "Viewing conditions" in at.markdown[1].value
+    (begin,) = [b for b in at.button if b.label == "Begin"]
+    assert begin.disabled  # until the page has reported the window (a browser does that at once)
+    assert db_rows(study.parent) == []
 
 
 @pytest.mark.parametrize("bad", ["../../etc/passwd", "a b", "x" * 33, "r1'--", "<b>x</b>"])
-def test_invalid_rater_id_in_url_shows_message_and_writes_nothing(study, tmp_path, bad):
+def test_invalid_rater_id_in_url_shows_the_error_with_the_form(study, tmp_path, bad):
     at = app(rater=bad)
     assert not at.exception
-    assert "invalid rater id" in at.error[0].value
-    assert not at.button and not at.get("html")
-    assert db_rows(tmp_path) == []
-
-
-def test_invalid_typed_rater_id(study, tmp_path):
-    at = app()
-    at.text_input[0].input("no spaces please")
+    assert "invalid rater id" in at.error[0].value and bad not in at.error[0].value
+    assert len(at.text_input) == 1 and at.button[0].label == "Continue"  # the form to enter a valid id
+    at.text_input[0].input("ok1")
     at = at.button[0].click().run()
-    assert "invalid rater id" in at.error[0].value and "rater" not in at.query_params
+    assert at.query_params["rater"] in ("ok1", ["ok1"]) and not at.error
     assert db_rows(tmp_path) == []
+
+
+def test_mixed_case_url_is_the_same_rater(study, tmp_path):
+    answer_all(study, tmp_path / "ratings.sqlite", "alice", 3)
+    at = app(rater="Alice")
+    assert at.query_params["rater"] in ("alice", ["alice"])
+    assert not at.error and not [m for m in at.markdown if "calibration images" in m.value]  # no instructions:
+    assert {r[0] for r in db_rows(tmp_path)} == {"alice"}  # it resumes alice's session
+
+
+def test_admin_page_is_gated_and_shows_progress_and_calibration_accuracy(study, tmp_path):
+    answer_all(study, tmp_path / "ratings.sqlite", "r2", 5)
+    at = app(admin="1")  # no token: only the token field
+    assert len(at.text_input) == 1 and not at.dataframe and not at.table and not at.get("download_button")
+    at.text_input[0].input("wrong-token")
+    at = at.run()
+    assert at.error[0].value == "Wrong token." and not at.dataframe and not at.table
+    assert not any("r2" in str(e.proto) for e in at.main if e.type != "text_input")
+    at.text_input[0].input(TOKEN)
+    at = at.run()
+    assert not at.error
+    progress = at.table[0].value
+    assert progress.loc["r2", "answers"] == 5 and progress.loc["r2", "calibration"] == 2
+    assert progress.loc["r2", "calibration_accuracy"] == 1.0 and progress.loc["r2", "sessions"] == 1
+    mos = at.dataframe[0].value
+    first = [p for p in presentations(load_study(study), "r2")[:5] if p.phase == "rating" and p.repeat == 0]
+    assert mos["n"].sum() == len(first)
+    assert len(at.get("download_button")) == 1
+
+
+def test_admin_page_disabled_without_token_recommends_the_environment_variable(study, monkeypatch):
+    monkeypatch.setenv("SRBENCH_MOS_ADMIN_TOKEN", "")
+    at = app(admin="1")
+    assert at.info[0].value == DISABLED and "SRBENCH_MOS_ADMIN_TOKEN=" in DISABLED
+    assert not at.text_input and not at.dataframe
 
 
 def test_missing_study_folder_and_unconfigured_app(tmp_path, monkeypatch):
@@ -180,50 +148,34 @@ def test_missing_study_folder_and_unconfigured_app(tmp_path, monkeypatch):
     assert not (tmp_path / "ratings.sqlite").exists()
 
 
-def test_image_altered_while_serving_is_not_shown(study, tmp_path):
-    at = app(rater="r3")
-    at = at.button[0].click().run()  # the study was verified at start; now tamper with the next image
+def test_image_altered_while_serving_is_not_shown_and_not_named(study, tmp_path):
+    answer_all(study, tmp_path / "ratings.sqlite", "r3", 2)
     seq = presentations(load_study(study), "r3")
-    at = click_score(at, 1)
+    at = app(rater="r3")  # loads (and verifies) the study; now tamper with the next image
     target = study / seq[2].stimulus.path
-    target.write_bytes(target.read_bytes()[:-8])  # truncated after the study was loaded
-    at = click_score(at, 5)
+    target.write_bytes(target.read_bytes()[:-8])
+    at = at.run()
     assert not at.exception
-    assert "altered" in at.error[0].value and not at.button and not at.get("html")
+    msg = at.error[0].value
+    assert "Image 3 cannot be shown" in msg and seq[2].stimulus.path not in msg and "nearest" not in msg
     assert [r[1] for r in db_rows(tmp_path)] == [0, 1]
 
 
-def test_unwritable_database_path_is_reported(study, tmp_path, monkeypatch):
+def test_unwritable_or_foreign_database_is_reported(study, tmp_path, monkeypatch):
     monkeypatch.setenv("SRBENCH_MOS_DB", str(tmp_path / "no" / "such" / "dir" / "ratings.sqlite"))
     at = app(rater="r1")
     assert not at.exception and "cannot be opened" in at.error[0].value and not at.button
-
-
-def test_two_tabs_of_one_rater_first_answer_kept_and_the_other_tab_told(study, tmp_path):
-    seq = presentations(load_study(study), "r5")
-    tab_a = app(rater="r5")
-    tab_a = tab_a.button[0].click().run()  # Begin
-    tab_a = click_score(tab_a, 1)  # calibration anchor 1 (presentation 0)
-    tab_b = app(rater="r5")  # second tab opens at presentation 1, like tab A
-    assert shown(tab_a)[0] == shown(tab_b)[0] == 1
-    tab_a = click_score(tab_a, 5)
-    tab_b = click_score(tab_b, 3)  # stale: presentation 1 was answered in tab A
-    assert db_rows(tmp_path) == [("r5", 0, seq[0].stimulus.item, "calibration", 0, 1),
-                                 ("r5", 1, seq[1].stimulus.item, "calibration", 0, 5)]
-    assert shown(tab_b)[0] == 2 and shown(tab_a)[0] == 2
-    assert any("already been rated in another tab" in w.value for w in tab_b.warning)
-    assert not tab_a.warning
-    tab_a = click_score(tab_a, 4)
-    assert not tab_a.warning  # normal answers say nothing
-    assert len(db_rows(tmp_path)) == 3
+    foreign = tmp_path / "foreign.db"
+    with sqlite3.connect(foreign) as conn:
+        conn.execute("CREATE TABLE t (x)")
+    monkeypatch.setenv("SRBENCH_MOS_DB", str(foreign))
+    at = app(rater="r1")
+    assert not at.exception and "something else" in at.error[0].value
 
 
 def test_answers_of_another_study_version_under_the_same_name_are_not_mixed_in(study, tmp_path):
-    from srbench.mos_app.store import Answer, Store
-
     seq = presentations(load_study(study), "r9")
     store = Store(tmp_path / "ratings.sqlite")
-    # an earlier, larger study called "apptest" answered in the same file: other items, more presentations
     for i in range(12):
         store.record(Answer("apptest", "r9", i, f"set14/old{i}/bicubic", "bicubic", "set14", f"old{i}.png",
                             "rating", 0, 3, 100))
@@ -232,7 +184,5 @@ def test_answers_of_another_study_version_under_the_same_name_are_not_mixed_in(s
     at = app(rater="r9")
     assert not at.exception
     assert "do not match this study" in at.error[0].value
-    assert not at.button  # nothing to click, nothing recorded
+    assert not at.button
     assert len(db_rows(tmp_path)) == 13
-    at = app(rater="r8")  # a rater whose answers match resumes normally
-    assert not at.exception and not at.error and shown(at)[0] == 1

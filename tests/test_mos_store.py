@@ -138,7 +138,8 @@ def test_csv_export_long_format(tmp_path):
     assert store.export_csv(out, "s1") == 2
     text = out.read_text()
     assert text.splitlines()[0] == ",".join(CSV_COLUMNS)
-    assert text.splitlines()[0] == "study,rater,item,method,dataset,image,phase,repeat,score,response_ms,timestamp"
+    assert text.splitlines()[0] == ("study,rater,item,method,dataset,image,phase,repeat,score,response_ms,timestamp,"
+                                    "session,attempts,view_ms")
     rows = list(csv.DictReader(io.StringIO(text)))
     assert [(r["phase"], r["method"], r["repeat"], r["score"]) for r in rows] == [
         ("calibration", "nearest", "0", "1"), ("rating", "bicubic", "1", "5")]
@@ -192,3 +193,106 @@ def test_export_csv_to_a_folder_or_unwritable_place_is_a_clear_error(tmp_path):
     with pytest.raises(AnswerError, match="cannot write"):
         store.export_csv(blocker / "sub" / "ratings.csv")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["file", "r.sqlite", "r.sqlite-shm", "r.sqlite-wal"]
+
+
+# -- schema version 2: migration of version-0 files, refusal of others ------------------------------------
+
+V0_SCHEMA = """
+CREATE TABLE answers (
+    study TEXT NOT NULL, rater TEXT NOT NULL, presentation INTEGER NOT NULL CHECK (presentation >= 0),
+    item TEXT NOT NULL, method TEXT NOT NULL, dataset TEXT NOT NULL, image TEXT NOT NULL,
+    phase TEXT NOT NULL CHECK (phase IN ('calibration', 'rating')), repeat INTEGER NOT NULL CHECK (repeat >= 0),
+    score INTEGER NOT NULL CHECK (score BETWEEN 1 AND 5), response_ms INTEGER NOT NULL CHECK (response_ms >= 0),
+    timestamp TEXT NOT NULL, UNIQUE (study, rater, presentation))
+"""
+
+
+def _v0_file(path, raters=("Alice", "bob")):
+    """An answer file as the first MOS app wrote it (schema 0: no session/attempts/view_ms, ids kept as typed)."""
+    with sqlite3.connect(path) as conn:
+        conn.execute(V0_SCHEMA)
+        for k, rater in enumerate(raters):
+            conn.execute("INSERT INTO answers VALUES ('s1', ?, ?, 'set5/a/hr', 'hr', 'set5', 'a.png', 'rating', 0, 4, 900,"
+                         " '2026-01-01T00:00:00.000+00:00')", (rater, k))
+    return path
+
+
+def test_version0_file_is_read_as_is_and_migrated_when_opened_for_writing(tmp_path):
+    db = _v0_file(tmp_path / "old.sqlite")
+    before = db.read_bytes()
+    ro = Store(db, read_only=True)
+    assert [(r["rater"], r["session"], r["attempts"], r["view_ms"]) for r in ro.rows()] == [
+        ("Alice", 0, 1, None), ("bob", 0, 1, None)]
+    ro.close()
+    assert db.read_bytes() == before  # reading never migrates
+    store = Store(db)
+    assert store.schema_version() == 2
+    assert [(r["rater"], r["session"], r["attempts"]) for r in store.rows()] == [("alice", 0, 1), ("bob", 0, 1)]
+    assert store.record(_answer("alice", 1, session=2, attempts=1, view_ms=2100)) is True
+    assert store.record(_answer("alice", 0)) is False  # the migrated answer keeps its unique key
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    assert {"answers", "sessions", "calibration_misses", "viewing", "study_secrets"} <= tables
+    assert Store(db).schema_version() == 2  # reopening is a no-op
+
+
+def test_version0_file_with_ids_differing_only_in_case_is_refused_unchanged(tmp_path):
+    db = _v0_file(tmp_path / "old.sqlite", raters=("Alice", "alice"))
+    before = db.read_bytes()
+    with pytest.raises(AnswerError, match="Alice and alice.*differ only in case"):
+        Store(db)
+    assert db.read_bytes() == before
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == 0
+
+
+def test_newer_or_foreign_files_are_refused(tmp_path):
+    newer = tmp_path / "newer.sqlite"
+    Store(newer).close()
+    with sqlite3.connect(newer) as conn:
+        conn.execute("PRAGMA user_version = 9")
+    with pytest.raises(AnswerError, match="newer srbench"):
+        Store(newer)
+    with pytest.raises(AnswerError, match="newer srbench"):
+        Store(newer, read_only=True)
+    foreign = tmp_path / "foreign.sqlite"
+    with sqlite3.connect(foreign) as conn:
+        conn.execute("CREATE TABLE t (x)")
+    with pytest.raises(AnswerError, match="something else"):
+        Store(foreign)
+    with sqlite3.connect(foreign) as conn:
+        assert conn.execute("SELECT name FROM sqlite_master").fetchall() == [("t",)]
+
+
+def test_mixed_case_rater_ids_are_not_stored(tmp_path):
+    store = Store(tmp_path / "r.sqlite")
+    with pytest.raises(AnswerError, match="lower case"):
+        store.record(_answer("Alice", 0))
+    with pytest.raises(AnswerError, match="attempts"):
+        store.record(_answer("alice", 0, attempts=0))
+    with pytest.raises(AnswerError, match="view_ms"):
+        store.record(_answer("alice", 0, view_ms=-3))
+    assert store.rows() == []
+
+
+def test_sessions_misses_viewing_and_secret(tmp_path):
+    from srbench.mos_app.store import Viewing
+
+    store = Store(tmp_path / "r.sqlite")
+    assert store.start_session("s1", "r1", 1) is True and store.start_session("s1", "r1", 1) is False
+    store.end_session("s1", "r1", 1, "items")
+    store.end_session("s1", "r1", 1, "time")  # the first end is kept
+    assert [(s.number, s.ended_at is not None, s.end_reason) for s in store.sessions("s1", "r1")] == [(1, True, "items")]
+    store.record_miss("s1", "r1", 0, expected=1, score=4, response_ms=2500)
+    assert store.misses("s1", "r1", 0) == 1 and store.misses("s1", "r1", 1) == 0
+    with pytest.raises(AnswerError, match="score"):
+        store.record_miss("s1", "r1", 0, expected=1, score=9, response_ms=2500)
+    store.record_viewing("s1", "r1", 1, "rating", Viewing(1280, 720, 2.0, 1920, 1080), True)
+    assert store.viewing("s1")[0]["dpr"] == 2.0
+    secret = store.study_secret("s1")
+    assert len(secret) == 32 and Store(tmp_path / "r.sqlite").study_secret("s1") == secret
+    assert store.study_secret("s2") != secret
+    with sqlite3.connect(tmp_path / "r.sqlite") as conn:  # the answer file holds the secret, the export does not
+        assert conn.execute("SELECT COUNT(*) FROM study_secrets").fetchone()[0] == 2
+    assert "secret" not in store.to_csv()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 import sqlite3
 import shutil
 import subprocess
@@ -13,8 +14,8 @@ import pytest
 
 from srbench.methods import get_method
 from srbench.mos_app.create import ImageSpec, create_study, write_study
-from srbench.mos_app.order import min_gap, presentations
-from srbench.mos_app.study import StudyError, check_rater_id, load_study
+from srbench.mos_app.order import min_gap, photo_gap, presentations, rater_rng, rating_order, repeat_gap
+from srbench.mos_app.study import StudyError, StudySettings, check_rater_id, load_study
 from srbench.cli import main
 from srbench.data import load_dataset
 from srbench.imageio import read_image
@@ -199,8 +200,9 @@ def test_altered_or_deleted_image_is_detected(tmp_path):
 
 
 def test_rater_id_validation(tmp_path):
-    for good in ["r1", "A_b-9", "x" * 32]:
+    for good in ["r1", "a_b-9", "x" * 32]:
         assert check_rater_id(good) == good
+    assert check_rater_id("A_b-9") == "a_b-9" and check_rater_id("ALICE") == "alice"  # case-insensitive
     for bad in ["", "x" * 33, "a/b", "a b", "<script>", "r1\n"]:
         with pytest.raises(StudyError, match="invalid rater id"):
             check_rater_id(bad)
@@ -221,14 +223,92 @@ def test_order_is_reproducible_per_rater_with_spread_out_repeats(tmp_path):
     assert len(rating) == 20 + 5
     shown = [p.stimulus.item for p in rating]
     assert sorted(set(shown)) == sorted(s.item for s in study.items)
-    gap = min_gap(20)
+    gap = repeat_gap(20, 10)
+    assert gap == max(min_gap(20), photo_gap(10)) == 5
     for item in study.repeats:
         where = [k for k, p in enumerate(rating) if p.stimulus.item == item]
         assert len(where) == 2 and where[1] - where[0] >= gap >= 2
         assert [rating[k].repeat for k in where] == [0, 1]
+    last: dict = {}
+    for k, p in enumerate(rating):  # versions of one photo (two methods, or a repeat) at least 5 apart
+        photo = (p.stimulus.dataset, p.stimulus.image)
+        assert k - last.get(photo, -99) >= photo_gap(10) == 5, (k, photo)
+        last[photo] = k
     assert all(p.repeat == 0 for p in rating if p.stimulus.item not in study.repeats)
     assert presentations(study, "alice") == seq
     assert [p.stimulus.item for p in presentations(study, "bob")] != [p.stimulus.item for p in seq]
+
+
+def _distances(order, photo):
+    last, out = {}, []
+    for k, item in enumerate(order):
+        if photo[item] in last:
+            out.append(k - last[photo[item]])
+        last[photo[item]] = k
+    return out
+
+
+@pytest.mark.parametrize("photos,versions,repeats", [(119, 12, 100), (100, 5, 20), (12, 2, 2), (14, 12, 10),
+                                                     (6, 2, 3), (5, 3, 3), (3, 2, 1), (2, 2, 1), (1, 3, 0)])
+def test_orders_keep_versions_of_one_photo_apart_for_many_study_shapes(photos, versions, repeats):
+    """The chosen gap (8, or max(2, photos // 2) for small studies) holds for every rater, and is the gap
+    a plain shuffle would break (checked on the paper-scale shape)."""
+    items = [f"p{p:03d}/m{m:02d}" for p in range(photos) for m in range(versions)]
+    photo = {i: i.split("/")[0] for i in items}
+    reps = sorted(random.Random(1).sample(items, repeats))
+    gap, rgap = photo_gap(photos), repeat_gap(len(items), photos)
+    assert gap == (1 if photos == 1 else min(8, max(2, photos // 2)))
+    for rater in ("a", "b", "c"):
+        order = rating_order(items, reps, rater_rng(3, rater), photo)
+        assert order == rating_order(items, reps, rater_rng(3, rater), photo)  # seeded, reproducible
+        names = [i for i, _ in order]
+        assert sorted(names) == sorted(items + reps)
+        assert min(_distances(names, photo), default=gap) >= gap
+        for item in reps:
+            where = [k for k, n in enumerate(names) if n == item]
+            assert where[1] - where[0] >= min(rgap, len(names) - 1) or photos < 4
+    if photos == 119:  # what the gap prevents: a plain shuffle puts versions of a photo close together
+        shuffled = list(items)
+        random.Random(0).shuffle(shuffled)
+        assert min(_distances(shuffled, photo)) < gap
+
+
+def test_study_settings_are_recorded_and_checked(tmp_path, capsys):
+    spec = ImageSpec("set5", "a.png", "hr", np.zeros((4, 4, 3), np.uint8))
+    root = write_study(tmp_path / "s", name="s", seed=0, items=[spec], calibration=[],
+                       run=StudySettings(3500, 40, 12.5), raters=["Alice", "bob"])
+    settings = json.loads((root / "manifest.json").read_text())["settings"]
+    assert (settings["min_view_ms"], settings["session_items"], settings["session_minutes"]) == (3500, 40, 12.5)
+    assert settings["raters"] == ["alice", "bob"]
+    study = load_study(root)
+    assert study.run == StudySettings(3500, 40, 12.5)
+    assert check_rater_id("ALICE", study) == "alice"
+    default = load_study(write_study(tmp_path / "d", name="d", seed=0, items=[spec], calibration=[]))
+    assert default.run == StudySettings(2000, 200, 20.0)
+    for bad, message in ((StudySettings(100, 40, 12.5), "minimum viewing time"),
+                         (StudySettings(2000, 0, 12.5), "images per session"),
+                         (StudySettings(2000, 40, 0.0), "minutes per session")):
+        with pytest.raises(StudyError, match=message):
+            write_study(tmp_path / "bad", name="b", seed=0, items=[spec], calibration=[], run=bad)
+    with pytest.raises(StudyError, match="lists an id twice"):
+        write_study(tmp_path / "bad", name="b", seed=0, items=[spec], calibration=[], raters=["Al", "al"])
+    assert main(["mos", "create", "--name", "x", "--methods", "nearest", "--datasets", "set5", "--min-view-s",
+                 "nan", "--out", str(tmp_path / "x")]) == 2
+    assert "--min-view-s nan is not a number" in capsys.readouterr().err
+    assert main(["mos", "create", "--name", "x", "--methods", "nearest", "--datasets", "set5", "--session-items",
+                 "0", "--out", str(tmp_path / "x")]) == 2
+    assert "images per session must be" in capsys.readouterr().err
+    assert not (tmp_path / "bad").exists() and not (tmp_path / "x").exists()
+
+
+def test_format1_study_is_refused_with_a_clear_message(tmp_path):
+    spec = ImageSpec("set5", "a.png", "hr", np.zeros((4, 4, 3), np.uint8))
+    root = write_study(tmp_path / "s", name="s", seed=0, items=[spec], calibration=[])
+    manifest = json.loads((root / "manifest.json").read_text())
+    manifest["format"] = "srbench-mos-study/1"
+    (root / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(StudyError, match="older srbench.*re-create it"):
+        load_study(root)
 
 
 def test_export_cli(tmp_path, capsys):

@@ -374,3 +374,29 @@ def test_table_rows_come_from_the_registry():
         Slot("SRGAN", ("srgan-vgg54",), "SRGAN"),
         Slot("HR", ("hr",), "HR"),
     )
+
+
+def test_figure5_is_legible_at_print_size_with_n_per_method(with_ratings):
+    """Drawn at its printed size (<= 7 in wide), no text under 7 pt, n per method shown (paper's Figure 5)."""
+    import matplotlib.pyplot as plt
+    from matplotlib.text import Text
+    from PIL import Image
+
+    from srbench.report import figure as report_figure
+
+    data = pd.read_csv(with_ratings / "figure5.csv")
+    columns = [report_figure.Column(r["label"], r["method"], tuple(int(r[f"count_{s}"]) for s in range(1, 6)))
+               for _, r in data.iterrows()]
+    fig = report_figure.figure(columns)
+    try:
+        width, height = fig.get_size_inches()
+        assert width <= 7.0 and height <= 4.0
+        texts = [t for t in fig.findobj(Text) if t.get_visible() and t.get_text().strip()]
+        assert min(t.get_fontsize() for t in texts) >= report_figure.MIN_FONT_PT
+        shown = {t.get_text() for t in texts}
+        assert {f"n={n}" for n in data["n"]} <= shown  # n per method
+        assert {str(c) for c in data[[f"count_{s}" for s in range(1, 6)]].to_numpy().ravel()} <= shown
+    finally:
+        plt.close(fig)
+    png = Image.open(with_ratings / "figure5.png")
+    assert png.size == (round(width * report_figure.DPI), round(height * report_figure.DPI))

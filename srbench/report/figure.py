@@ -2,9 +2,15 @@
 
 For each method a column of five cells (score 1 at the bottom .. 5 at the
 top) whose colour encodes the share of that score among the method's
-screened ratings, the count printed inside, and the mean as a red marker,
-as in the paper's Figure 5. The plotted numbers are also written as CSV so
-that tests check data, not pixels. Rendering uses matplotlib's Agg backend;
+screened ratings, the count printed inside, the mean as a red marker and the
+number of ratings ``n`` under the method's name, as in the paper's Figure 5
+(which states 2600 ratings per method). The plotted numbers are also written
+as CSV so that tests check data, not pixels.
+
+Print size: the figure is drawn at its printed size, :data:`WIDTH_IN` wide
+(a two-column paper's full text width) and at most 7 inches, with no text
+smaller than :data:`MIN_FONT_PT` points, and the PNG is rendered at
+:data:`DPI` dots per inch. Rendering uses matplotlib's Agg backend;
 PNG/PDF metadata that would vary between runs (dates, versions) is removed.
 """
 
@@ -19,6 +25,12 @@ import pandas as pd
 
 FIGURE_DATASET = "bsd100"
 SCORES = (1, 2, 3, 4, 5)
+WIDTH_IN = 6.9
+"""Printed width (inches): the full text width of a two-column paper (CVPR: 6.875 in)."""
+HEIGHT_IN = 3.2
+DPI = 300
+MIN_FONT_PT = 7.0
+"""Smallest text in the figure (points at the printed size)."""
 
 
 @dataclass(frozen=True)
@@ -69,8 +81,8 @@ def to_csv(columns: list[Column]) -> str:
     return buf.getvalue()
 
 
-def draw(columns: list[Column], png: Path, pdf: Path, *, title_note: str = "") -> None:
-    """Draw the figure into ``png`` and ``pdf`` (overwritten)."""
+def figure(columns: list[Column], *, title_note: str = ""):
+    """The matplotlib Figure at print size (see the module docstring); the caller closes it."""
     import matplotlib
 
     matplotlib.use("Agg", force=True)
@@ -79,23 +91,44 @@ def draw(columns: list[Column], png: Path, pdf: Path, *, title_note: str = "") -
 
     cmap = plt.get_cmap("viridis")
     norm = colors.Normalize(vmin=0.0, vmax=1.0)
+    count_pt = 7.5 if len(columns) <= 12 else MIN_FONT_PT
+    fig, ax = plt.subplots(figsize=(WIDTH_IN, HEIGHT_IN), dpi=DPI)
+    for x, col in enumerate(columns):
+        for s, count in zip(SCORES, col.counts):
+            share = count / col.n
+            ax.add_patch(plt.Rectangle((x - 0.45, s - 0.5), 0.9, 1.0, color=cmap(norm(share)), linewidth=0))
+            ax.text(x - 0.4, s, str(count), ha="left", va="center", fontsize=count_pt,
+                    color="white" if share < 0.6 else "black")
+        # the mean in the right third of the column, clear of the counts
+        ax.plot([x + 0.28], [col.mean], marker="o", color="red", markersize=5, markeredgecolor="black",
+                markeredgewidth=0.6)
+        ax.text(x, 5.58, f"n={col.n}", ha="center", va="bottom", fontsize=MIN_FONT_PT, clip_on=False)
+    ax.set_xlim(-0.6, len(columns) - 0.4)
+    ax.set_ylim(0.5, 5.5)
+    rotate = len(columns) > 7
+    ax.set_xticks(range(len(columns)), [c.label for c in columns], fontsize=8,
+                  rotation=30 if rotate else 0, ha="right" if rotate else "center",
+                  rotation_mode="anchor" if rotate else "default")
+    ax.set_yticks(SCORES, [str(s) for s in SCORES], fontsize=8)
+    ax.set_ylabel("MOS score", fontsize=9)
+    ax.set_title(f"MOS distribution on BSD100: count per score, colour = share, red = mean, n = ratings"
+                 f"{title_note}", fontsize=9, pad=16)
+    bar = fig.colorbar(plt.cm.ScalarMappable(norm=norm, cmap=cmap), ax=ax, fraction=0.04, pad=0.02)
+    bar.set_label("share of the method's ratings", fontsize=8)
+    bar.ax.tick_params(labelsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def draw(columns: list[Column], png: Path, pdf: Path, *, title_note: str = "") -> None:
+    """Draw the figure into ``png`` (at :data:`DPI`) and ``pdf`` (both overwritten)."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+
     with matplotlib.rc_context({"svg.hashsalt": "srbench", "pdf.fonttype": 42}):
-        fig, ax = plt.subplots(figsize=(1.0 + 0.9 * len(columns), 4.0), dpi=100)
-        for x, col in enumerate(columns):
-            for s, count in zip(SCORES, col.counts):
-                share = count / col.n
-                ax.add_patch(plt.Rectangle((x - 0.45, s - 0.5), 0.9, 1.0, color=cmap(norm(share))))
-                ax.text(x - 0.4, s + 0.3, str(count), ha="left", va="center", fontsize=6,
-                        color="white" if share < 0.6 else "black")
-            ax.plot([x], [col.mean], marker="o", color="red", markersize=6, markeredgecolor="black")
-        ax.set_xlim(-0.6, len(columns) - 0.4)
-        ax.set_ylim(0.5, 5.5)
-        ax.set_xticks(range(len(columns)), [c.label for c in columns], rotation=45, ha="right")
-        ax.set_yticks(SCORES)
-        ax.set_ylabel("MOS score")
-        ax.set_title(f"MOS distribution on BSD100 (red: mean){title_note}", fontsize=9)
-        fig.colorbar(plt.cm.ScalarMappable(norm=norm, cmap=cmap), ax=ax, label="share of ratings")
-        fig.tight_layout()
-        fig.savefig(png, format="png", metadata={"Software": None})
+        fig = figure(columns, title_note=title_note)
+        fig.savefig(png, format="png", dpi=DPI, metadata={"Software": None})
         fig.savefig(pdf, format="pdf", metadata={"Creator": None, "Producer": None, "CreationDate": None})
         plt.close(fig)
