@@ -152,14 +152,16 @@ def test_fast_second_clicks_never_rate_the_next_image(served, page):
         t_first = time.monotonic()
         time.sleep(max(0.0, gap / 1000 - (time.monotonic() - t_first)))
         page.mouse.click(second["x"] + 20, second["y"] + 10)
-        wait_ready(page, p + 1)
+        time.sleep(0.3)
+        assert wait_ready(page) >= p + 1
         rows = db_rows(db, "fast1")
         assert rows[-1] == (p, 4), f"second click {gap} ms after the first was stored"
         assert p + 1 not in [r[0] for r in rows]
     # a true double click answers once
     p = wait_ready(page)
     page.dblclick("button.mos-score[data-score='3']")
-    wait_ready(page, p + 1)
+    time.sleep(0.3)
+    assert wait_ready(page) >= p + 1
     assert db_rows(db, "fast1")[-1] == (p, 3) and len(db_rows(db, "fast1")) == 2 + len(gaps_ms) + 1
     assert "another tab" not in message(page)
 
