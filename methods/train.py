@@ -23,17 +23,20 @@ good checkpoint on disk is left untouched (no checkpoint is written after a
 non-finite loss). Under ``torchrun`` the same loop runs DistributedDataParallel
 (:mod:`methods.train_dist`).
 
-Resuming (``--resume OUT``) continues the *same* run: same hyper-parameters,
-optimizer moments, RNG streams and step counter: an SRResNet run of
-``--iters 2`` resumed with ``--iters 4`` ends with exactly the weights of a
-straight ``--iters 4`` run (tested on the CPU). Schedules that depend on the
-total (fast mode's cosine, SRGAN's halfway lr drop) are fractions of
-``--iters``, so for them this holds when the first invocation already named
-the total and was interrupted (also tested). ``--iters`` is the run's total; ``--budget-minutes`` is this
-invocation's wall-clock budget (with ``--fast`` each budgeted invocation is
-one warm-up + cosine cycle: a warm restart). Iterations, patches seen and
-wall time accumulate across invocations in the sidecar, which also lists
-every invocation under ``segments``.
+Resuming (``--resume DIR``) continues the *same* run, writing back into DIR
+unless ``--out`` says otherwise: same hyper-parameters, optimizer moments, RNG
+streams and step counter, and the same learning-rate plan. The plan
+(:mod:`.train_schedule`) is a list of phases whose horizons are fixed when
+each phase starts - by ``--iters`` (the run's total), or, for a ``--fast``
+run given only ``--budget-minutes``, from its measured speed right after a
+short probe (:mod:`.train_budget`) - and recorded in the sidecar.
+``--budget-minutes`` and SIGTERM/SIGINT only decide where an invocation (a
+*segment*) stops, so N segments end with exactly the weights of one
+uninterrupted run (tested on the CPU, with budget-stopped segments driven by
+an injected clock). ``--iters`` beyond the plan, or ``--budget-minutes`` once
+the plan is finished, appends a new phase (which may change batch and lr).
+Iterations, patches seen and wall time accumulate across invocations in the
+sidecar, which also lists every invocation under ``segments``.
 """
 
 from __future__ import annotations
@@ -61,12 +64,14 @@ from .train_config import (  # noqa: F401  (TrainConfig: public API)
     get_spec,
     resolve_device,
     resolve_hyper,
+    validate_flags,
     validate_numbers,
 )
 from .train_data import PatchSampler, list_training_files, manifest_sha256
 from .train_log import RunLog
+from .train_budget import MARGIN, Budget, Clock, SpeedProbe, planned_steps
+from .train_schedule import Plan
 from .train_state import (
-    Schedule,
     capture_rng,
     flatten_optimizer,
     load_resume,
@@ -76,6 +81,7 @@ from .train_state import (
     unflatten_optimizer,
 )
 from .train_step import StepRunner, make_adam
+from .train_tail import plain_output_layer
 from srbench.errors import SrbenchError
 from srbench.paths import CHECKPOINTS_DIR
 
@@ -95,18 +101,21 @@ class TrainResult:
     iterations: int
     patches_seen: int
     stop_reason: str  # "completed", "budget" or "interrupted"
-    validation: dict | None
+    validation: dict | None  # the first validation set's last result
     wall_time_s: float
+    horizon: int | None = None  # the plan's planned total of iterations
 
 
 # ---------------------------------------------------------------- the trainer
 class Trainer:
     """One invocation of a training run (see the module docstring); use :func:`train`."""
 
-    def __init__(self, cfg: TrainConfig) -> None:
+    def __init__(self, cfg: TrainConfig, *, clock: Clock | None = None) -> None:
         self.cfg = cfg
+        self.clock = clock or time.monotonic
         self.ctx = train_dist.from_environment()
         self.spec = get_spec(cfg.method)
+        validate_flags(cfg)
         self.device = resolve_device(cfg.device, self.ctx)
         self.resume_dir = checkpoint_dir(cfg.resume) if cfg.resume else None
         self.prev: dict = {}  # the resumed run's sidecar
@@ -120,23 +129,17 @@ class Trainer:
             resumed_hyper = Hyper(**{**self.resume_meta["hyper"], "adam_betas": tuple(self.resume_meta["hyper"]["adam_betas"])})
             if resumed_hyper.method != self.spec.name:
                 raise SrbenchError(f"{cfg.resume} is a {resumed_hyper.method} run, not {self.spec.name}")
-        self.hyper = resolve_hyper(cfg, self.spec, resumed_hyper)
-        validate_numbers(cfg, self.hyper, adversarial=self.spec.adversarial)
-        self.schedule = Schedule(**{**self.hyper.schedule, "milestones": tuple(map(tuple, self.hyper.schedule["milestones"]))})
-        self.budget_s = cfg.budget_minutes * 60 if cfg.budget_minutes is not None else None
         done = int(self.resume_meta.get("step", 0))
-        if self.budget_s is None and self.hyper.iters is None:
-            raise SrbenchError("the resumed run was budgeted in minutes: give --iters N (the run's total) or --budget-minutes M")
-        if self.budget_s is None and self.hyper.iters <= done:
-            raise SrbenchError(
-                f"the resumed run is already at iteration {done} >= --iters {self.hyper.iters}; "
-                "pass a larger --iters (the run's total) or --budget-minutes to continue it"
-            )
-        self.out = Path(cfg.out) if cfg.out else CHECKPOINT_ROOT / self.spec.name
+        self.hyper = resolve_hyper(cfg, self.spec, resumed_hyper, done)
+        validate_numbers(cfg, self.hyper, adversarial=self.spec.adversarial)
+        self.plan = Plan.from_json(self.hyper.schedule)
+        self.budget = Budget(cfg.budget_minutes * 60 if cfg.budget_minutes is not None else None, self.clock)
+        self.out = Path(cfg.out) if cfg.out else (self.resume_dir or CHECKPOINT_ROOT / self.spec.name)
         self._check_out()
         self.amp = torch.bfloat16 if (self.hyper.fast and self.device.type == "cuda") else None
+        self.tail = cfg.tail or ("pad8" if self.hyper.fast else "fp32")
         self.channels_last = self.hyper.fast
-        self.sync_every = 1 if self.device.type == "cpu" else 10
+        self.sync_every = cfg.sync_every or (1 if self.device.type == "cpu" else 25)
         self.log = RunLog(self.out, enabled=False)  # opened in run(), once the inputs are checked
         self.stop_requested = False
 
@@ -263,41 +266,75 @@ class Trainer:
 
     # -- checkpoints -------------------------------------------------------
     def _sidecar(self, step: int, patches: int, wall: float, complete: bool) -> dict:
+        phase = self.plan.phase_at(min(step, self.plan.horizon - 1) if self.plan.horizon else step)
         fast = {
             "enabled": self.hyper.fast,
-            "batch": self.hyper.batch,
-            "schedule": self.schedule.kind,
+            "batch": phase.batch,
+            "schedule": phase.kind,
             "autocast": "bf16" if self.amp is not None else None,
-            "tail": self.cfg.tail if self.amp is not None else None,
+            "tail": self.tail if self.amp is not None else None,
             "channels_last": self.channels_last,
-            "compile": self.cfg.compile,
+            "compile": self.cfg.compile_mode,
             "fused_adam": self.fused_adam,
             "cudnn_benchmark": bool(self.device.type == "cuda" and torch.backends.cudnn.benchmark),
+            "sync_every": self.sync_every,
         }
+        latest = {}
+        for record in self.val_history:
+            latest[record["dataset"]] = record
         return {
             "method": self.spec.name,
             "iterations": step,
             "patches_seen": patches,
             "wall_time_s": round(wall, 3),
             "complete": complete,
+            "planned_iterations": self.plan.horizon,
             "output_range": list(self.spec.output_range),
             "architecture": self.hyper.arch or "default",
             "hyper": self._hyper_json(),
             "config": {k: v for k, v in asdict(self.cfg).items() if k not in ("progress",)},
             "train_data": self.data_info,
             "init": self.init_info,
-            "validation": self.val_history[-1] if self.val_history else None,
+            "validation": self._first_set_latest(),
+            "validation_sets": latest,
             "validation_history": self.val_history,
             "fast_mode": fast,
             "distributed": {"world_size": self.ctx.world_size, "batchnorm": "per-rank (no SyncBatchNorm)"},
             "random_vgg_for_tests": self.random_vgg,
+            "resume_state": self._resume_state_note(),
             "segments": self.segments + [self._segment(step, patches)],
             **ckpt.environment_fields(self.device),
         }
 
+    def _first_set_latest(self) -> dict | None:
+        first = self.val_history[0]["dataset"] if self.val_history else None
+        mine = [r for r in self.val_history if r["dataset"] == first]
+        return mine[-1] if mine else None
+
+    def _resume_state_note(self) -> dict:
+        """What the resume state holds, or why there is none (an SRGAN lease: the discriminator is not kept)."""
+        if self.cfg.resume_state:
+            return {"kept": True, "files": ["resume.safetensors", "resume.json"]}
+        note = {"kept": False, "why": "--no-resume-state: this run was planned whole and is not meant to be resumed"}
+        if self.discriminator is not None:
+            n = sum(p.numel() for p in self.discriminator.parameters())
+            note["discriminator"] = {
+                "kept": False,
+                "parameters": n,
+                "fp32_bytes": 4 * n,
+                "fp32_bytes_with_adam_moments": 12 * n,
+                "why": (f"the discriminator ({n / 1e6:.1f} M parameters, {4 * n / 2**20:.0f} MiB in fp32, "
+                        f"{12 * n / 2**20:.0f} MiB with its Adam moments) is larger than a GPU lease returns "
+                        "(16 MiB per file) and than the repository takes (20 MiB per file); only the generator is "
+                        "kept, and the run cannot be continued as the same GAN run"),
+            }
+        return note
+
     def _hyper_json(self) -> dict:
         h = asdict(self.hyper)
         h["adam_betas"] = list(h["adam_betas"])
+        h["schedule"] = self.plan.to_json()
+        h["iters"] = self.plan.horizon
         return h
 
     def _segment(self, step: int, patches: int) -> dict:
@@ -309,43 +346,43 @@ class Trainer:
             "budget_minutes": self.cfg.budget_minutes,
             "device": ckpt.device_name(self.device),
             "world_size": self.ctx.world_size,
+            "tail": self.tail if self.amp is not None else None,
+            "compile": self.cfg.compile_mode,
         }
 
     def save(self, step: int, patches: int, *, complete: bool = False) -> None:
-        """Write resume state, then the generator checkpoint (rank 0; every rank must call it)."""
+        """Write resume state (unless disabled), then the generator checkpoint (rank 0; every rank must call it)."""
         sampler_states = train_dist.gather_states(self.ctx, self.sampler.generator.get_state(), self.device)
         if not self.ctx.is_main:
             return
         wall = self.prev_wall + time.monotonic() - self.t0
-        tensors, opt_g = flatten_optimizer(self.g_opt.state_dict(), "opt.g")
-        optimizers = {"g": opt_g}
-        if self.discriminator is not None:
-            t_d, opt_d = flatten_optimizer(self.d_opt.state_dict(), "opt.d")
-            tensors.update(t_d)
-            tensors.update({f"disc.{k}": v for k, v in self.discriminator.state_dict().items()})
-            optimizers["d"] = opt_d
-        rng_t, rng_m = capture_rng(sampler_states)
-        tensors.update(rng_t)
-        meta = {
-            "step": step,
-            "patches_seen": patches,
-            "wall_time_s": wall,
-            "hyper": self._hyper_json(),
-            "optimizers": optimizers,
-            "rng": rng_m,
-            "segments": self.segments + [self._segment(step, patches)],
-            "validation_history": self.val_history,
-        }
-        save_resume(self.out, tensors, meta)
-        ckpt.save_checkpoint(self.out, self.generator.state_dict(), self._sidecar(step, patches, wall, complete))
+        if self.cfg.resume_state:
+            tensors, opt_g = flatten_optimizer(self.g_opt.state_dict(), "opt.g")
+            optimizers = {"g": opt_g}
+            if self.discriminator is not None:
+                t_d, opt_d = flatten_optimizer(self.d_opt.state_dict(), "opt.d")
+                tensors.update(t_d)
+                tensors.update({f"disc.{k}": v for k, v in self.discriminator.state_dict().items()})
+                optimizers["d"] = opt_d
+            rng_t, rng_m = capture_rng(sampler_states)
+            tensors.update(rng_t)
+            meta = {
+                "step": step,
+                "patches_seen": patches,
+                "wall_time_s": wall,
+                "hyper": self._hyper_json(),
+                "optimizers": optimizers,
+                "rng": rng_m,
+                "segments": self.segments + [self._segment(step, patches)],
+                "validation_history": self.val_history,
+            }
+            save_resume(self.out, tensors, meta)
+        with plain_output_layer(self.generator):  # the saved names and values are the plain network's
+            state = self.generator.state_dict()
+        ckpt.save_checkpoint(self.out, state, self._sidecar(step, patches, wall, complete))
         self.log.info(f"checkpoint: {self.out} at iteration {step} ({patches} patches)")
 
     # -- the loop ----------------------------------------------------------
-    def _progress(self, step: int) -> float:
-        if self.budget_s is not None:
-            return (time.monotonic() - self.t0) / self.budget_s
-        return step / self.hyper.iters
-
     def _on_signal(self, signum, frame) -> None:
         self.stop_requested = True
         signal.signal(signum, signal.SIG_DFL)  # a second signal ends the process at once
@@ -366,28 +403,35 @@ class Trainer:
             train_dist.shutdown(self.ctx)
 
     def _validation_set(self):
+        """The validation sets (``--val-data DIR[,DIR...]``; default ``$SRBENCH_DATA/set5``), rank 0 only."""
         from . import train_validate
 
         if not self.ctx.is_main or (self.cfg.val_data or "").lower() == "none":
-            return None
-        folder = self.cfg.val_data or train_validate.default_validation_folder()
-        if folder is None:
-            self.log.info("no validation set found ($SRBENCH_DATA/set5): validation skipped (use --val-data DIR)")
-            return None
-        return train_validate.load_validation(folder)
+            return []
+        folders = [f for f in (self.cfg.val_data or "").split(",") if f]
+        if not folders:
+            default = train_validate.default_validation_folder()
+            if default is None:
+                self.log.info("no validation set found ($SRBENCH_DATA/set5): validation skipped (use --val-data DIR)")
+                return []
+            folders = [default]
+        return [train_validate.load_validation(folder) for folder in folders]
 
     def _validate(self, step: int) -> None:
+        """Validate on every set, in fp32 with the plain output layer (exactly the network that is saved)."""
         from . import train_validate
 
-        if self.vset is None:
-            return
-        t = time.monotonic()
-        result = train_validate.validate(self.generator, self.vset, output_range=self.spec.output_range, device=self.device)
-        self.generator.train()
-        result = {"step": step, **result, "seconds": round(time.monotonic() - t, 2)}
-        self.val_history.append(result)
-        self.log.metrics({"kind": "validation", **result})
-        self.log.info(f"validation at {step}: {result['dataset']} PSNR {result['psnr']:.3f} dB, SSIM {result['ssim']:.4f} ({result['protocol']} protocol)")
+        for vset in self.vset:
+            t = time.monotonic()
+            with plain_output_layer(self.generator):
+                result = train_validate.validate(self.generator, vset, output_range=self.spec.output_range,
+                                                 device=self.device)
+            self.generator.train()
+            result = {"step": step, **result, "seconds": round(time.monotonic() - t, 2)}
+            self.val_history.append(result)
+            self.log.metrics({"kind": "validation", **result})
+            self.log.info(f"validation at {step}: {result['dataset']} PSNR {result['psnr']:.3f} dB, SSIM "
+                          f"{result['ssim']:.4f} ({result['protocol']} protocol)")
 
     def _run(self, content_loss: nn.Module, init_state: dict | None) -> TrainResult:
         self.sampler, self.data_info = self._data()
@@ -400,8 +444,8 @@ class Trainer:
             torch.backends.cudnn.allow_tf32 = True
         runner = StepRunner(
             self.spec, self.generator, self.g_opt, content_loss, device=self.device,
-            discriminator=self.discriminator, d_opt=self.d_opt, amp_dtype=self.amp, tail=self.cfg.tail,
-            channels_last=self.channels_last, compile=self.cfg.compile, dist_ctx=self.ctx,
+            discriminator=self.discriminator, d_opt=self.d_opt, amp_dtype=self.amp, tail=self.tail,
+            channels_last=self.channels_last, compile=self.cfg.compile_mode, dist_ctx=self.ctx,
         )
         self.generator.train()
         self.start_step = self.step = int(self.resume_meta.get("step", 0))
@@ -410,6 +454,8 @@ class Trainer:
         self.segments = list(self.resume_meta.get("segments", []))
         self.val_history = list(self.resume_meta.get("validation_history", []))
         self.started_utc = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        self.t0 = time.monotonic()  # wall time of this segment (the budget has its own clock)
+        self.budget.start()
         self._announce()
         # The handlers stay in place through the final validation and checkpoint: a SIGTERM arriving
         # there (a wall-clock guard firing just after the budget ran out) must not kill the process
@@ -420,25 +466,29 @@ class Trainer:
             if (stop_reason != "interrupted" and self.ctx.is_main
                     and (not self.val_history or self.val_history[-1]["step"] != step)):
                 self._validate(step)
-            complete = self.budget_s is None and step >= self.hyper.iters
-            self.save(step, patches, complete=complete)
+            horizon = self.plan.horizon
+            self.save(step, patches, complete=horizon is not None and step >= horizon)
         seconds = time.monotonic() - self.t0
         self.log.info(
-            f"stopped ({stop_reason}) at iteration {step}: {patches} patches in total, "
-            f"{(patches - self.start_patches) / max(seconds, 1e-9):.0f} patches/s this run"
+            f"stopped ({stop_reason}) at iteration {step} of {horizon if horizon is not None else '?'} planned: "
+            f"{patches} patches in total, {(patches - self.start_patches) / max(seconds, 1e-9):.0f} patches/s this run"
         )
-        last = self.val_history[-1] if self.val_history else None
-        return TrainResult(self.out, step, patches, stop_reason, last, self.prev_wall + seconds)
+        return TrainResult(self.out, step, patches, stop_reason, self._first_set_latest(), self.prev_wall + seconds,
+                           horizon)
 
     def _announce(self) -> None:
-        h = self.hyper
+        h, phase = self.hyper, self.plan.last
+        end = phase.end if phase.end is not None else "(planned from the speed after a short probe)"
         self.log.info(
-            f"train {self.spec.name}: {'fast' if h.fast else 'paper'} mode, batch {h.batch}"
-            f"{f' x {self.ctx.world_size} ranks' if self.ctx.enabled else ''}, lr {h.lr:g} ({self.schedule.kind}), "
-            f"{h.patch}px HR crops, {self.sampler.num_images} images "
-            f"({self.sampler.nbytes / 2**20:.0f} MiB resident on {self.device}), "
-            + (f"until iteration {h.iters}" if self.budget_s is None else f"budget {self.cfg.budget_minutes:g} min")
-            + (f", resuming at {self.step}" if self.step else "")
+            f"train {self.spec.name}: {'fast' if h.fast else 'paper'} mode, batch {phase.batch}"
+            f"{f' x {self.ctx.world_size} ranks' if self.ctx.enabled else ''}, {self.sampler.num_images} images "
+            f"({self.sampler.nbytes / 2**20:.0f} MiB resident on {self.device}), {h.patch}px HR crops; "
+            f"phase {len(self.plan.phases)} of the plan: iterations {phase.start}..{end}, {phase.kind} lr {phase.base_lr:g}"
+            + (f", warm-up {phase.warmup_steps}" if phase.warmup_steps else "")
+            + (f"; budget {self.cfg.budget_minutes:g} min" if self.budget.seconds is not None else "")
+            + (f"; resuming at {self.step}" if self.step else "")
+            + (f"; tail {self.tail}" if self.amp is not None else "")
+            + (f"; torch.compile {self.cfg.compile_mode}" if self.cfg.compile_mode else "")
         )
 
     @contextlib.contextmanager
@@ -458,49 +508,55 @@ class Trainer:
                 signal.signal(sig, handler)
 
     def _loop(self, runner: StepRunner) -> str:
-        """Train until done; returns the stop reason ("completed", "budget" or "interrupted").
+        """Train until the plan's horizon; returns the stop reason ("completed", "budget" or "interrupted").
 
         Host/device synchronisation happens only at *sync points* (every
-        ``sync_every`` steps, and at log/validation/checkpoint steps): there the
-        accumulated non-finite flag and the stop request are combined over
-        ranks, so all ranks stop at the same step.
+        ``sync_every`` steps, at log/validation/checkpoint steps and at the two
+        edges of a speed probe): there the accumulated non-finite flag and the
+        stop request are combined over ranks, so all ranks stop at the same
+        step. Between them nothing is read back from the device.
         """
         from tqdm import tqdm
 
         cfg = self.cfg
-        total = self.hyper.iters if self.budget_s is None else None
-        bar = tqdm(total=total, initial=self.step if total else 0, unit="it", dynamic_ncols=True,
-                   disable=not (cfg.progress and self.ctx.is_main), desc=self.spec.name)
+        bar = tqdm(total=self.plan.horizon, initial=self.step if self.plan.horizon else 0, unit="it",
+                   dynamic_ncols=True, disable=not (cfg.progress and self.ctx.is_main), desc=self.spec.name)
         flags = torch.zeros(2, device=self.device)  # [non-finite loss seen, stop requested]
         loss_sum = torch.zeros(1, device=self.device)
         loss_n = 0
-        global_batch = self.hyper.batch * self.ctx.world_size
-        self.t0 = mark_t = time.monotonic()
-        mark_patches = self.patches
+        mark_t, mark_patches = self.t0, self.patches
+        probe = self._probe()
         try:
-            while self.budget_s is not None or self.step < self.hyper.iters:
-                warm_step = self.step - (self.start_step if self.budget_s is not None else 0)
-                lr_now = self.schedule.lr(step=warm_step, progress=self._progress(self.step))
+            while self.plan.horizon is None or self.step < self.plan.horizon:
+                phase = self.plan.phase_at(self.step)
+                lr_now = phase.lr(self.step)
                 runner.set_lr(lr_now)
-                out = runner.step(*self.sampler.sample(self.hyper.batch))
+                out = runner.step(*self.sampler.sample(phase.batch))
                 self.step += 1
-                self.patches += global_batch
+                self.patches += phase.batch * self.ctx.world_size
                 step = self.step
                 finite = torch.stack(list(out.values())).isfinite().all()
                 flags[0] = torch.maximum(flags[0], (~finite).float())
                 loss_sum += out["loss"]
                 loss_n += 1
                 bar.update(1)
+                if probe is not None and probe.wants_sync(step):
+                    self._synchronize()
+                    probe.mark(step, self.clock())
+                    if probe.done:
+                        self._fix_budget_phase(probe)
+                        probe = None
+                        bar.total = self.plan.horizon
+                        bar.refresh()
                 log_now = cfg.log_every and step % cfg.log_every == 0
                 val_now = cfg.val_every and step % cfg.val_every == 0
                 ckpt_now = cfg.ckpt_every and step % cfg.ckpt_every == 0
                 if not (step % self.sync_every == 0 or log_now or val_now or ckpt_now):
                     continue
                 # ---- sync point
-                over_budget = self.budget_s is not None and time.monotonic() - self.t0 >= self.budget_s
                 if cfg.stop_after is not None and step - self.start_step >= cfg.stop_after:
                     self.stop_requested = True
-                flags[1] = float(self.stop_requested or over_budget)
+                flags[1] = float(self.stop_requested or self.budget.spent())
                 train_dist.any_flags(self.ctx, flags)
                 if flags[0].item():
                     self._diverged(step)
@@ -509,26 +565,52 @@ class Trainer:
                     now = time.monotonic()
                     rate = (self.patches - mark_patches) / max(now - mark_t, 1e-9)
                     record = {"kind": "train", "step": step, "loss": mean_loss, "lr": lr_now, "patches_per_s": rate,
-                              "elapsed_s": round(now - self.t0, 3)}
+                              "elapsed_s": round(now - self.t0, 3), "batch": phase.batch}
                     record.update({k: float(v) for k, v in out.items() if k != "loss"})  # last step's parts
                     self.log.metrics(record)
                     bar.set_postfix(loss=f"{mean_loss:.4g}", patches_s=f"{rate:.0f}", lr=f"{lr_now:.2g}")
-                    if self.budget_s is not None:
-                        left = max(0.0, self.budget_s - (now - self.t0)) / 60
-                        bar.set_description(f"{self.spec.name} ({left:.1f} min left)")
+                    if self.budget.seconds is not None:
+                        bar.set_description(f"{self.spec.name} ({self.budget.left() / 60:.1f} min left)")
                     loss_sum.zero_()
                     loss_n = 0
                 if val_now and self.ctx.is_main:
                     self._validate(step)
                 if ckpt_now:
-                    self.save(step, self.patches, complete=False)
+                    self.save(step, self.patches, complete=step == self.plan.horizon)
                 if log_now or val_now or ckpt_now:  # patches/s measures training steps only
                     mark_t, mark_patches = time.monotonic(), self.patches
                 if flags[1].item():
-                    return "budget" if self.budget_s is not None and not self.stop_requested else "interrupted"
+                    if self.plan.horizon is not None and step >= self.plan.horizon:
+                        return "completed"
+                    return "interrupted" if self.stop_requested else "budget"
             return "completed"
         finally:
             bar.close()
+
+    def _probe(self) -> SpeedProbe | None:
+        """A speed probe when the current phase is budget-planned and its end is not fixed yet."""
+        phase = self.plan.last
+        if phase.end is not None:
+            return None
+        limit = phase.probe_limit()
+        return SpeedProbe(first=self.step, limit=None if limit is None else limit - (self.step - phase.start))
+
+    def _fix_budget_phase(self, probe: SpeedProbe) -> None:
+        """Fix the probing phase's end from the measured speed (the same on every rank) and record it."""
+        rate = train_dist.min_over_ranks(self.ctx, probe.steps_per_second(), self.device)
+        left = self.budget.left()
+        steps = planned_steps(rate, left)
+        a, b = probe.window
+        note = (f"{rate:.3f} it/s over iterations {a}..{b} of this segment, {left:.1f} s of the "
+                f"{self.budget.seconds:.0f} s budget left, {steps} iterations planned (margin {MARGIN})")
+        phase = self.plan.last.fix_end(self.step + steps, self.step - self.plan.last.start, note)
+        self.plan = self.plan.with_last(phase)
+        self.hyper.schedule, self.hyper.iters = self.plan.to_json(), self.plan.horizon
+        self.log.info(f"planned: this phase ends at iteration {phase.end} ({note})")
+
+    def _synchronize(self) -> None:
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
 
     def _diverged(self, step: int) -> None:
         message = (
@@ -539,6 +621,9 @@ class Trainer:
         raise TrainingDiverged(message)
 
 
-def train(cfg: TrainConfig) -> TrainResult:
-    """Run (or continue) one training run; see the module docstring. Raises :class:`SrbenchError` on mistakes."""
-    return Trainer(cfg).run()
+def train(cfg: TrainConfig, *, clock: Clock | None = None) -> TrainResult:
+    """Run (or continue) one training run; see the module docstring. Raises :class:`SrbenchError` on mistakes.
+
+    ``clock`` (seconds, monotonic) drives ``--budget-minutes`` and the speed probe; tests inject one.
+    """
+    return Trainer(cfg, clock=clock).run()

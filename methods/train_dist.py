@@ -80,6 +80,15 @@ def mean_over_ranks(ctx: DistContext, values: torch.Tensor) -> torch.Tensor:
     return values
 
 
+def min_over_ranks(ctx: DistContext, value: float, device: torch.device) -> float:
+    """The smallest ``value`` over all ranks (a plain float; one collective)."""
+    if not ctx.enabled:
+        return value
+    t = torch.tensor([value], dtype=torch.float64, device=device)
+    dist.all_reduce(t, op=dist.ReduceOp.MIN)
+    return float(t.item())
+
+
 def gather_states(ctx: DistContext, state: torch.Tensor, device: torch.device) -> list[torch.Tensor]:
     """Every rank's ``uint8`` generator state (same length on all ranks), in rank order, on the CPU."""
     if not ctx.enabled:

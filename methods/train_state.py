@@ -1,4 +1,4 @@
-"""Resume state without pickle, and the learning-rate schedules.
+"""Resume state without pickle (the learning-rate plan is in :mod:`.train_schedule`).
 
 A run's resume state lives next to its generator checkpoint::
 
@@ -18,10 +18,8 @@ detected instead of silently mixed.
 from __future__ import annotations
 
 import json
-import math
 import os
 import random
-from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -36,47 +34,6 @@ from srbench.errors import SrbenchError
 RESUME_TENSORS = "resume.safetensors"
 RESUME_JSON = "resume.json"
 FORMAT = "srbench-resume-1"
-
-
-# ---------------------------------------------------------------- schedule
-@dataclass(frozen=True)
-class Schedule:
-    """Learning rate as a function of run progress (``progress`` in [0, 1]).
-
-    ``kind``:
-      * ``"piecewise"`` - ``base_lr``, multiplied by ``factor`` from each
-        ``(progress, factor)`` milestone on (paper: SRResNet has none, SRGAN
-        has ``(0.5, 0.1)``: 1e-4 for the first half, 1e-5 for the second).
-        The spec's ``lr_steps`` iterations become fractions of its
-        ``iterations``, so a shorter ``--iters`` or a ``--budget-minutes`` run
-        keeps the paper's shape;
-      * ``"cosine"`` - fast mode: linear warm-up over ``warmup_steps`` steps,
-        then cosine decay from ``base_lr`` to ``min_lr_ratio * base_lr``.
-    """
-
-    kind: str
-    base_lr: float
-    milestones: tuple[tuple[float, float], ...] = ()
-    warmup_steps: int = 0
-    min_lr_ratio: float = 0.01
-
-    def lr(self, *, step: int, progress: float) -> float:
-        """LR of the step with 0-based index ``step`` (counts the warm-up) at ``progress``."""
-        progress = min(max(progress, 0.0), 1.0)
-        if self.kind == "piecewise":
-            factor = 1.0
-            for at, f in self.milestones:
-                if progress >= at:
-                    factor = f
-            return self.base_lr * factor
-        if self.kind == "cosine":
-            warm = min(1.0, (step + 1) / self.warmup_steps) if self.warmup_steps > 0 else 1.0
-            floor = self.min_lr_ratio
-            return self.base_lr * warm * (floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * progress)))
-        raise ValueError(f"unknown schedule kind {self.kind!r}")
-
-    def to_json(self) -> dict:
-        return json.loads(json.dumps(asdict(self)))
 
 
 # ---------------------------------------------------------------- optimizer flattening

@@ -13,13 +13,27 @@ HR targets are mapped from [0, 1] to ``spec.output_range``. Fast-mode
 switches (all recorded in the checkpoint sidecar by the trainer):
 
 * ``amp_dtype=torch.bfloat16`` - autocast on CUDA; the generator's output
-  layer (its ``tail`` attribute, when it has one) is by default run outside
-  autocast in fp32 (TF32 convolutions if enabled; see :func:`configure_tail`
-  for the alternatives), and the pixel losses are computed in fp32
-  (autocast itself runs ``mse_loss`` / BCE in fp32);
+  layer (its ``tail`` attribute, when it has one) runs as ``tail`` says
+  (:mod:`srbench.methods.train_tail`: fp32, bf16, or bf16 padded to 8
+  channels), and the pixel losses are computed in fp32;
 * ``channels_last`` - NHWC memory format for the networks and inputs;
-* ``compile`` - ``torch.compile`` of the (DDP-wrapped) networks;
+* ``compile`` - a ``torch.compile`` mode (``default``, ``reduce-overhead``,
+  ``max-autotune``, ``max-autotune-no-cudagraphs``). Non-adversarial specs
+  compile the whole forward pass with its loss as one graph (generator,
+  output mapping, MSE); AOTAutograd compiles its backward with it, and
+  Inductor fuses BatchNorm (batch statistics and normalisation), PReLU and
+  the residual additions around cuDNN's convolutions. The optimizer stays
+  fused Adam (one multi-tensor kernel per step, nothing left to fuse). With
+  the CUDA-graph modes the forward and backward graphs are replayed as CUDA
+  graphs; each step starts with ``torch.compiler.cudagraph_mark_step_begin()``
+  and the returned losses are copied out of the graphs' memory. Adversarial
+  specs compile the networks (G, D, and D frozen for the generator step);
 * fused Adam on CUDA (:func:`make_adam`, chosen by the trainer in fast mode).
+
+Nothing in :meth:`StepRunner.step` reads a value back to the host: the
+losses it returns stay on the device (the trainer looks at them every
+``sync_every`` steps). ``mark`` (profiling only) is called after each part
+of the step; a profiler synchronises the device there.
 """
 
 from __future__ import annotations
@@ -33,58 +47,11 @@ import torch.nn as nn
 from . import losses
 from .specs import TrainSpec
 from .train_dist import DistContext
+from .train_tail import TAIL_MODES, configure_tail  # noqa: F401  (TAIL_MODES: public name)
 
 
-TAIL_MODES = ("fp32", "bf16", "pad8")
-
-
-def configure_tail(module: nn.Module, mode: str, device_type: str) -> None:
-    """How the generator's output convolution runs under autocast (``mode`` in :data:`TAIL_MODES`).
-
-    * ``fp32`` - outside autocast, fp32 (TF32 if allowed): the default;
-    * ``bf16`` - like every other layer (autocast's choice);
-    * ``pad8`` - under autocast, with the output channels zero-padded to a
-      multiple of 8 (tensor-core friendly) and sliced back; same parameters,
-      same gradients for the real channels. Only for ``nn.Conv2d``.
-    """
-    if mode == "fp32":
-        keep_fp32(module, device_type)
-    elif mode == "pad8":
-        if not isinstance(module, nn.Conv2d):
-            raise ValueError(f"tail mode pad8 needs an nn.Conv2d output layer, got {type(module).__name__}")
-        pad_output_channels(module, 8)
-    elif mode != "bf16":
-        raise ValueError(f"unknown tail mode {mode!r}; use one of {', '.join(TAIL_MODES)}")
-
-
-def pad_output_channels(conv: nn.Conv2d, multiple: int) -> None:
-    """Run ``conv`` with its output channels zero-padded to ``multiple`` and sliced back (instance forward)."""
-    out = conv.out_channels
-    extra = -out % multiple
-
-    def forward_padded(x: torch.Tensor) -> torch.Tensor:
-        weight = nn.functional.pad(conv.weight, (0, 0, 0, 0, 0, 0, 0, extra))
-        bias = nn.functional.pad(conv.bias, (0, extra)) if conv.bias is not None else None
-        y = nn.functional.conv2d(x, weight, bias, conv.stride, conv.padding, conv.dilation, conv.groups)
-        return y[:, :out]
-
-    if extra:
-        conv.forward = forward_padded  # type: ignore[method-assign]
-
-
-def keep_fp32(module: nn.Module, device_type: str) -> None:
-    """Make ``module`` run outside autocast, in fp32, whatever its caller's autocast state.
-
-    Done by shadowing its ``forward`` on the instance, so parameter names
-    (and therefore checkpoints) do not change.
-    """
-    inner: Callable = module.forward
-
-    def forward_fp32(x: torch.Tensor) -> torch.Tensor:
-        with torch.autocast(device_type, enabled=False):
-            return inner(x.float())
-
-    module.forward = forward_fp32  # type: ignore[method-assign]
+Mark = Callable[[str], None]  # profiling hook: called with a part's name when that part is done
+CUDAGRAPH_MODES = ("reduce-overhead", "max-autotune")  # torch.compile modes that replay CUDA graphs
 
 
 def match_state_layout(opt: torch.optim.Optimizer) -> None:
@@ -129,7 +96,7 @@ class StepRunner:
         amp_dtype: torch.dtype | None = None,
         tail: str = "fp32",
         channels_last: bool = False,
-        compile: bool = False,
+        compile: str | bool | None = None,
         dist_ctx: DistContext = DistContext(),
     ) -> None:
         if spec.adversarial and (discriminator is None or d_opt is None):
@@ -142,6 +109,8 @@ class StepRunner:
         self.content_loss = content_loss
         self.amp_dtype = amp_dtype if device.type == "cuda" else None
         self.channels_last = channels_last
+        self.compile_mode = ("default" if compile is True else compile) or None
+        self.cudagraphs = self.compile_mode in CUDAGRAPH_MODES and device.type == "cuda"
         self.tail = tail if hasattr(generator, "tail") else "n/a"
         if self.amp_dtype is not None and hasattr(generator, "tail"):
             configure_tail(generator.tail, tail, device.type)
@@ -152,16 +121,21 @@ class StepRunner:
             for opt in (g_opt, d_opt):
                 if opt is not None:
                     match_state_layout(opt)
-        self.g_train = self._wrap(generator, dist_ctx, compile)
-        self.d_train = self._wrap(discriminator, dist_ctx, compile) if discriminator is not None else None
+        whole_step = self.compile_mode is not None and not spec.adversarial
+        self.g_train = self._wrap(generator, dist_ctx, compile_it=not whole_step)
+        self.d_train = self._wrap(discriminator, dist_ctx) if discriminator is not None else None
         # G step uses D without DDP (no D gradients are needed there) but compiled alike.
-        self.d_frozen = (torch.compile(discriminator) if compile else discriminator) if discriminator is not None else None
+        self.d_frozen = self._compiled(discriminator) if discriminator is not None else None
+        self._g_losses = self._compiled(self._generator_losses) if whole_step else self._generator_losses
 
-    def _wrap(self, module: nn.Module, ctx: DistContext, compile: bool) -> nn.Module:
+    def _compiled(self, fn):
+        return torch.compile(fn, mode=self.compile_mode) if self.compile_mode is not None else fn
+
+    def _wrap(self, module: nn.Module, ctx: DistContext, compile_it: bool = True) -> nn.Module:
         if ctx.enabled:
             ids = [self.device.index] if self.device.type == "cuda" else None
             module = nn.parallel.DistributedDataParallel(module, device_ids=ids)
-        return torch.compile(module) if compile else module
+        return self._compiled(module) if compile_it else module
 
     def _autocast(self):
         if self.amp_dtype is None:
@@ -181,39 +155,72 @@ class StepRunner:
                 for group in opt.param_groups:
                     group["lr"] = lr
 
-    def step(self, lr_img: torch.Tensor, hr01: torch.Tensor) -> dict[str, torch.Tensor]:
-        """One update on a batch; returns detached scalar losses (``loss`` is the generator's total).
-
-        ``lr_img``, ``hr01``: float32 NCHW RGB in [0, 1] on the device.
-        """
-        if self.channels_last:
-            lr_img = lr_img.contiguous(memory_format=torch.channels_last)
-            hr01 = hr01.contiguous(memory_format=torch.channels_last)
+    def _generator_losses(self, lr_img: torch.Tensor, hr01: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(total, content)`` of a non-adversarial spec: the part compiled as one graph."""
         target = to_output_range(hr01, self.spec.output_range)
         with self._autocast():
             sr = self.g_train(lr_img)
         sr = sr.float()
-        out: dict[str, torch.Tensor] = {}
-        if self.spec.adversarial:
-            out["d_loss"] = self._discriminator_step(sr.detach(), target)
         content = self._content(sr, target)
-        total = content
-        out["content"] = content.detach()
-        if self.spec.tv_weight:
-            total = total + self.spec.tv_weight * losses.total_variation(sr)
+        total = content + self.spec.tv_weight * losses.total_variation(sr) if self.spec.tv_weight else content
+        return total, content
+
+    def step(self, lr_img: torch.Tensor, hr01: torch.Tensor, mark: Mark | None = None) -> dict[str, torch.Tensor]:
+        """One update on a batch; returns detached scalar losses on the device (``loss``: the generator's total).
+
+        ``lr_img``, ``hr01``: float32 NCHW RGB in [0, 1] on the device. ``mark``: see the module docstring.
+        """
+        if self.compile_mode is not None:
+            torch.compiler.cudagraph_mark_step_begin()
+        if self.channels_last:
+            lr_img = lr_img.contiguous(memory_format=torch.channels_last)
+            hr01 = hr01.contiguous(memory_format=torch.channels_last)
         if self.spec.adversarial:
-            assert self.discriminator is not None and self.d_frozen is not None
-            self.discriminator.requires_grad_(False)
-            with self._autocast():
-                fake_logits = self.d_frozen(sr)
-            adv = losses.adversarial_generator_loss(fake_logits.float())
-            self.discriminator.requires_grad_(True)
-            total = total + losses.ADVERSARIAL_WEIGHT * adv
-            out["adv"] = adv.detach()
+            return self._adversarial_step(lr_img, hr01, mark)
+        total, content = self._g_losses(lr_img, hr01)
+        out = {"content": self._keep(content)}
+        _mark(mark, "forward")
         self.g_opt.zero_grad(set_to_none=True)
         total.backward()
+        _mark(mark, "backward")
         self.g_opt.step()
-        out["loss"] = total.detach()
+        _mark(mark, "optimizer")
+        out["loss"] = self._keep(total)
+        return out
+
+    def _keep(self, value: torch.Tensor) -> torch.Tensor:
+        """A detached copy that outlives the next CUDA-graph replay (a plain detach otherwise)."""
+        value = value.detach()
+        return value.clone() if self.cudagraphs else value
+
+    def _adversarial_step(self, lr_img: torch.Tensor, hr01: torch.Tensor, mark: Mark | None) -> dict[str, torch.Tensor]:
+        assert self.discriminator is not None and self.d_frozen is not None
+        target = to_output_range(hr01, self.spec.output_range)
+        with self._autocast():
+            sr = self.g_train(lr_img)
+        sr = sr.float()
+        _mark(mark, "forward")
+        out: dict[str, torch.Tensor] = {"d_loss": self._discriminator_step(sr.detach(), target)}
+        _mark(mark, "discriminator")
+        content = self._content(sr, target)
+        total = content
+        out["content"] = self._keep(content)
+        if self.spec.tv_weight:
+            total = total + self.spec.tv_weight * losses.total_variation(sr)
+        self.discriminator.requires_grad_(False)
+        with self._autocast():
+            fake_logits = self.d_frozen(sr)
+        adv = losses.adversarial_generator_loss(fake_logits.float())
+        self.discriminator.requires_grad_(True)
+        total = total + losses.ADVERSARIAL_WEIGHT * adv
+        out["adv"] = self._keep(adv)
+        _mark(mark, "generator_loss")
+        self.g_opt.zero_grad(set_to_none=True)
+        total.backward()
+        _mark(mark, "backward")
+        self.g_opt.step()
+        _mark(mark, "optimizer")
+        out["loss"] = self._keep(total)
         return out
 
     def _discriminator_step(self, fake: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
@@ -225,4 +232,9 @@ class StepRunner:
         self.d_opt.zero_grad(set_to_none=True)
         d_loss.backward()
         self.d_opt.step()
-        return d_loss.detach()
+        return self._keep(d_loss)
+
+
+def _mark(mark: Mark | None, part: str) -> None:
+    if mark is not None:
+        mark(part)

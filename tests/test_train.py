@@ -82,21 +82,215 @@ def test_two_steps_resume_two_steps_equals_four_steps(images, tmp_path, mode):
     assert [s["iterations"] for s in side["segments"]] == [[0, 2], [2, 4]]
     assert side["train_data"]["manifest_sha256"] == manifest_sha256(list_training_files([images]))
     assert side["architecture"] == {"num_blocks": 1, "channels": 8}
-    assert side["fast_mode"]["enabled"] is fast and side["fast_mode"]["schedule"] == ("cosine" if fast else "piecewise")
+    assert side["fast_mode"]["enabled"] is fast
+    assert side["fast_mode"]["schedule"] == ("warmup-cosine" if fast else "piecewise")
+    assert side["planned_iterations"] == 4
     for key in ("git_revision", "torch_version", "device", "wall_time_s", "hyper", "config"):
         assert side[key] not in (None, "")
 
 
+class FakeClock:
+    """A deterministic clock for --budget-minutes: every reading advances it by ``dt`` seconds."""
+
+    def __init__(self, dt: float) -> None:
+        self.t, self.dt = 0.0, dt
+
+    def __call__(self) -> float:
+        self.t += self.dt
+        return self.t
+
+
+def _resume(folder: Path, images: Path, clock=None, **kw):
+    cfg = TrainConfig(method="srresnet-mse", train_data=[str(images)], resume=str(folder), device="cpu",
+                      val_data="none", progress=False, **kw)
+    return train(cfg, clock=clock)
+
+
+def test_budget_stopped_segments_equal_one_uninterrupted_run(images, tmp_path):
+    """--iters 12 planned once; --budget-minutes stops three segments (a fake clock: 1 s a reading); bit-exact."""
+    straight = _run(images, tmp_path / "straight", iters=12, fast=True, warmup=3, lr=1e-3)
+    first = train(TrainConfig(method="srresnet-mse", train_data=[str(images)], out=str(tmp_path / "split"),
+                              iters=12, budget_minutes=3 / 60, fast=True, warmup=3, lr=1e-3, **TINY),
+                  clock=FakeClock(1.0))
+    reasons, stops = [first.stop_reason], [first.iterations]
+    while stops[-1] < 12:
+        r = _resume(tmp_path / "split", images, FakeClock(1.0), budget_minutes=3 / 60)
+        reasons.append(r.stop_reason)
+        stops.append(r.iterations)
+    assert reasons == ["budget", "budget", "budget", "completed"] and stops == [3, 6, 9, 12]
+    assert straight.iterations == 12
+    _same_tensors(tmp_path / "straight", tmp_path / "split", "model.safetensors")
+    _same_tensors(tmp_path / "straight", tmp_path / "split", "resume.safetensors")
+    side = json.loads((tmp_path / "split" / "model.json").read_text())
+    assert [s["iterations"] for s in side["segments"]] == [[0, 3], [3, 6], [6, 9], [9, 12]]
+    assert len(side["hyper"]["schedule"]["phases"]) == 1 and side["complete"] is True
+    lrs = [json.loads(line)["lr"] for line in (tmp_path / "straight" / "metrics.jsonl").read_text().splitlines()]
+    assert lrs == []  # log_every 50 > 12: no train records; the schedule itself is tested in test_train_schedule
+
+
+def test_a_budget_planned_phase_fixes_its_end_once_and_segments_continue_it(images, tmp_path):
+    """--fast with only --budget-minutes: the end is planned from the probed speed, recorded, and kept by every
+    later segment (interrupted, budget-stopped, then finished); the same run planned with --iters is identical."""
+    first = train(TrainConfig(method="srresnet-mse", train_data=[str(images)], out=str(tmp_path / "split"),
+                              budget_minutes=0.1, fast=True, warmup=40, stop_after=60, **TINY),
+                  clock=FakeClock(0.05))
+    assert first.stop_reason == "interrupted" and first.iterations == 60
+    phase = json.loads((tmp_path / "split" / "model.json").read_text())["hyper"]["schedule"]["phases"][0]
+    planned = phase["end"]
+    assert phase["planned_by"] == "budget" and "it/s over iterations 10..39" in phase["plan_note"]
+    assert 80 < planned < 200 and first.horizon == planned
+    log = (tmp_path / "split" / "train.log").read_text()
+    assert f"planned: this phase ends at iteration {planned}" in log
+    second = _resume(tmp_path / "split", images, FakeClock(0.05), budget_minutes=0.02)
+    assert second.stop_reason == "budget" and 60 < second.iterations < planned and second.horizon == planned
+    third = _resume(tmp_path / "split", images)
+    assert third.stop_reason == "completed" and third.iterations == planned
+
+    _run(images, tmp_path / "straight", iters=planned, fast=True, warmup=40)
+    _same_tensors(tmp_path / "straight", tmp_path / "split", "model.safetensors")
+    _same_tensors(tmp_path / "straight", tmp_path / "split", "resume.safetensors")
+
+
+def test_a_run_saved_before_plans_existed_continues_in_a_new_phase(images, tmp_path):
+    """Like the seed checkpoint: budgeted in minutes, one schedule, no horizon. Its history becomes a legacy
+    phase; continuing it needs a new phase (planned by --iters or a budget) and may change batch and lr."""
+    from srbench.data import sha256_file
+
+    out = tmp_path / "old"
+    _run(images, out, iters=3, fast=True)
+    meta = json.loads((out / "resume.json").read_text())
+    meta["hyper"]["iters"] = None
+    meta["hyper"]["schedule"] = {"kind": "cosine", "base_lr": 3e-4, "milestones": [], "warmup_steps": 200,
+                                 "min_lr_ratio": 0.01}
+    assert meta["tensors_sha256"] == sha256_file(out / "resume.safetensors")
+    (out / "resume.json").write_text(json.dumps(meta))
+    with pytest.raises(SrbenchError, match="at iteration 3, the end of its plan: give --iters N .* or --budget-minutes"):
+        _resume(out, images)
+    result = _resume(out, images, FakeClock(0.05), budget_minutes=0.05, batch=2, lr=6e-4, warmup=20)
+    assert result.stop_reason in ("completed", "budget") and result.iterations > 3
+    phases = json.loads((out / "model.json").read_text())["hyper"]["schedule"]["phases"]
+    assert [(p["kind"], p["start"], p["batch"], p["planned_by"]) for p in phases] == [
+        ("legacy-budget", 0, 4, "legacy"), ("warmup-cosine", 3, 2, "budget")]
+    assert phases[0]["end"] == 3 and phases[1]["end"] >= 3 + 21 and phases[1]["base_lr"] == 6e-4
+
+
+@pytest.mark.slow
+def test_the_committed_seed_checkpoint_resumes(images, tmp_path):
+    """results/checkpoints/srresnet-mse (a GPU run saved before plans existed) resumes on the CPU for 2 iterations,
+    writing back into (a copy of) its folder: a new phase, its history and counts kept."""
+    import shutil
+
+    seed = PROJECT_ROOT / "results" / "checkpoints" / "srresnet-mse"
+    before = json.loads((seed / "model.json").read_text())
+    copy = tmp_path / "srresnet-mse"
+    shutil.copytree(seed, copy)
+    few = tmp_path / "two"
+    few.mkdir()
+    for p in sorted(images.iterdir())[:2]:
+        (few / p.name).symlink_to(p.resolve())
+    result = train(TrainConfig(method="srresnet-mse", train_data=[str(few)], resume=str(copy),
+                               iters=before["iterations"] + 2, batch=2, device="cpu", val_data="none", progress=False))
+    assert result.out == copy and result.iterations == before["iterations"] + 2
+    assert result.patches_seen == before["patches_seen"] + 4
+    side = json.loads((copy / "model.json").read_text())
+    phases = side["hyper"]["schedule"]["phases"]
+    assert [(p["kind"], p["start"], p["end"], p["batch"]) for p in phases] == [
+        ("legacy-budget", 0, before["iterations"], 64), ("warmup-cosine", before["iterations"], result.iterations, 2)]
+    assert len(side["segments"]) == len(before["segments"]) + 1 and side["complete"] is True
+    log = (copy / "train.log").read_text()
+    assert log.startswith((seed / "train.log").read_text())  # appended to, not replaced
+    assert "another device type than cpu: reseeded" in log
+
+
+def test_no_host_device_sync_between_sync_points(images, tmp_path):
+    """The loop reads values back from the device (``.item()``, ``float(t)``: aten._local_scalar_dense) only at
+    sync points: every --sync-every steps and at log steps. (On the CPU the unfused Adam reads its own step
+    counter; those reads are not counted: on CUDA --fast uses fused Adam, which reads nothing - see
+    test_train_step.py::test_a_whole_step_with_fused_adam_reads_nothing_back.)"""
+    import traceback
+
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    class CountReads(TorchDispatchMode):
+        reads = 0
+
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            if func is torch.ops.aten._local_scalar_dense.default or func.name().startswith("aten::nonzero"):
+                if not any("torch/optim/" in f.filename for f in traceback.extract_stack()):
+                    CountReads.reads += 1
+            return func(*args, **(kwargs or {}))
+
+    counts = {}
+    for every in (1, 8):
+        CountReads.reads = 0
+        with CountReads():
+            _run(images, tmp_path / f"s{every}", iters=32, sync_every=every, log_every=16, val_every=0, ckpt_every=0)
+        counts[every] = CountReads.reads
+    # each sync point reads 2 flags; each of the 2 log steps reads the mean loss and the step's content loss
+    assert counts[8] == 2 * 32 // 8 + 2 * 2, counts
+    assert counts[1] == 2 * 32 + 2 * 2, counts
+
+
+def test_validation_on_several_sets_in_fp32(images, tmp_path, data_root):
+    result = _run(images, tmp_path / "v", iters=2, val_data=f"{data_root / 'set5'},{data_root / 'set14'}", val_every=0)
+    assert result.validation["dataset"] == "set5"
+    side = json.loads((tmp_path / "v" / "model.json").read_text())
+    assert [(r["dataset"], r["n"], r["step"]) for r in side["validation_history"]] == [("set5", 5, 2), ("set14", 14, 2)]
+    assert set(side["validation_sets"]) == {"set5", "set14"} and side["validation"]["dataset"] == "set5"
+
+
+def test_srgan_fast_is_the_papers_two_lr_phases_scaled_and_keeps_only_the_generator(images, tmp_path):
+    """--fast SRGAN: 1e-4 for the first half of the planned run, 1e-5 for the second (the paper's 1e5 + 1e5
+    iterations scaled); with --no-resume-state only the generator is written, and the sidecar says why."""
+    _run(images, tmp_path / "pre", iters=1)
+    _run(images, tmp_path / "gan", method="srgan-mse", init=str(tmp_path / "pre"), fast=True, iters=8, log_every=1,
+         resume_state=False)
+    records = [json.loads(line) for line in (tmp_path / "gan" / "metrics.jsonl").read_text().splitlines()]
+    assert [r["lr"] for r in records if r["kind"] == "train"] == [1e-4] * 4 + [pytest.approx(1e-5)] * 4
+    assert sorted(p.name for p in (tmp_path / "gan").iterdir()) == [
+        "metrics.jsonl", "model.json", "model.safetensors", "train.log"]
+    side = json.loads((tmp_path / "gan" / "model.json").read_text())
+    note = side["resume_state"]
+    assert note["kept"] is False and note["discriminator"]["kept"] is False
+    assert "16 MiB per file" in note["discriminator"]["why"] and note["discriminator"]["parameters"] > 1e6
+    assert side["hyper"]["schedule"]["phases"][0]["milestones"] == [[0.5, pytest.approx(0.1)]]
+    assert side["hyper"]["batch"] == 4  # TINY's; --fast alone gives adversarial runs batch 64
+    with pytest.raises(SrbenchError, match="holds no resume state"):
+        _resume(tmp_path / "gan", images, iters=10)
+
+
 def test_resume_refuses_changed_settings_and_finished_runs(images, tmp_path):
-    _run(images, tmp_path / "r", iters=2)
-    base = dict(method="srresnet-mse", train_data=[str(images)], out=str(tmp_path / "r"), resume=str(tmp_path / "r"),
+    _run(images, tmp_path / "r", iters=4, stop_after=2)  # interrupted inside its only phase
+    base = dict(method="srresnet-mse", train_data=[str(images)], resume=str(tmp_path / "r"),
                 device="cpu", val_data="none", progress=False)
-    with pytest.raises(SrbenchError, match="--batch 8 differs"):
-        train(TrainConfig(iters=4, batch=8, **base))
+    with pytest.raises(SrbenchError, match="--batch 8 differs from the current phase's 4"):
+        train(TrainConfig(batch=8, **base))
+    with pytest.raises(SrbenchError, match="--patch 64 differs from the resumed run's 32"):
+        train(TrainConfig(patch=64, **base))
+    with pytest.raises(SrbenchError, match="planned to iteration 4; --iters 3 would change its schedule"):
+        train(TrainConfig(iters=3, **base))
     with pytest.raises(SrbenchError, match="already at iteration 2"):
         train(TrainConfig(iters=2, **base))
     with pytest.raises(SrbenchError, match="already holds a checkpoint"):
         _run(images, tmp_path / "r", iters=2)
+    train(TrainConfig(**base))  # no flags: finishes its plan, writing back into the resumed folder
+    with pytest.raises(SrbenchError, match="at iteration 4, the end of its plan: give --iters N"):
+        train(TrainConfig(**base))
+
+
+def test_resume_writes_back_into_its_folder_and_a_new_phase_may_change_the_batch(images, tmp_path):
+    _run(images, tmp_path / "r", iters=2, fast=True, warmup=2)
+    result = train(TrainConfig(method="srresnet-mse", train_data=[str(images)], resume=str(tmp_path / "r"),
+                               iters=5, batch=2, lr=5e-4, device="cpu", val_data="none", progress=False))
+    assert result.out == tmp_path / "r" and (result.iterations, result.patches_seen) == (5, 2 * 4 + 3 * 2)
+    assert sorted(p.name for p in (tmp_path / "r").iterdir()) == [
+        "metrics.jsonl", "model.json", "model.safetensors", "resume.json", "resume.safetensors", "train.log"]
+    side = json.loads((tmp_path / "r" / "model.json").read_text())
+    phases = side["hyper"]["schedule"]["phases"]
+    assert [(p["start"], p["end"], p["batch"], p["base_lr"], p["kind"]) for p in phases] == [
+        (0, 2, 4, pytest.approx(3e-4 * (4 / 64) ** 0.5), "warmup-cosine"), (2, 5, 2, 5e-4, "warmup-cosine")]
+    assert side["complete"] is True and side["planned_iterations"] == 5
+    assert [s["iterations"] for s in side["segments"]] == [[0, 2], [2, 5]]
 
 
 def test_a_run_saved_on_the_gpu_resumes_on_the_cpu(images, tmp_path):
@@ -197,15 +391,18 @@ def test_cli_trains_and_reports(images, tmp_path, capsys):
                      "--patch", "32", "--blocks", "1", "--channels", "8", "--device", "cpu", "--val-data", "none",
                      "--out", str(tmp_path / "o"), "--no-progress", "--fast"])
     out = capsys.readouterr().out
-    assert code == 0 and "completed at iteration 3 (6 patches)" in out
+    assert code == 0 and "completed at iteration 3 of 3 planned (6 patches)" in out
     assert {p.name for p in (tmp_path / "o").iterdir()} == {
         "model.safetensors", "model.json", "resume.safetensors", "resume.json", "train.log", "metrics.jsonl"}
 
 
-def test_cli_budget_and_iters_exclude_each_other(images, capsys):
-    with pytest.raises(SystemExit):
-        cli_main(["train", "--method", "srresnet-mse", "--train-data", str(images), "--iters", "3", "--budget-minutes", "1"])
-    assert "not allowed with argument" in capsys.readouterr().err
+def test_cli_takes_a_planned_total_and_a_segment_budget_together(images, tmp_path, capsys):
+    code = cli_main(["train", "--method", "srresnet-mse", "--train-data", str(images), "--iters", "3",
+                     "--budget-minutes", "5", "--batch", "2", "--patch", "32", "--blocks", "1", "--channels", "8",
+                     "--device", "cpu", "--val-data", "none", "--out", str(tmp_path / "o"), "--no-progress"])
+    assert code == 0 and "completed at iteration 3 of 3 planned" in capsys.readouterr().out
+    side = json.loads((tmp_path / "o" / "model.json").read_text())
+    assert side["segments"][0]["budget_minutes"] == 5 and side["hyper"]["schedule"]["phases"][0]["planned_by"] == "iters"
 
 
 @pytest.mark.parametrize("flags, message", [
@@ -249,9 +446,9 @@ def test_sigterm_writes_a_checkpoint_and_the_run_resumes(images, tmp_path):
     side = json.loads((out / "model.json").read_text())
     assert 5 <= side["iterations"] < 1_000_000 and side["complete"] is False
     assert "--resume" in err
-    resumed = train(TrainConfig(method="srresnet-mse", train_data=[str(images)], out=str(out), resume=str(out),
-                                iters=side["iterations"] + 2, device="cpu", val_data="none", progress=False))
-    assert resumed.iterations == side["iterations"] + 2
+    resumed = train(TrainConfig(method="srresnet-mse", train_data=[str(images)], resume=str(out), stop_after=2,
+                                device="cpu", val_data="none", progress=False))
+    assert resumed.iterations == side["iterations"] + 2 and resumed.horizon == 1_000_000
 
 
 def test_sigterm_during_the_final_validation_still_writes_the_final_checkpoint(images, tmp_path, data_root):
@@ -279,24 +476,6 @@ print("done", r.stop_reason, r.iterations)
 
 
 # ---------------------------------------------------------------- fast-mode pieces, benchmark, lease script
-def test_pad8_tail_gives_the_same_output_and_gradients():
-    from srbench.methods.train_step import pad_output_channels
-
-    torch.manual_seed(0)
-    conv = torch.nn.Conv2d(8, 3, 9, padding=4)
-    x = torch.randn(2, 8, 20, 20)
-    ref = conv(x)
-    (ref ** 2).sum().backward()
-    ref_grad = conv.weight.grad.clone()
-    conv.weight.grad = None
-    pad_output_channels(conv, 8)
-    out = conv(x)
-    (out ** 2).sum().backward()
-    assert out.shape == ref.shape and torch.allclose(out, ref, atol=1e-5)
-    assert torch.allclose(conv.weight.grad, ref_grad, rtol=1e-4, atol=1e-4)
-    assert set(conv.state_dict()) == {"weight", "bias"}  # checkpoints unchanged
-
-
 @pytest.mark.slow
 def test_throughput_benchmark_cpu_smoke(images, tmp_path):
     out = tmp_path / "tp.json"
@@ -398,15 +577,3 @@ def test_resumed_optimizer_moments_follow_channels_last_parameters():
 
     reference, fused = run(False), run(True)
     assert torch.allclose(fused, reference, atol=1e-6), (fused - reference).abs().max()
-
-
-def test_fp32_tail_escapes_autocast():
-    from srbench.methods.train_step import keep_fp32
-
-    conv, plain = torch.nn.Conv2d(8, 3, 3, padding=1), torch.nn.Conv2d(8, 3, 3, padding=1)
-    keep_fp32(conv, "cpu")
-    x = torch.randn(1, 8, 6, 6)
-    with torch.autocast("cpu", dtype=torch.bfloat16):
-        assert plain(x).dtype == torch.bfloat16  # what autocast does to a layer
-        assert conv(x.to(torch.bfloat16)).dtype == torch.float32  # the output layer stays fp32
-    assert set(conv.state_dict()) == {"weight", "bias"}
