@@ -101,6 +101,7 @@ def add_parser(subparsers) -> None:
     p.add_argument("--stop-after", type=_positive_int, help=argparse.SUPPRESS)  # as if interrupted after N its
     p.add_argument("--warmup", type=int, help=argparse.SUPPRESS)  # warm-up steps of a new cosine phase
     p.add_argument("--sync-every", type=_positive_int, help=argparse.SUPPRESS)
+    p.add_argument("--probe-steps", type=_positive_int, help=argparse.SUPPRESS)  # speed probe length (smoke tests)
     p.set_defaults(func=_run)
 
 
@@ -138,6 +139,7 @@ def _run(args: argparse.Namespace) -> int:
         tail=args.tail,
         warmup=args.warmup,
         sync_every=args.sync_every,
+        probe_steps=args.probe_steps,
         resume_state=not args.no_resume_state,
         progress=not args.no_progress,
     )

@@ -69,7 +69,7 @@ from .train_config import (  # noqa: F401  (TrainConfig: public API)
 )
 from .train_data import PatchSampler, list_training_files, manifest_sha256
 from .train_log import RunLog
-from .train_budget import MARGIN, Budget, Clock, SpeedProbe, planned_steps
+from .train_budget import MARGIN, PROBE_SKIP, Budget, Clock, SpeedProbe, planned_steps
 from .train_schedule import Plan
 from .train_state import (
     capture_rng,
@@ -593,7 +593,10 @@ class Trainer:
         if phase.end is not None:
             return None
         limit = phase.probe_limit()
-        return SpeedProbe(first=self.step, limit=None if limit is None else limit - (self.step - phase.start))
+        sizes = {}
+        if self.cfg.probe_steps is not None:
+            sizes = {"steps": self.cfg.probe_steps, "skip": min(PROBE_SKIP, self.cfg.probe_steps // 3)}
+        return SpeedProbe(first=self.step, limit=None if limit is None else limit - (self.step - phase.start), **sizes)
 
     def _fix_budget_phase(self, probe: SpeedProbe) -> None:
         """Fix the probing phase's end from the measured speed (the same on every rank) and record it."""

@@ -74,6 +74,7 @@ class TrainConfig:
     tail: str | None = None  # output layer under bf16 autocast: fp32, bf16 or pad8 (default: pad8 with --fast)
     warmup: int | None = None  # warm-up steps of a new cosine phase (default FAST_WARMUP_STEPS)
     sync_every: int | None = None  # host-device sync interval in steps (default: 1 on the CPU, 25 on CUDA)
+    probe_steps: int | None = None  # timed steps of a budget-planned phase's speed probe (default 30; smoke tests)
     resume_state: bool = True  # False: write no resume.* files (an SRGAN run on a lease: D is too large to keep)
     stop_after: int | None = None  # end this invocation after N iterations, as if interrupted (tests)
     progress: bool = True
@@ -265,8 +266,10 @@ def validate_flags(cfg: TrainConfig) -> None:
         value = getattr(cfg, name)
         if value is not None and value < 0:
             raise SrbenchError(f"--{name.replace('_', '-')} must be >= 0")
-    if cfg.sync_every is not None and cfg.sync_every < 1:
-        raise SrbenchError(f"--sync-every must be at least 1, got {cfg.sync_every}")
+    for name in ("sync_every", "probe_steps"):
+        value = getattr(cfg, name)
+        if value is not None and value < 1:
+            raise SrbenchError(f"--{name.replace('_', '-')} must be at least 1, got {value}")
 
 
 def validate_numbers(cfg: TrainConfig, hyper: Hyper, *, adversarial: bool) -> None:
