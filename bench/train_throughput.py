@@ -265,6 +265,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seconds", type=float, default=4.0, help="timed seconds per variant (CUDA)")
     ap.add_argument("--deadline-s", type=float, help="start no variant after this many seconds")
     ap.add_argument("--patch", type=int, help="HR crop side in pixels (default 96; 32 with --cpu-smoke)")
+    ap.add_argument("--batch", type=int, help="one batch size for every variant (default: each variant's; "
+                                                "4 with --cpu-smoke), e.g. to profile the full network on the CPU")
     ap.add_argument("--out", help="write the results as JSON here")
     args = ap.parse_args(argv)
 
@@ -290,8 +292,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'variant':<32} {'batch':>5} {'patches/s':>10} {'ms/step':>8} {'vs base':>7} {'data':>6}  profile (share)")
     base: dict[str, float] = {}
     for v in chosen:
-        if smoke:
-            v.batch = 4
+        if args.batch or smoke:
+            v.batch = args.batch or 4
         if args.deadline_s is not None and time.perf_counter() - t_start > args.deadline_s:
             r = {"skipped": f"deadline of {args.deadline_s:g} s passed"}
         else:

@@ -377,9 +377,7 @@ class Trainer:
                 "validation_history": self.val_history,
             }
             save_resume(self.out, tensors, meta)
-        with plain_output_layer(self.generator):  # the saved names and values are the plain network's
-            state = self.generator.state_dict()
-        ckpt.save_checkpoint(self.out, state, self._sidecar(step, patches, wall, complete))
+        ckpt.save_checkpoint(self.out, self.generator.state_dict(), self._sidecar(step, patches, wall, complete))
         self.log.info(f"checkpoint: {self.out} at iteration {step} ({patches} patches)")
 
     # -- the loop ----------------------------------------------------------

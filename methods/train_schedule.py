@@ -33,6 +33,21 @@ Extending a run past the end of its plan (``--iters N`` larger than the
 horizon, or ``--budget-minutes`` in fast mode) appends a new phase with the
 run's rule over the new range: for cosine rules this is a planned warm
 restart, recorded as such.
+
+Campaigns of short GPU leases (``bench/gpu_lease.sh``). GPU time comes in
+leases of ~7 training minutes, drawn by chance, so no lease may count on a
+later one. Each lease therefore plans ONE phase that ends inside it (the
+budget-planned end): every lease returns a model whose learning rate has
+annealed, and the run grows by one recorded warm restart per lease. A
+campaign that does know its future (K leases) may instead fix one long
+horizon with ``--iters`` (for example 300k iterations at batch 256, 77 M
+patches, about K = 11 leases of 7 minutes at 15k patches/s) and resume it K
+times; its checkpoints in between are then mid-schedule and score lower until
+the last. A lease that is cut short (SIGTERM) leaves its phase unfinished; the
+next lease finishes that phase first, then plans a new one. The seed
+checkpoint (``results/checkpoints/srresnet-mse``, two budget-timed cycles from
+before plans existed) is a ``legacy-budget`` phase ``[0, 23930)``: its
+history is kept as it is, and the next lease starts phase 2 at 23,930.
 """
 
 from __future__ import annotations

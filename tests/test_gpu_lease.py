@@ -62,10 +62,11 @@ def test_throughput_benchmark_cpu_smoke_measures_every_candidate_with_a_profile(
 def test_throughput_benchmark_records_a_failing_variant_and_goes_on(images, tmp_path):
     """40 px crops suit SRResNet but not the discriminator (multiples of 16): that variant fails alone."""
     out = tmp_path / "tp.json"
-    proc = _bench(["--patch", "40", "--only", "srgan-baseline,baseline"], images, out)
+    proc = _bench(["--patch", "40", "--only", "srgan-baseline,baseline", "--batch", "2"], images, out)
     assert proc.returncode == 0, proc.stderr[-2000:]
     variants = {v["name"]: v for v in json.loads(out.read_text())["variants"]}
     assert variants["baseline"]["patches_per_s"] > 0 and variants["baseline"]["steps"] >= 2
+    assert variants["baseline"]["batch"] == 2
     assert "multiple of 16" in variants["srgan-baseline"]["error"]
     assert "srgan-baseline" in proc.stdout and "FAILED" in proc.stdout
 
