@@ -4,8 +4,10 @@
 # $OUT as it appears.
 #
 #   here, before the lease:   bash bench/gpu_lease.sh prepare
-#       copies t91, bsd200, bsds500_test (490 usable training images) and Set5, Set14 into .carry/
-#       (git-ignored) and prints what travels (project files + .carry); refuses if that reaches 64 MiB.
+#       copies t91, bsd200, bsds500_test (490 usable training images; CARRY_TRAIN="t91 bsd200" to carry
+#       fewer) and Set5, Set14 into .carry/ (git-ignored) and prints what travels (project files + .carry);
+#       fails if that reaches 64 MiB (2026-11-30: 19.6 + 40.8 = 60.4 MiB; a committed srgan-mse checkpoint
+#       adds 6 MiB: then carry fewer training folders).
 #
 #   issue 11 (SRResNet):      bash bench/gpu_lease.sh srresnet
 #       device call: run(command="bash bench/gpu_lease.sh srresnet", carry=[".carry"], timeout_s=600)
@@ -48,9 +50,9 @@ TRAVEL_LIMIT=$((64 * 1024 * 1024))
 
 if [ "${1:-}" = "prepare" ]; then
     set -e
-    mkdir -p "$CARRY/train" "$CARRY/benchmark"
-    for d in t91 bsd200 bsds500_test; do
-        rm -rf "$CARRY/train/$d" && cp -r "$SHARED/train/$d" "$CARRY/train/$d"
+    rm -rf "$CARRY/train" && mkdir -p "$CARRY/train" "$CARRY/benchmark"
+    for d in ${CARRY_TRAIN:-t91 bsd200 bsds500_test}; do
+        cp -r "$SHARED/train/$d" "$CARRY/train/$d"
     done
     for d in set5 set14; do
         rm -rf "$CARRY/benchmark/$d" && cp -r "$SHARED/benchmark/$d" "$CARRY/benchmark/$d"
@@ -78,8 +80,8 @@ mkdir -p "$OUT"
 exec > >(tee -a "$OUT/lease.log") 2>&1
 TEE_PID=$!
 
-if [ -d "$CARRY/train/t91" ]; then
-    TRAIN="$CARRY/train/t91,$CARRY/train/bsd200,$CARRY/train/bsds500_test"
+if [ -d "$CARRY/train" ]; then
+    TRAIN=$(ls -d "$CARRY"/train/*/ | sed 's:/$::' | paste -sd,)
     VAL="$CARRY/benchmark/set5,$CARRY/benchmark/set14"
 else
     TRAIN="${SRBENCH_TRAIN_DATA:-$SHARED/train}/t91"
