@@ -50,8 +50,7 @@ def _positive_int(text: str) -> int:
 
 
 def add_parser(subparsers) -> None:
-    from .train_config import COMPILE_MODES
-    from .train_tail import TAIL_MODES
+    from .train_options import COMPILE_MODES, TAIL_MODES
 
     p = subparsers.add_parser(
         "train",

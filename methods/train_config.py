@@ -26,7 +26,7 @@ import torch
 from . import train_dist
 from .specs import TRAIN_SPECS, TrainSpec
 from .train_schedule import Phase, Plan
-from .train_step import TAIL_MODES
+from .train_options import COMPILE_MODES, TAIL_MODES
 from srbench.errors import SrbenchError
 
 # --fast defaults. Batch 256 (the H200 run of 2026-11-29: 2.7x the patches/s of batch 64 with the
@@ -39,7 +39,6 @@ FAST_LR_AT_64 = 3e-4
 FAST_BATCH_ADVERSARIAL = 64
 FAST_LR_ADVERSARIAL = 1e-4
 FAST_WARMUP_STEPS = 200
-COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
 
 
 @dataclass
