@@ -1,5 +1,12 @@
 """Shared fixtures. The real benchmark data is read from ``$SRBENCH_DATA``
-(CI points it at ``../shared/datasets/benchmark``), else from that default."""
+(the README's test command points it at ``../shared/datasets/benchmark``), else from that default.
+
+The README's test command gives relative paths (``SRBENCH_DATA=../shared/...``).
+Every ``SRBENCH_*`` variable whose value is an existing relative path is made
+absolute here, once, before any test runs: tests symlink these files, change
+directory and start subprocesses elsewhere, where a relative path would point
+nowhere (a variable added later, such as a model file's path, is covered too).
+"""
 
 from __future__ import annotations
 
@@ -10,6 +17,15 @@ import pytest
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SHARED = PROJECT_ROOT.parent / "shared" / "datasets"
+
+
+def absolute_path_variables(environ: dict) -> dict[str, str]:
+    """``SRBENCH_*`` variables holding an existing relative path -> their absolute form."""
+    return {name: os.path.abspath(value) for name, value in environ.items()
+            if name.startswith("SRBENCH_") and name != "SRBENCH_PLUGINS" and value and not os.path.isabs(value) and os.path.exists(value)}
+
+
+os.environ.update(absolute_path_variables(dict(os.environ)))
 
 
 @pytest.fixture(scope="session")

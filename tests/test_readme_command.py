@@ -1,0 +1,86 @@
+"""The README's test command works as printed, and CI runs exactly that command (issue 15, item 1)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+README = ROOT / "README.md"
+
+
+def _readme_pytest_line(text: str) -> str:
+    """The README line that runs pytest, found independently of .ci/readme_command.py (a plain search)."""
+    lines = [line.strip() for line in text.splitlines() if "-m pytest" in line and not line.lstrip().startswith("#")
+             and "`" not in line]
+    assert len(lines) == 1, lines
+    return lines[0]
+
+
+def _dry_run(checkout: Path) -> str:
+    proc = subprocess.run(["bash", str(checkout / ".ci" / "run"), "--dry-run"], capture_output=True, text=True,
+                          timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout.strip()
+
+
+def test_ci_runs_the_readme_test_command_as_printed():
+    assert _dry_run(ROOT) == _readme_pytest_line(README.read_text(encoding="utf-8"))
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    code = [line for line in ci.splitlines() if not line.lstrip().startswith("#")]
+    # CI neither sets the data variables itself nor calls pytest any other way
+    assert not [line for line in code if "pytest" in line or "SRBENCH_" in line]
+    assert 'bash -euo pipefail -c "$TEST_COMMAND"' in ci
+
+
+def test_ci_follows_a_changed_readme_command(tmp_path):
+    """Another engineer adds a variable (and a continuation line): CI runs the new command."""
+    (tmp_path / ".ci").mkdir()
+    for name in ("run", "readme_command.py"):
+        shutil.copy(ROOT / ".ci" / name, tmp_path / ".ci" / name)
+    text = README.read_text(encoding="utf-8")
+    old = _readme_pytest_line(text)
+    new_line = "SRBENCH_NIQE_MODEL=../shared/reference/niqe_model.json \\\n  " + old
+    (tmp_path / "README.md").write_text(text.replace(old, new_line), encoding="utf-8")
+    assert _dry_run(tmp_path) == "SRBENCH_NIQE_MODEL=../shared/reference/niqe_model.json " + old
+
+    (tmp_path / "README.md").write_text(text.replace(old, old + "\n" + old), encoding="utf-8")
+    proc = subprocess.run(["bash", str(tmp_path / ".ci" / "run"), "--dry-run"], capture_output=True, text=True)
+    assert proc.returncode != 0 and "expected exactly one pytest command" in proc.stderr
+
+
+def test_paths_from_the_environment_work_from_anywhere(data_root, train_root, tmp_path):
+    """What the README's relative paths broke: symlinks to training images and subprocesses started elsewhere.
+
+    Run directly it checks the suite's own environment; ``test_the_readme_command_passes_as_written``
+    runs it again under the README's command line with its relative ``../shared`` paths.
+    """
+    for name in ("SRBENCH_DATA", "SRBENCH_TRAIN_DATA"):
+        if os.environ.get(name):
+            assert os.path.isabs(os.environ[name]), f"${name} = {os.environ[name]} is still relative"
+    image = sorted((train_root / "t91").glob("*.webp"))[0]
+    link = tmp_path / "t91" / image.name
+    link.parent.mkdir()
+    link.symlink_to(Path(os.environ.get("SRBENCH_TRAIN_DATA", train_root)) / "t91" / image.name)
+    assert link.resolve().is_file()
+    probe = "import os, sys; sys.exit(0 if os.path.isdir(os.path.join(os.environ.get('SRBENCH_DATA', sys.argv[1]), 'set5')) else 1)"
+    assert subprocess.run([sys.executable, "-c", probe, str(data_root)], cwd=tmp_path).returncode == 0
+
+
+@pytest.mark.skipif(not (ROOT.parent / "shared" / "datasets").is_dir(),
+                    reason="the README's command expects ../shared beside the checkout")
+def test_the_readme_command_passes_as_written():
+    """The README's command, pasted into bash at the checkout root (only this file's path test selected)."""
+    command = _readme_pytest_line(README.read_text(encoding="utf-8"))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SRBENCH_")}
+    env["PATH"] = os.path.dirname(sys.executable) + os.pathsep + env.get("PATH", "")  # `python` = this interpreter
+    selection = " tests/test_readme_command.py::test_paths_from_the_environment_work_from_anywhere -q -p no:cacheprovider"
+    proc = subprocess.run(["bash", "-c", command + selection], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=600)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
+    assert "1 passed" in proc.stdout
