@@ -24,6 +24,10 @@ class ResizeMethod(Method):
 
         return imresize(lr, SCALE, kernel=self.kernel)
 
+    def receptive_radius(self) -> int:
+        """LR pixels of context per side: bicubic's 4 taps reach 2 pixels at 4x, nearest's 1 tap none (+1 spare)."""
+        return 3 if self.kernel == "bicubic" else 1
+
 
 @register_method("nearest", aliases=("nn",), paper_rows=(PaperRow(2, "nearest"),), kind="classic",
                  description="nearest-neighbour 4x (MATLAB imresize 'nearest')")

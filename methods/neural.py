@@ -19,7 +19,7 @@ import torch.nn as nn
 
 from .checkpoint import CheckpointError, checkpoint_paths, device_name, read_checkpoint
 from .specs import TrainSpec, build_network
-from .tiling import upscale_tiled
+from .tiling import default_overlap, upscale_tiled
 from srbench.paths import CHECKPOINTS_DIR, display_path
 from srbench.registry import Method
 
@@ -116,6 +116,10 @@ class NeuralMethod(Method):
         self._load()
         assert self._sidecar is not None
         return dict(self._sidecar)
+
+    def receptive_radius(self) -> int:
+        """The ``overlap`` setting, else the network's declared receptive radius in LR pixels (loads it)."""
+        return int(self.overlap) if self.overlap is not None else default_overlap(self._load())
 
     def upscale(self, lr: np.ndarray, *, dataset: str = "", name: str = "") -> np.ndarray:
         """uint8 ``(h, w, 3)`` RGB -> uint8 ``(4h, 4w, 3)`` RGB (``dataset``/``name`` unused)."""

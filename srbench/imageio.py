@@ -74,8 +74,48 @@ def read_image(path: str | os.PathLike) -> tuple[np.ndarray, bool]:
             return _to_rgb(im, path)
     except UnidentifiedImageError as exc:
         raise ImageError(f"{path}: not an image file Pillow can read") from exc
+    except Image.DecompressionBombError as exc:
+        raise ImageError(f"{path}: {_too_large(exc)}") from exc
     except (OSError, SyntaxError, ValueError, struct.error) as exc:
         raise ImageError(f"{path}: corrupt or truncated image ({exc})") from exc
+
+
+SUPPORTED_MODES = ("1", "L", "P", "RGB", "RGBA", "LA", "CMYK", "YCbCr")
+
+
+def probe_image(path: str | os.PathLike) -> tuple[int, int, str]:
+    """Check an image file's header against the policy without decoding it: ``(width, height, mode)``.
+
+    Raises :class:`ImageError` for a missing file, a non-image, a 16-bit
+    PNG or an unsupported mode (what :func:`read_image` would refuse at
+    once). Truncated pixel data and transparency show only when decoding.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ImageError(f"{path}: {'not a file' if path.exists() else 'file not found'}")
+    depth = png_bit_depth(path)
+    if depth is not None and depth > 8:
+        raise ImageError(f"{path}: {depth}-bit PNG is not supported; images must be 8 bit per sample "
+                         "(convert it explicitly, e.g. with ImageMagick '-depth 8')")
+    try:
+        with Image.open(path) as im:
+            width, height, mode = im.width, im.height, im.mode
+    except UnidentifiedImageError as exc:
+        raise ImageError(f"{path}: not an image file Pillow can read") from exc
+    except Image.DecompressionBombError as exc:
+        raise ImageError(f"{path}: {_too_large(exc)}") from exc
+    except (OSError, SyntaxError, ValueError, struct.error) as exc:
+        raise ImageError(f"{path}: corrupt image header ({exc})") from exc
+    if mode not in SUPPORTED_MODES:
+        raise ImageError(f"{path}: {mode} images are not supported; use 8 bit per sample (gray, RGB or palette)")
+    if width < 1 or height < 1:
+        raise ImageError(f"{path}: empty image ({width}x{height})")
+    return width, height, mode
+
+
+def _too_large(exc: Exception) -> str:
+    return (f"larger than Pillow's safety limit ({exc}); if the file is trusted, raise "
+            "PIL.Image.MAX_IMAGE_PIXELS in your own script")
 
 
 def _to_rgb(im: Image.Image, path: Path) -> tuple[np.ndarray, bool]:

@@ -63,9 +63,10 @@ class Method:
     :meth:`upscale`. Everything else has a default that means "nothing to
     say": :meth:`availability` (can run), and the *optional capabilities*
     :meth:`check_coverage` (``None``: the method does not read stored
-    results, so there is nothing to check up front) and
-    :meth:`checkpoint_info` (``None``: no checkpoint). Callers use the return
-    values; they never probe for attributes.
+    results, so there is nothing to check up front),
+    :meth:`checkpoint_info` (``None``: no checkpoint) and
+    :meth:`receptive_radius` (``None``: unknown, never tiled). Callers use the
+    return values; they never probe for attributes.
     """
 
     name: str  # required: set by the subclass (class attribute, dataclass field or in __init__)
@@ -89,6 +90,15 @@ class Method:
 
     def checkpoint_info(self) -> dict | None:
         """Optional capability: the checkpoint's provenance (sidecar, path, SHA-256) recorded in run.json."""
+        return None
+
+    def receptive_radius(self) -> int | None:
+        """Optional capability: LR pixels of context on each side that one output pixel depends on.
+
+        ``srbench upscale`` cuts large images into tiles with this much
+        context, so that tiling does not change the result. ``None``
+        (unknown) means the image is always upscaled whole.
+        """
         return None
 
 

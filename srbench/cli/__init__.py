@@ -17,6 +17,7 @@ from srbench.errors import SrbenchError
 
 SUBCOMMAND_MODULES = (
     "srbench.cli.run",
+    "srbench.cli.upscale",
     "srbench.cli.datasets",
     "srbench.methods.cli_train",
     "srbench.cli.report",
@@ -54,10 +55,18 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.func(args) or 0)
     except SrbenchError as exc:
         print(f"srbench {args.command}: error: {exc}", file=sys.stderr)
+        _print_notes(exc)
         return 2
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         print(f"srbench {args.command}: interrupted", file=sys.stderr)
+        _print_notes(exc)
         return 130
+
+
+def _print_notes(exc: BaseException) -> None:
+    """What the command left behind, attached to the exception (PEP 678 notes) where it stopped."""
+    for note in getattr(exc, "__notes__", ()):
+        print(f"  {note}", file=sys.stderr)
 
 
 if __name__ == "__main__":
