@@ -262,12 +262,42 @@ def run_benchmark(
     out_dir = Path(out_dir) if out_dir else default_out_dir()
     if (out_dir / "per_image.csv").exists() and not overwrite:
         raise SrbenchError(f"{out_dir} already holds a run (per_image.csv); choose another --out or pass --overwrite")
-    _make_out_dir(out_dir)
+    created = _make_out_dir(out_dir)
+    rows: list[list] = []
+    try:
+        images, missing = _produce_and_measure(chosen, datasets, data_root, out_dir, protocols, save_images,
+                                               progress, jobs, rows)
+    except BaseException as exc:
+        _explain_leftovers(exc, out_dir, len(rows), created=created)
+        raise
 
+    per_image = pd.DataFrame(rows, columns=PER_IMAGE_COLUMNS)
+    expected = {name: len(v) for name, v in images.items()}
+    summary = summarize(per_image, expected, [m.name for m in chosen], protocols)
+    seconds = time.perf_counter() - start
+    record = {
+        "protocols": list(protocols),
+        "datasets": {name: {"images": expected[name], "manifest_sha256": provenance.manifest_sha256(name)}
+                     for name in datasets},
+        "methods": {m.name: {"checkpoint": m.checkpoint_info()} for m in chosen},
+        "skipped": skipped,
+        "missing": missing,
+        "coverage": coverage,
+        "code_revision": provenance.git_revision(),
+        "environment": provenance.environment(),
+        "seconds": round(seconds, 2),
+    }
+    write_run(out_dir, per_image, summary, record)
+    return RunResult(out_dir, per_image, summary, skipped, missing, coverage, seconds)
+
+
+def _produce_and_measure(chosen: list[Method], datasets: list[str], data_root: Path, out_dir: Path,
+                         protocols: list[str], save_images: bool, progress: bool, jobs: int | None,
+                         rows: list[list]) -> tuple[dict[str, list[BenchImage]], dict[str, list[str]]]:
+    """Load the sets, upscale and measure: rows go to ``rows`` and to the partial file as they are measured."""
     images = {name: load_dataset(name, data_root) for name in datasets}
     total = sum(len(v) for v in images.values()) * len(chosen)
     missing: dict[str, list[str]] = {}
-    rows: list[list] = []
     if jobs is None:  # workers pay off only beyond a few images (each imports numpy/scipy)
         jobs = usable_cpus() if total >= MIN_IMAGES_FOR_WORKERS else 1
     with open(out_dir / "per_image.csv.partial", "w", newline="") as partial, progress_bar(
@@ -290,25 +320,39 @@ def run_benchmark(
             writer.writerows(group_rows)
             rows += group_rows
             partial.flush()
+    return images, missing
 
-    per_image = pd.DataFrame(rows, columns=PER_IMAGE_COLUMNS)
-    expected = {name: len(v) for name, v in images.items()}
-    summary = summarize(per_image, expected, [m.name for m in chosen], protocols)
-    seconds = time.perf_counter() - start
-    record = {
-        "protocols": list(protocols),
-        "datasets": {name: {"images": expected[name], "manifest_sha256": provenance.manifest_sha256(name)}
-                     for name in datasets},
-        "methods": {m.name: {"checkpoint": m.checkpoint_info()} for m in chosen},
-        "skipped": skipped,
-        "missing": missing,
-        "coverage": coverage,
-        "code_revision": provenance.git_revision(),
-        "environment": provenance.environment(),
-        "seconds": round(seconds, 2),
-    }
-    write_run(out_dir, per_image, summary, record)
-    return RunResult(out_dir, per_image, summary, skipped, missing, coverage, seconds)
+
+def _explain_leftovers(exc: BaseException, out_dir: Path, measured: int, *, created: bool) -> None:
+    """After a failed or interrupted run: keep measured rows and say where; remove what holds nothing.
+
+    A partial file without a measured row is deleted, and so is ``out_dir`` if
+    this run created it and it is empty again. Rows already measured are honest
+    partial results: they stay in ``per_image.csv.partial`` and the error says
+    so (appended to an :class:`SrbenchError`'s one-line message, else added as
+    a PEP 678 note, which the CLI prints under "interrupted").
+    """
+    partial = out_dir / "per_image.csv.partial"
+    notes = []
+    if measured:
+        notes.append(f"the {measured} rows measured before it stopped are kept in {partial} (an unfinished run: "
+                     "no per_image.csv, summary.csv or run.json)")
+    else:
+        partial.unlink(missing_ok=True)
+    if (out_dir / "images").is_dir():
+        notes.append(f"the SR images saved so far are in {out_dir / 'images'}")
+    if created and not measured:
+        try:
+            out_dir.rmdir()  # only if empty
+        except OSError:
+            pass
+    if not notes:
+        return
+    note = "; ".join(notes)
+    if isinstance(exc, SrbenchError) and exc.args:
+        exc.args = (f"{exc.args[0]}; {note}", *exc.args[1:])  # same type, still one line
+    else:
+        exc.__notes__ = [*getattr(exc, "__notes__", []), note]
 
 
 def usable_cpus() -> int:
@@ -396,10 +440,11 @@ def _refuse_unusable_files(report) -> None:
         )
 
 
-def _make_out_dir(out_dir: Path) -> None:
-    """Create ``out_dir`` (and parents); a clear :class:`SrbenchError` if that is impossible."""
+def _make_out_dir(out_dir: Path) -> bool:
+    """Create ``out_dir`` (and parents); True if it did not exist. A clear :class:`SrbenchError` if impossible."""
     if out_dir.exists() and not out_dir.is_dir():
         raise SrbenchError(f"--out {out_dir} is a file, not a folder; choose a folder for the run's tables")
+    created = not out_dir.exists()
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
         probe = out_dir / ".srbench-write-test"
@@ -407,6 +452,7 @@ def _make_out_dir(out_dir: Path) -> None:
         probe.unlink()
     except OSError as exc:
         raise SrbenchError(f"cannot write the run into --out {out_dir}: {exc.strerror or exc}") from None
+    return created
 
 
 def summarize(per_image: pd.DataFrame, expected: dict[str, int], method_names: list[str],

@@ -15,6 +15,8 @@ import pandas as pd
 import pytest
 from PIL import Image
 
+import srbench
+from srbench import registry
 from srbench.cli import main
 from srbench.errors import SrbenchError
 from srbench.runner import PER_IMAGE_COLUMNS, format_summary, parse_list, run_benchmark
@@ -179,7 +181,11 @@ def test_ctrl_c_stops_workers_quietly_and_leaves_only_the_partial_file(data_root
     err = _stderr_when_done(proc)
     assert proc.returncode == 130, err
     assert "Traceback" not in err and "KeyboardInterrupt" not in err, err
-    assert err.strip().splitlines()[-1] == "srbench run: interrupted"
+    last = err.strip().splitlines()[-2:]
+    assert last[0] == "srbench run: interrupted"
+    rows = len((out / "per_image.csv.partial").read_text().splitlines()) - 1
+    assert last[1] == (f"  the {rows} rows measured before it stopped are kept in {out / 'per_image.csv.partial'} "
+                       "(an unfinished run: no per_image.csv, summary.csv or run.json)")
     assert sorted(p.name for p in out.iterdir()) == ["per_image.csv.partial"]
 
 
@@ -258,3 +264,68 @@ def test_a_killed_worker_is_a_one_line_error(data_root, tmp_path):
     assert proc.returncode == 2, err
     assert "Traceback" not in err and err.strip().splitlines()[-1].startswith("srbench run: error: a metric worker"), err
     assert not (out / "per_image.csv").exists()
+
+
+class _FailsAt(srbench.Method):
+    """SYNTHETIC: nearest neighbour, but raises ``error`` when it reaches the image ``at``."""
+
+    def __init__(self, name, at, error):
+        self.name, self.at, self.error = name, at, error
+
+    def upscale(self, lr, *, dataset="", name=""):
+        if name == self.at:
+            raise self.error
+        return srbench.get_method("nearest").upscale(lr, dataset=dataset, name=name)
+
+
+@pytest.fixture
+def failing_methods():
+    names = {"synthetic-fails-at-head": ("head.png", SrbenchError("SYNTHETIC failure at head.png")),
+             "synthetic-ctrl-c-at-baby": ("baby.png", KeyboardInterrupt())}
+    for name, (at, error) in names.items():
+        registry.register_method(name, lambda name=name, at=at, error=error: _FailsAt(name, at, error),
+                                 description="SYNTHETIC")
+    yield
+    for name in names:
+        registry._unregister(name)
+
+
+def test_a_failed_run_keeps_its_measured_rows_and_says_where(failing_methods, data_root, tmp_path, capsys):
+    out = tmp_path / "run"
+    rc = main(["run", "--methods", "bicubic,synthetic-fails-at-head", "--datasets", "set5", "--protocol", "matlab",
+               "--data-root", str(data_root), "--out", str(out), "--no-progress", "--jobs", "1"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2 and len(err) == 1, err
+    partial = out / "per_image.csv.partial"
+    assert err[0] == (f"srbench run: error: SYNTHETIC failure at head.png; the 5 rows measured before it stopped are "
+                      f"kept in {partial} (an unfinished run: no per_image.csv, summary.csv or run.json)")
+    assert len(partial.read_text().splitlines()) == 1 + 5 and sorted(os.listdir(out)) == ["per_image.csv.partial"]
+
+
+def test_a_run_stopped_before_any_row_leaves_nothing(failing_methods, data_root, tmp_path, capsys):
+    out = tmp_path / "new" / "run"
+    rc = main(["run", "--methods", "synthetic-ctrl-c-at-baby", "--datasets", "set5", "--data-root", str(data_root),
+               "--out", str(out), "--no-progress", "--jobs", "1"])
+    assert rc == 130 and capsys.readouterr().err.strip() == "srbench run: interrupted"
+    assert not out.exists()
+    existing = tmp_path / "mine"
+    existing.mkdir()
+    (existing / "notes.txt").write_text("the user's")
+    assert main(["run", "--methods", "synthetic-ctrl-c-at-baby", "--datasets", "set5", "--data-root", str(data_root),
+                 "--out", str(existing), "--no-progress", "--jobs", "1"]) == 130
+    assert sorted(os.listdir(existing)) == ["notes.txt"]  # an existing folder stays, without our partial file
+
+
+def test_a_checksum_failure_leaves_no_empty_out_folder(data_root, tmp_path, capsys):
+    root = tmp_path / "data"
+    shutil.copytree(data_root / "set5", root / "set5")
+    target = root / "set5" / "LR_bicubic_x4" / "bird.png"
+    data = bytearray(target.read_bytes())
+    data[-20] ^= 0xFF  # SYNTHETIC damage: one byte of the real file flipped
+    target.write_bytes(bytes(data))
+    out = tmp_path / "run"
+    rc = main(["run", "--methods", "bicubic", "--datasets", "set5", "--data-root", str(root), "--out", str(out),
+               "--no-progress"])
+    err = capsys.readouterr().err
+    assert rc == 2 and "checksum mismatch" in err and len(err.strip().splitlines()) == 1, err
+    assert not out.exists()
