@@ -103,6 +103,7 @@ class Source:
     """Where :func:`fetch_datasets` reads files from."""
 
     description = "?"
+    short_file_reason = "a partial or different copy of the file"  # why a file may have too few bytes
 
     def open(self, spec: FileSpec) -> tuple[BinaryIO, str]:
         """Return ``(readable binary stream, origin label)`` for ``spec``, or raise DataError."""
@@ -120,6 +121,10 @@ class DirSource(Source):
     def __init__(self, root: Path, description: str | None = None):
         self.root = root
         self.description = description or f"folder {root}"
+        self.short_file_reason = ("the file in the archive is shorter than the manifest's (a damaged archive?)"
+                                  if description else
+                                  "the local file is shorter than the manifest's (a partial copy or interrupted "
+                                  "download? replace it with a complete copy)")
         visible = [e for e in root.iterdir() if not e.name.startswith(".")]
         self.prefixes = [""]
         if len(visible) == 1 and visible[0].is_dir():
@@ -145,6 +150,8 @@ class DirSource(Source):
 
 class HttpSource(Source):
     """Files downloaded one by one; ``urls_for(spec)`` lists URLs to try (404 -> next)."""
+
+    short_file_reason = "the connection closed early? try again"
 
     def __init__(self, urls_for: Callable[[FileSpec], list[str]], description: str, timeout: float):
         self.urls_for = urls_for
@@ -360,7 +367,7 @@ def install_set(dataset: str, root: Path, source: Source, scratch: Path, progres
         for spec in specs:
             stream, origin = source.open(spec)
             with stream:
-                copy_verified(stream, stage / spec.path, spec, origin, bar.update)
+                copy_verified(stream, stage / spec.path, spec, origin, bar.update, short_reason=source.short_file_reason)
     problems = verify_set(dataset, stage)
     if problems:
         raise DataError(f"{dataset}: the fetched copy failed verification: {problems[0]}")
@@ -369,8 +376,13 @@ def install_set(dataset: str, root: Path, source: Source, scratch: Path, progres
     return FetchResult(dataset, "installed", len(specs), total, dest)
 
 
-def copy_verified(stream: BinaryIO, dest: Path, spec: FileSpec, origin: str, advance: Callable[[int], object]) -> None:
-    """Copy ``stream`` to ``dest``, raising DataError unless its size and SHA-256 match ``spec``."""
+def copy_verified(stream: BinaryIO, dest: Path, spec: FileSpec, origin: str, advance: Callable[[int], object], *,
+                  short_reason: str = Source.short_file_reason) -> None:
+    """Copy ``stream`` to ``dest``, raising DataError unless its size and SHA-256 match ``spec``.
+
+    ``short_reason`` says why a source may deliver too few bytes (a network source: the connection closed
+    early; a local folder: a truncated file).
+    """
     dest.parent.mkdir(parents=True, exist_ok=True)
     digest = hashlib.sha256()
     done = 0
@@ -389,7 +401,7 @@ def copy_verified(stream: BinaryIO, dest: Path, spec: FileSpec, origin: str, adv
             done += len(block)
             advance(len(block))
     if done < spec.bytes:
-        raise DataError(f"{spec.label}: {origin} is truncated: {done} of {spec.bytes} bytes (connection closed early?)")
+        raise DataError(f"{spec.label}: {origin} is truncated: {done} of {spec.bytes} bytes ({short_reason})")
     if done > spec.bytes:
         raise DataError(f"{spec.label}: {origin} is larger than the expected {spec.bytes} bytes (not the manifest's file)")
     got = digest.hexdigest()

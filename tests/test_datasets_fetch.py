@@ -496,3 +496,16 @@ def test_set_folder_as_source_says_to_give_the_folder_above(data_root, tmp_path,
     assert code == 2 and err.count("\n") == 1
     assert "looks like one set's folder: give the folder above it" in err
     assert not (tmp_path / "root" / "set5").exists()
+
+
+def test_truncated_file_in_a_local_folder_is_called_a_short_local_file(tmp_path, data_root, capsys):
+    """Issue 15: a short file in a --source folder is not a network problem ("connection closed early?")."""
+    files = srbench_files(data_root, ["set5"])
+    files["set5/HR/head.png"] = files["set5/HR/head.png"][:1000]  # SYNTHETIC damage: the real file cut short
+    source = write_tree(tmp_path / "src", files)
+    root = tmp_path / "root"
+    code, _, err = run_cli(capsys, "fetch", "--source", str(source), "--datasets", "set5", "--data-root", str(root))
+    assert code == 2 and err.count("\n") == 1, err
+    assert f"{source / 'set5' / 'HR' / 'head.png'} is truncated: 1000 of" in err
+    assert "the local file is shorter than the manifest's" in err and "connection" not in err
+    assert not root.exists()
