@@ -14,6 +14,36 @@ from srbench.registry import add_plugin_flag, load_plugins
 
 APP = Path(__file__).resolve().parent / "app.py"
 
+MOS_EPILOG = """\
+examples (a whole study):
+  srbench mos create --name pilot --methods nearest,bicubic,srresnet-mse --datasets set5 --out studies/pilot
+  srbench mos serve --study studies/pilot --admin-token s3cret
+  srbench mos export --study studies/pilot --out ratings.csv
+  srbench report --ratings ratings.csv --out my_report
+"""
+CREATE_EPILOG = """\
+examples:
+  srbench mos create --name pilot --methods nearest,bicubic,srresnet-mse --datasets set5 --out studies/pilot
+  srbench mos create --name srgan-mos --methods nearest,bicubic,srgan-vgg54 --datasets set5,set14,bsd100 \\
+      --calibration 20 --repeats 20 --seed 1 --min-view-s 2 --session-items 200 --session-minutes 20 \\
+      --out studies/srgan-mos
+
+The study folder is written under a temporary name and renamed at the end: a failed
+create leaves nothing behind. Calibration images come from --train-data/bsd200.
+"""
+SERVE_EPILOG = """\
+examples:
+  srbench mos serve --study studies/pilot                      # raters: http://127.0.0.1:8501/?rater=ID
+  srbench mos serve --study studies/pilot --address 0.0.0.0 --port 8080 --admin-token s3cret
+  SRBENCH_MOS_ADMIN_TOKEN=s3cret srbench mos serve --study studies/pilot --db /data/pilot.sqlite
+"""
+EXPORT_EPILOG = """\
+examples:
+  srbench mos export --study studies/pilot --out ratings.csv
+  srbench mos export --study studies/pilot --db /data/pilot.sqlite --out ratings.csv
+  srbench report --ratings ratings.csv --out my_report          # then: MOS tables and tests
+"""
+
 
 def add_parser(subparsers) -> None:
     """Add ``srbench mos`` with the sub-subcommands ``create``, ``serve`` and ``export``."""
@@ -25,14 +55,14 @@ def add_parser(subparsers) -> None:
     )
     sub = p.add_subparsers(dest="mos_command", metavar="ACTION")
     p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
+    p.epilog = MOS_EPILOG
+    p.formatter_class = argparse.RawDescriptionHelpFormatter
 
     c = sub.add_parser("create", help="build a self-contained study folder",
                        formatter_class=argparse.RawDescriptionHelpFormatter,
                        description="Run the methods on the test sets and write every stimulus as lossless "
                                    "PNG, the calibration anchors and manifest.json (SHA-256 of every file).",
-                       epilog="example:\n  srbench mos create --name srgan-mos --methods nearest,bicubic,srgan-vgg54 "
-                              "--datasets set5,set14,bsd100 \\\n      --calibration 20 --repeats 20 --seed 1 "
-                              "--min-view-s 2 --session-items 200 --session-minutes 20 --out studies/srgan-mos")
+                       epilog=CREATE_EPILOG)
     c.add_argument("--name", required=True, help="study name (letters, digits, '_', '-'; max 32)")
     c.add_argument("--methods", required=True, help="comma-separated registry names, e.g. nearest,bicubic,srgan-vgg54 "
                                                     "(the HR image is always included as method 'hr')")
@@ -60,7 +90,8 @@ def add_parser(subparsers) -> None:
 
     s = sub.add_parser("serve", help="run the rating app (Streamlit)",
                        description="Check every study file's SHA-256, then run the Streamlit rating app. Raters open "
-                                   "http://ADDRESS:PORT/?rater=ID; the admin page is http://ADDRESS:PORT/?admin=1.")
+                                   "http://ADDRESS:PORT/?rater=ID; the admin page is http://ADDRESS:PORT/?admin=1.",
+                       epilog=SERVE_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     s.add_argument("--study", required=True, help="study folder made by 'srbench mos create'")
     s.add_argument("--port", type=int, default=8501, help="TCP port (default 8501)")
     s.add_argument("--address", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
@@ -70,7 +101,8 @@ def add_parser(subparsers) -> None:
     s.set_defaults(func=_serve)
 
     e = sub.add_parser("export", help="write the answers as long-format CSV",
-                       description="Columns: study,rater,item,method,dataset,image,phase,repeat,score,response_ms,timestamp.")
+                       description="Columns: study,rater,item,method,dataset,image,phase,repeat,score,response_ms,timestamp.",
+                       epilog=EXPORT_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     e.add_argument("--study", required=True, help="study folder")
     e.add_argument("--db", default=None, help=f"answer database (default STUDY/{DB_NAME})")
     e.add_argument("--out", required=True, help="CSV file to write")

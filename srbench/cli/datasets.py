@@ -43,6 +43,9 @@ def add_parser(subparsers) -> None:
         "datasets",
         help="fetch, verify and list the benchmark sets (Set5, Set14, BSD100)",
         description="Install the benchmark sets into the data root, check them, or list them.",
+        epilog="examples:\n  srbench datasets fetch\n  srbench datasets verify\n  srbench datasets list\n"
+               "  srbench datasets fetch --source ../shared/datasets/benchmark --data-root /data/srbench",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     actions = p.add_subparsers(dest="action", metavar="ACTION")
 
@@ -67,13 +70,17 @@ def add_parser(subparsers) -> None:
         help="check the installed sets file by file",
         description="Check each set: missing or extra files, checksum mismatches, unreadable images, "
         "LR x4 != HR size. Lists every problem, one per line; exit status 1 if any.",
+        epilog="examples:\n  srbench datasets verify\n  srbench datasets verify --datasets set14 --data-root /data/srbench",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     verify.add_argument("--datasets", default="all", help=DATASETS_HELP)
     verify.add_argument("--data-root", help=DATA_ROOT_HELP)
     verify.set_defaults(func=_verify)
 
     listing = actions.add_parser("list", help="the known sets and whether the data root has them",
-                                 description="List the known sets, their image counts and their state in the data root.")
+                                 description="List the known sets, their image counts and their state in the data root.",
+                                 epilog="examples:\n  srbench datasets list\n  srbench datasets list --data-root /data/srbench",
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     listing.add_argument("--data-root", help=DATA_ROOT_HELP)
     listing.set_defaults(func=_list)
 
