@@ -133,6 +133,61 @@ def read_checkpoint(path: str | os.PathLike, *, name: str = "model") -> Checkpoi
     return Checkpoint(tensors, sidecar, weights_path, hashlib.sha256(data).hexdigest())
 
 
+def check_checkpoint_file(path: str | os.PathLike) -> dict:
+    """Check a ``.safetensors`` file's structure without loading its tensors; return its sidecar.
+
+    Reads only the header: its length field, its JSON, every tensor's byte
+    range (which must fit the dtype and shape and end exactly at the file's
+    end: a truncated or padded file fails) and the sidecar inside it. Raises
+    :class:`CheckpointError` naming what is wrong. Costs one small read.
+    """
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+        with open(path, "rb") as f:
+            head = f.read(8)
+            if len(head) < 8:
+                raise CheckpointError(f"{path} is truncated ({size} bytes; not even a safetensors header)")
+            (length,) = struct.unpack("<Q", head)
+            if length > size - 8:
+                raise CheckpointError(f"{path} is truncated: its header says {length} header bytes, "
+                                      f"the file has {size - 8} after the length field")
+            header = json.loads(f.read(length))
+    except OSError as exc:
+        raise CheckpointError(f"cannot read {path} ({exc.strerror or exc})") from exc
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise CheckpointError(f"{path} is not a safetensors file (unreadable header: {exc})") from exc
+    if not isinstance(header, dict):
+        raise CheckpointError(f"{path} is not a safetensors file (its header is not a JSON object)")
+    end = 0
+    for name, entry in header.items():
+        if name == "__metadata__":
+            continue
+        try:
+            begin, stop = (int(x) for x in entry["data_offsets"])
+        except (TypeError, KeyError, ValueError) as exc:
+            raise CheckpointError(f"{path} is not a safetensors file (tensor {name!r} has no data_offsets)") from exc
+        end = max(end, stop)
+    have = size - 8 - length
+    if have < end:
+        raise CheckpointError(f"{path} is truncated: its tensors need {end} bytes after the header, "
+                              f"the file has {have} (an interrupted copy or download?)")
+    if have > end:
+        raise CheckpointError(f"{path} has {have - end} unexpected bytes after its tensors (not a safetensors file "
+                              "written as a whole)")
+    metadata = header.get("__metadata__") or {}
+    text = metadata.get(SIDECAR_KEY) if isinstance(metadata, dict) else None
+    if text is None:
+        return {}
+    try:
+        sidecar = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise CheckpointError(f"corrupt sidecar inside {path}: {exc}") from exc
+    if not isinstance(sidecar, dict):
+        raise CheckpointError(f"sidecar of {path} is not a JSON object")
+    return sidecar
+
+
 def _safetensors_metadata(data: bytes) -> dict[str, str]:
     """The ``__metadata__`` object of a safetensors file (format: u64 LE header size, JSON header)."""
     (size,) = struct.unpack("<Q", data[:8])

@@ -14,7 +14,7 @@ from __future__ import annotations
 from srbench.registry import PaperRow, register_family
 
 register_family(
-    "external", "srbench.methods.external:family_member", kind="external", settings=(),
+    "external", "srbench.methods.external:family_member", kind="external", settings=(), usage="external:NAME=DIR",
     description="external:NAME=DIR - a folder of ready-made SR images named like the HR files",
     members={"selfexsr": (PaperRow(2, "SelfExSR"),), "drcn": (PaperRow(2, "DRCN"),)},
 )

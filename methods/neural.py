@@ -17,7 +17,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from .checkpoint import CheckpointError, checkpoint_paths, device_name, read_checkpoint
+from .checkpoint import CheckpointError, check_checkpoint_file, checkpoint_paths, device_name, read_checkpoint
 from .specs import TrainSpec, build_network
 from .tiling import default_overlap, upscale_tiled
 from srbench.paths import CHECKPOINTS_DIR, display_path
@@ -93,10 +93,21 @@ class NeuralMethod(Method):
         return checkpoint_paths(self.checkpoint_root / self.name)[0]
 
     def availability(self) -> str | None:
-        """None when the checkpoint file exists, else why the method cannot run."""
-        if self.weights_path.is_file():
-            return None
-        return f"no checkpoint at {display_path(self.weights_path)} (train it with 'srbench train --method {self.name} ...')"
+        """None when a structurally sound checkpoint of this method exists, else why the method cannot run.
+
+        Only the file's header is read (:func:`check_checkpoint_file`): a truncated file, a
+        header that does not match the file's size, or another method's weights make it unavailable.
+        """
+        if not self.weights_path.is_file():
+            return (f"no checkpoint at {display_path(self.weights_path)} "
+                    f"(train it with 'srbench train --method {self.name} ...')")
+        try:
+            sidecar = check_checkpoint_file(self.weights_path)
+        except CheckpointError as exc:
+            return f"unusable checkpoint: {exc}"
+        if sidecar.get("method") not in (None, self.spec.name):
+            return f"{display_path(self.weights_path)} holds a {sidecar['method']!r} model, not {self.spec.name!r}"
+        return None
 
     def _load(self) -> nn.Module:
         if self._model is None:

@@ -138,6 +138,8 @@ class MethodInfo:
     module: str = ""
     family: bool = False
     members: Mapping[str, tuple[PaperRow, ...]] = field(default_factory=dict)
+    usage: str = ""
+    """How to name it on the command line: the name, or a family's pattern (``external:NAME=DIR``)."""
 
     @property
     def paper_name(self) -> str:
@@ -168,7 +170,7 @@ def _settings_of(factory: Callable) -> tuple[str, ...] | None:
 
 def _make_info(name: str, factory, *, family: bool, aliases: Iterable[str], metadata: dict) -> MethodInfo:
     unknown = set(metadata) - {"label", "paper_rows", "kind", "trainable", "needs_checkpoint", "description",
-                               "settings", "members"}
+                               "settings", "members", "usage"}
     if unknown:
         raise TypeError(f"register {name!r}: unknown metadata {', '.join(sorted(unknown))}")
     kind = metadata.get("kind", "classic")
@@ -186,6 +188,7 @@ def _make_info(name: str, factory, *, family: bool, aliases: Iterable[str], meta
         needs_checkpoint=bool(metadata.get("needs_checkpoint", False)),
         description=metadata.get("description", ""), settings=settings, module=module, family=family,
         members=dict(metadata.get("members", {})),
+        usage=metadata.get("usage") or (f"{name}:..." if family else name),
     )
 
 
@@ -195,7 +198,7 @@ def register_method(name: str, factory: Callable[..., Method] | None = None, *, 
 
     Metadata keywords: ``label``, ``paper_rows`` (:class:`PaperRow` s),
     ``kind``, ``trainable``, ``needs_checkpoint``, ``description``,
-    ``settings`` (default: the factory's keyword parameters). Names are
+    ``settings`` (default: the factory's keyword parameters), ``usage``. Names are
     lower case; a name or alias registered twice is an error.
     """
     def add(fn: Callable[..., Method]) -> Callable[..., Method]:
@@ -221,7 +224,8 @@ def register_family(prefix: str, factory: Callable[..., Method] | str, **metadat
 
     ``factory`` may be ``"module:function"``, imported only when a member is
     built. ``members`` (metadata) maps well-known member names to the paper
-    rows they fill (``{"selfexsr": (PaperRow(2, "SelfExSR"),)}``).
+    rows they fill (``{"selfexsr": (PaperRow(2, "SelfExSR"),)}``); ``usage`` how a member is written
+    (``"external:NAME=DIR"``; default ``PREFIX:...``).
     """
     key = prefix.strip().rstrip(":")
     if not key or ":" in key:
@@ -312,9 +316,19 @@ def canonical_name(name: str) -> str:
         return text
     key = _ALIASES.get(text.lower(), text.lower())
     if key not in _METHODS:
-        families = "".join(f", {f}:..." for f in _FAMILIES)
-        raise SrbenchError(f"unknown method {name!r}; registered: {', '.join(_METHODS)}{families}")
+        raise SrbenchError(f"unknown method {name!r}; {known_names()}")
     return key
+
+
+def known_names() -> str:
+    """One line naming every registered method, alias and family pattern (for error messages)."""
+    _ensure_loaded()
+    text = f"registered: {', '.join(_METHODS)}"
+    if _ALIASES:
+        text += "; aliases: " + ", ".join(f"{a} = {k}" for a, k in _ALIASES.items())
+    if _FAMILIES:
+        text += "; families: " + ", ".join(e.info.usage for e in _FAMILIES.values())
+    return text
 
 
 def is_registered(name: str) -> bool:

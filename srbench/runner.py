@@ -90,8 +90,11 @@ def select_methods(requested: list[str], settings: Mapping | None = None) -> tup
     for name in requested:
         if name.strip().lower() == "all":
             names += [(n, False) for n in registry.all_method_names()]
-        else:
+            continue
+        try:
             names.append((registry.canonical_name(name), True))
+        except SrbenchError as exc:
+            raise SrbenchError(f"{exc}; or 'all' (every method that can run here)") from None
     settings = dict(settings or {})
     used: set[str] = set()
     seen = set()

@@ -113,3 +113,21 @@ def test_a_failed_save_leaves_the_previous_checkpoint_intact(tmp_path):
     state, side = load_checkpoint(tmp_path)
     assert torch.equal(state["w"], torch.ones(2)) and side == {"iterations": 1}
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model.json", "model.safetensors"]
+
+
+def test_check_checkpoint_file_reads_only_the_header_and_catches_damage(tmp_path):
+    from srbench.methods.checkpoint import check_checkpoint_file
+
+    path = save_checkpoint(tmp_path / "ok", {"w": torch.arange(12.0)}, {"method": "synthetic", "iterations": 3})
+    assert check_checkpoint_file(path) == {"method": "synthetic", "iterations": 3}
+    data = path.read_bytes()
+    cases = {"short": data[:-4], "padded": data + b"\0" * 8, "tiny": data[:5], "garbage": b"\xff" * 64,
+             "huge header": (10**9).to_bytes(8, "little") + data[8:]}
+    messages = {"short": "is truncated: its tensors need", "padded": "unexpected bytes after its tensors",
+                "tiny": "not even a safetensors header", "garbage": "is truncated: its header says",
+                "huge header": "is truncated: its header says"}
+    for name, content in cases.items():
+        bad = tmp_path / f"{name}.safetensors"
+        bad.write_bytes(content)
+        with pytest.raises(CheckpointError, match=messages[name]):
+            check_checkpoint_file(bad)

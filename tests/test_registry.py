@@ -43,8 +43,10 @@ def test_names_aliases_and_keys():
     assert registry.canonical_name(" NN ") == "nearest"
     assert registry.method_key("NN") == "nearest" and registry.method_key("External:SelfEx=/x/y") == "external:selfex"
     assert registry.method_key("someone-elses-method") == "someone-elses-method"  # plugin not installed here
-    with pytest.raises(SrbenchError, match="unknown method 'bicubik'.*registered: nearest, bicubic"):
+    with pytest.raises(SrbenchError, match="unknown method 'bicubik'.*registered: nearest, bicubic.*"
+                                           "aliases: nn = nearest; families: external:NAME=DIR"):
         srbench.get_method("bicubik")
+    assert "external:NAME=DIR" in [i.usage for i in srbench.list_methods(families=True) if i.family]
 
 
 def test_settings_reach_the_method_and_unknown_ones_are_named(tmp_path):

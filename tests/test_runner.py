@@ -329,3 +329,41 @@ def test_a_checksum_failure_leaves_no_empty_out_folder(data_root, tmp_path, caps
     err = capsys.readouterr().err
     assert rc == 2 and "checksum mismatch" in err and len(err.strip().splitlines()) == 1, err
     assert not out.exists()
+
+
+def test_unknown_method_names_everything_one_can_write(data_root, tmp_path, capsys):
+    rc = main(["run", "--methods", "lanczos", "--datasets", "set5", "--data-root", str(data_root),
+               "--out", str(tmp_path / "r")])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and len(err.splitlines()) == 1
+    for part in ("registered: nearest, bicubic", "aliases: nn = nearest", "families: external:NAME=DIR", "'all'"):
+        assert part in err, err
+
+
+def test_list_methods_shows_aliases_and_families(capsys):
+    assert main(["run", "--list-methods"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split() == ["nearest", "(nn)", "ready"]
+    assert any(line.startswith("external:NAME=DIR ") for line in lines)
+    assert lines[-1].startswith("all ")
+
+
+def test_a_truncated_checkpoint_is_not_ready_and_all_skips_it(data_root, tmp_path, capsys, monkeypatch):
+    """A copy of the committed ESPCN checkpoint cut short (an interrupted copy): listed and skipped with why."""
+    source = Path(__file__).resolve().parent.parent / "results" / "checkpoints" / "espcn" / "model.safetensors"
+    (tmp_path / "ckpt" / "espcn").mkdir(parents=True)
+    data = source.read_bytes()
+    (tmp_path / "ckpt" / "espcn" / "model.safetensors").write_bytes(data[: len(data) - 1000])
+    monkeypatch.setenv("SRBENCH_CHECKPOINTS", str(tmp_path / "ckpt"))
+    assert main(["run", "--list-methods"]) == 0
+    listed = [line for line in capsys.readouterr().out.splitlines() if line.startswith("espcn ")]
+    assert len(listed) == 1 and "unavailable: unusable checkpoint" in listed[0] and "is truncated" in listed[0]
+    rc = main(["run", "--methods", "all", "--datasets", "set5", "--protocol", "matlab", "--data-root", str(data_root),
+               "--out", str(tmp_path / "r"), "--no-progress"])
+    out = capsys.readouterr().out
+    assert rc == 0
+    assert "skipped espcn: unusable checkpoint" in out and "is truncated" in out
+    assert set(pd.read_csv(tmp_path / "r" / "per_image.csv").method) == {"nearest", "bicubic"}
+    rc = main(["run", "--methods", "espcn", "--datasets", "set5", "--data-root", str(data_root),
+               "--out", str(tmp_path / "r2"), "--no-progress"])
+    assert rc == 2 and "method espcn cannot run: unusable checkpoint" in capsys.readouterr().err

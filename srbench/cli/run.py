@@ -66,9 +66,7 @@ def _run(args: argparse.Namespace) -> int:
 
     registry.load_plugins(args.plugin)
     if args.list_methods:
-        for name in registry.all_method_names():
-            reason = registry.get_method(name).availability()
-            print(f"{name:16s} {'ready' if reason is None else 'unavailable: ' + reason}")
+        print(format_method_list())
         return 0
     result = run_benchmark(
         parse_list(args.methods),
@@ -89,3 +87,19 @@ def _run(args: argparse.Namespace) -> int:
     print(format_summary(result.summary))
     print(f"\nwrote {result.out_dir}/per_image.csv, summary.csv, run.json in {result.seconds:.1f} s")
     return 0
+
+
+def format_method_list() -> str:
+    """Every registered method (with its aliases) and whether it can run here, then the families' patterns."""
+    from srbench import registry
+
+    lines = []
+    for info in registry.list_methods(families=True):
+        if info.family:
+            description = info.description.removeprefix(info.usage).lstrip(" -:")
+            lines.append(f"{info.usage:24s} family ({info.kind}): {description}")
+            continue
+        label = info.name + (f" ({', '.join(info.aliases)})" if info.aliases else "")
+        reason = registry.get_method(info.name).availability()
+        lines.append(f"{label:24s} {'ready' if reason is None else 'unavailable: ' + reason}")
+    return "\n".join(lines + ["all                      every method above that is ready (srbench run --methods all)"])
