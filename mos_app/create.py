@@ -135,13 +135,22 @@ def _rater_list(raters: list[str] | None) -> list[str] | None:
 
 
 def _check_out(out: Path) -> None:
-    """Raise :class:`StudyError` unless ``out`` is new and could be created (no file in the way)."""
+    """Raise :class:`StudyError` unless ``out`` is new and could be created there.
+
+    The nearest existing folder above ``out`` must be a folder in which a
+    folder can be made now (checked by making and removing one), so that an
+    unwritable place is refused before any method runs.
+    """
     if out.exists():
         raise StudyError(f"{out} already exists; choose another --out or remove it first")
     for parent in out.absolute().parents:
         if parent.exists():
             if not parent.is_dir():
                 raise StudyError(f"cannot create {out}: {parent} is a file, not a folder")
+            try:
+                remove_tree(make_staging_dir(parent, prefix=".srbench-write-test-"))
+            except OSError as exc:
+                raise StudyError(f"cannot create {out}: {parent} is not writable ({exc.strerror or exc})") from exc
             break
 
 

@@ -49,7 +49,7 @@ if TYPE_CHECKING:
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
 PROVENANCE_NAME = "srbench-upscale.json"
-DEFAULT_TILE = 128  # LR pixels per tile side
+DEFAULT_TILE = 256  # LR pixels per tile side (bench/bench_upscale.py: SRResNet, 512x512 LR on the CPU)
 DEVICES = ("auto", "cpu", "cuda")
 CHECKPOINT_SUMMARY_KEYS = ("method", "iterations", "patches_seen", "complete", "architecture", "validation",
                            "git_revision", "torch_version", "device", "checkpoint", "checkpoint_sha256",

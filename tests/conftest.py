@@ -44,3 +44,22 @@ def train_root() -> Path:
     if not (root / "t91").is_dir():
         pytest.fail(f"training data not found at {root}: set SRBENCH_TRAIN_DATA")
     return root
+
+
+@pytest.fixture()
+def unwritable_dir(tmp_path) -> Path:
+    """An existing folder in which nothing can be created: read-only for a normal user, /sys for root."""
+    if os.geteuid() != 0:
+        folder = tmp_path / "read-only"
+        folder.mkdir()
+        folder.chmod(0o555)
+        yield folder
+        folder.chmod(0o755)
+        return
+    folder = Path("/sys")
+    try:
+        (folder / "srbench-write-probe").mkdir()
+    except OSError:
+        yield folder
+        return
+    pytest.skip("no unwritable folder found for root")  # pragma: no cover

@@ -109,6 +109,21 @@ def test_create_refuses_existing_out_bad_name_and_too_many_repeats(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["taken"]  # no temp folders left behind
 
 
+def test_create_refuses_an_unwritable_out_before_any_work(tmp_path, unwritable_dir, data_root, capsys):
+    """With a data root that does not exist, the --out problem must be found before any set is read."""
+    out = unwritable_dir / "srbench-study" / "pilot"
+    with pytest.raises(StudyError, match=f"cannot create {out}: {unwritable_dir} is not writable"):
+        create_study(out, name="x", methods=["nearest"], datasets=["set5"], data_root=tmp_path / "no-data",
+                     calibration=0)
+    rc = main(["mos", "create", "--name", "x", "--methods", "nearest", "--datasets", "set5", "--calibration", "0",
+               "--data-root", str(data_root), "--out", str(out)])
+    captured = capsys.readouterr()
+    line = captured.err.strip()
+    assert rc == 2 and "\n" not in line, line
+    assert line.startswith(f"srbench mos: error: cannot create {out}: {unwritable_dir} is not writable ("), line
+    assert "set5" not in captured.err  # no progress bar: no image was read
+
+
 def test_create_checks_sets_raters_and_calibration_before_any_image_work(tmp_path):
     # The data root does not exist: each of these mistakes must be reported before any set is read.
     train = tmp_path / "train"

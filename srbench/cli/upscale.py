@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from srbench.registry import add_plugin_flag
+from srbench.upscale import DEFAULT_TILE  # imports nothing heavy
 
 EPILOG = """\
 examples:
@@ -38,8 +39,8 @@ def add_parser(subparsers) -> None:
     p.add_argument("--method", required=True, metavar="NAME", help="method name or alias, e.g. srresnet-mse, bicubic")
     p.add_argument("--out", metavar="DIR", help="output folder (default: ./upscaled-METHOD)")
     p.add_argument("--overwrite", action="store_true", help="replace outputs that exist already")
-    p.add_argument("--tile", type=_tile, default=128, metavar="PX",
-                   help="tile side in LR pixels (bounds the network's memory; default 128; 0: whole images)")
+    p.add_argument("--tile", type=_tile, default=DEFAULT_TILE, metavar="PX",
+                   help=f"tile side in LR pixels (bounds the network's memory; default {DEFAULT_TILE}; 0: whole images)")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
                    help="where networks run (default auto: CUDA when available, else the CPU)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
