@@ -140,6 +140,16 @@ main(["datasets", "list", "--data-root", sys.argv[1]])
 seen["datasets list"] = sorted(m for m in heavy if m in sys.modules)
 main(["report", "--runs", sys.argv[2], "--out", sys.argv[3]])
 seen["report"] = sorted(m for m in heavy if m in sys.modules)
+main(["datasets", "verify", "--datasets", "set5", "--data-root", sys.argv[1]])
+main(["datasets", "fetch", "--datasets", "set5", "--source", sys.argv[1], "--data-root", sys.argv[3] + "-data",
+      "--no-progress"])
+seen["datasets verify, fetch"] = sorted(m for m in heavy if m in sys.modules)
+for command in (["run"], ["upscale"], ["train"], ["mos", "create"], ["report"], ["datasets", "fetch"]):
+    try:
+        main([*command, "--help"])
+    except SystemExit:
+        pass
+seen["--help"] = sorted(m for m in heavy if m in sys.modules)
 print(json.dumps(seen))
 """
 
@@ -151,7 +161,8 @@ def test_version_list_methods_datasets_and_report_do_not_import_torch(tmp_path, 
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     seen = json.loads(proc.stdout.strip().splitlines()[-1])
-    assert seen == {"--version": [], "list_methods": [], "datasets list": [], "report": []}
+    assert seen == {"--version": [], "list_methods": [], "datasets list": [], "report": [],
+                    "datasets verify, fetch": [], "--help": []}
 
 
 def test_startup_benchmark_smoke():

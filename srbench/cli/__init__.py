@@ -10,30 +10,34 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 from srbench import __version__
 from srbench.errors import SrbenchError
 
-SUBCOMMAND_MODULES = (
-    "srbench.cli.run",
-    "srbench.cli.upscale",
-    "srbench.cli.datasets",
-    "srbench.methods.cli_train",
-    "srbench.cli.report",
-    "srbench.mos_app.cli",
-)
+SUBCOMMANDS = {
+    "run": "srbench.cli.run",
+    "upscale": "srbench.cli.upscale",
+    "datasets": "srbench.cli.datasets",
+    "train": "srbench.methods.cli_train",
+    "report": "srbench.cli.report",
+    "mos": "srbench.mos_app.cli",
+}
+SUBCOMMAND_MODULES = tuple(SUBCOMMANDS.values())
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The ``srbench`` parser with every subcommand, or only the subcommand ``only`` (faster start)."""
     parser = argparse.ArgumentParser(
         prog="srbench",
         description="Reproducible 4x super-resolution benchmark and MOS study toolkit (SRGAN re-creation).",
     )
     parser.add_argument("--version", action="version", version=f"srbench {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for module_name in SUBCOMMAND_MODULES:
-        importlib.import_module(module_name).add_parser(subparsers)
+    for name, module_name in SUBCOMMANDS.items():
+        if only is None or name == only:
+            importlib.import_module(module_name).add_parser(subparsers)
     return parser
 
 
@@ -43,7 +47,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"srbench {__version__}")
         return 0
     try:
-        parser = build_parser()  # imports every subcommand: Ctrl-C may land here
+        # a known subcommand first: only its module is imported (Ctrl-C may land here)
+        parser = build_parser(argv[0] if argv and argv[0] in SUBCOMMANDS else None)
         args = parser.parse_args(argv)
     except KeyboardInterrupt:
         print("srbench: interrupted", file=sys.stderr)
@@ -53,6 +58,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         return int(args.func(args) or 0)
+    except BrokenPipeError:  # the reader went away (srbench run --list-methods | head): stop quietly
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # so that flushing stdout at exit does not fail again
+        return 1
     except SrbenchError as exc:
         print(f"srbench {args.command}: error: {exc}", file=sys.stderr)
         _print_notes(exc)
