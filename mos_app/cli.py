@@ -201,6 +201,8 @@ def _export(args: argparse.Namespace) -> int:
 
     study = load_study(args.study, verify=False)
     db = Path(args.db) if args.db else study.root / DB_NAME
+    if db.is_dir():
+        raise StudyError(f"--db {db} is a folder; give the answer file, e.g. {db / DB_NAME}")
     if not db.is_file():
         raise StudyError(f"no answer database at {db} (nobody has rated yet, or pass --db)")
     n = Store(db, read_only=True).export_csv(args.out, study.name)

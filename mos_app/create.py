@@ -259,6 +259,9 @@ def create_study(
         raise StudyError("--calibration must be >= 0")
     if not methods:
         raise StudyError("--methods is empty: list at least one method")
+    if all(m.strip().lower() == HR_METHOD for m in methods):
+        raise StudyError("--methods names no method besides 'hr' (the HR image is always included); "
+                         "list the methods to rate, e.g. nearest,bicubic")
     # cheap checks first, so that a typo does not cost a full run of every method
     if not NAME_RE.fullmatch(name):
         raise StudyError(f"invalid study name {name!r}: use 1-32 letters, digits, '_' or '-'")

@@ -18,6 +18,10 @@ class ImageError(DataError):
     """A single image file is unreadable, truncated or of an unsupported kind."""
 
 
+class UnknownMethod(SrbenchError):
+    """A method name that is not registered (the message lists the names one can use)."""
+
+
 class MethodUnavailable(SrbenchError):
     """A registered method cannot run here (for example: no checkpoint)."""
 

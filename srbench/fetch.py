@@ -272,6 +272,9 @@ def open_source(text: str | None, scratch: Path, datasets: list[str], timeout: f
         local = scratch / name
         download(text, local, timeout, progress)
         return archive_source(local, scratch, datasets, text)
+    scheme = urllib.parse.urlsplit(text).scheme
+    if "://" in text and scheme not in ("file",):
+        raise DataError(f"--source {text}: {scheme}:// is not supported; give an http(s) URL, a folder or an archive")
     path = Path(text).expanduser()
     if path.is_dir():
         return DirSource(path)
@@ -317,6 +320,8 @@ def fetch_datasets(
     if not (isinstance(timeout, (int, float)) and math.isfinite(timeout) and timeout > 0):
         raise DataError(f"--timeout must be a positive number of seconds, got {timeout!r}")
     root, origin = data_root_choice(data_root)
+    if root.exists() and not root.is_dir():
+        raise DataError(f"the data root {root} (from {origin}) is a file; give a folder to install the sets into")
     say = log or (lambda msg: None)
     results = []
     created = not root.exists()

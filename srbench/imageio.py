@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import os
 import struct
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -69,9 +70,11 @@ def read_image(path: str | os.PathLike) -> tuple[np.ndarray, bool]:
             "sample (convert it explicitly, e.g. with ImageMagick '-depth 8')"
         )
     try:
-        with Image.open(path) as im:
-            im.load()
-            return _to_rgb(im, path)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # large, below the hard limit
+            with Image.open(path) as im:
+                im.load()
+                return _to_rgb(im, path)
     except UnidentifiedImageError as exc:
         raise ImageError(f"{path}: not an image file Pillow can read") from exc
     except Image.DecompressionBombError as exc:
@@ -98,8 +101,10 @@ def probe_image(path: str | os.PathLike) -> tuple[int, int, str]:
         raise ImageError(f"{path}: {depth}-bit PNG is not supported; images must be 8 bit per sample "
                          "(convert it explicitly, e.g. with ImageMagick '-depth 8')")
     try:
-        with Image.open(path) as im:
-            width, height, mode = im.width, im.height, im.mode
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path) as im:
+                width, height, mode = im.width, im.height, im.mode
     except UnidentifiedImageError as exc:
         raise ImageError(f"{path}: not an image file Pillow can read") from exc
     except Image.DecompressionBombError as exc:

@@ -41,7 +41,7 @@ import sys
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable, Iterable, Mapping, Sequence
 
-from srbench.errors import SrbenchError
+from srbench.errors import SrbenchError, UnknownMethod
 
 if TYPE_CHECKING:
     import numpy as np
@@ -238,6 +238,8 @@ def register_family(prefix: str, factory: Callable[..., Method] | str, **metadat
 
 # ---------------------------------------------------------------- loading
 def _import_plugin(module: str, origin: str) -> None:
+    if not module.strip():
+        raise SrbenchError(f"an empty plugin module name ({origin}); give an importable module, e.g. my_sr_methods")
     try:
         importlib.import_module(module)
     except SrbenchError:
@@ -316,7 +318,7 @@ def canonical_name(name: str) -> str:
         return text
     key = _ALIASES.get(text.lower(), text.lower())
     if key not in _METHODS:
-        raise SrbenchError(f"unknown method {name!r}; {known_names()}")
+        raise UnknownMethod(f"unknown method {name!r}; {known_names()}")
     return key
 
 

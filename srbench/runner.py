@@ -45,7 +45,7 @@ from tqdm import tqdm
 from srbench import provenance, registry
 from srbench.atomicio import write_atomic
 from srbench.data import BenchImage, load_dataset, normalize_dataset_name
-from srbench.errors import MissingOutput, SrbenchError
+from srbench.errors import MissingOutput, SrbenchError, UnknownMethod
 from srbench.imageio import write_png
 from srbench.metrics import PROTOCOLS, evaluate_protocols
 from srbench.paths import RUNS_DIR
@@ -93,8 +93,8 @@ def select_methods(requested: list[str], settings: Mapping | None = None) -> tup
             continue
         try:
             names.append((registry.canonical_name(name), True))
-        except SrbenchError as exc:
-            raise SrbenchError(f"{exc}; or 'all' (every method that can run here)") from None
+        except UnknownMethod as exc:
+            raise UnknownMethod(f"{exc}; or 'all' (every method that can run here)") from None
     settings = dict(settings or {})
     used: set[str] = set()
     seen = set()

@@ -7,7 +7,9 @@ RGBA, 16-bit: made in tmp_path from those files). Outputs go to tmp_path only.
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import signal
 import sys
 from pathlib import Path
 
@@ -15,7 +17,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from srbench import get_method
+from srbench import Method, get_method, register_method, registry
 from srbench.cli import main as cli_main
 from srbench.errors import SrbenchError
 from srbench.imageio import read_image
@@ -226,3 +228,33 @@ def test_upscale_benchmark_smoke(tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "tiled" in proc.stdout and "untiled" in proc.stdout and "peak RSS" in proc.stdout
     assert "load average" in proc.stdout
+
+
+class _TermAt(Method):
+    """SYNTHETIC: nearest neighbour that sends SIGTERM to its own process at the image named ``at``."""
+
+    name = "synthetic-term-at-b"
+
+    def upscale(self, lr, *, dataset="", name=""):
+        if name == "b.png":
+            os.kill(os.getpid(), signal.SIGTERM)
+        return get_method("nearest").upscale(lr, dataset=dataset, name=name)
+
+
+def test_sigterm_mid_run_says_what_was_written(lr_dir, tmp_path, capsys):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for name in ("a.png", "b.png", "c.png"):
+        shutil.copy(lr_dir / "bird.png", folder / name)
+    register_method("synthetic-term-at-b", _TermAt, description="SYNTHETIC")
+    try:
+        rc = cli_main(["upscale", str(folder), "--method", "synthetic-term-at-b", "--out", str(tmp_path / "o"),
+                       "--no-progress"])
+    finally:
+        registry._unregister("synthetic-term-at-b")
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 143 and err[0] == "srbench upscale: terminated", err
+    assert err[1] == (f"  1 of 3 image(s) were written to {tmp_path / 'o'} before it stopped (each complete; listed in "
+                      f"{tmp_path / 'o' / PROVENANCE_NAME}, marked \"complete\": false)")
+    assert sorted(p.name for p in (tmp_path / "o").iterdir()) == ["a.png", PROVENANCE_NAME]
+    assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL  # the handler is put back

@@ -9,8 +9,10 @@ clear line on stderr with exit status 2.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import os
+import signal
 import sys
 
 from srbench import __version__
@@ -57,7 +59,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
-        return int(args.func(args) or 0)
+        with _sigterm_as_interrupt():
+            return int(args.func(args) or 0)
     except BrokenPipeError:  # the reader went away (srbench run --list-methods | head): stop quietly
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())  # so that flushing stdout at exit does not fail again
@@ -67,9 +70,32 @@ def main(argv: list[str] | None = None) -> int:
         _print_notes(exc)
         return 2
     except KeyboardInterrupt as exc:
-        print(f"srbench {args.command}: interrupted", file=sys.stderr)
+        terminated = isinstance(exc, Terminated)
+        print(f"srbench {args.command}: {'terminated' if terminated else 'interrupted'}", file=sys.stderr)
         _print_notes(exc)
-        return 130
+        return 143 if terminated else 130
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (``kill``, ``timeout``, a job scheduler), handled like Ctrl-C: commands clean up and say what they left."""
+
+
+def _raise_terminated(signum, frame) -> None:
+    raise Terminated()
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt():
+    """While a command runs, SIGTERM raises :class:`Terminated` (commands may install their own handler)."""
+    try:
+        previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    except ValueError:  # not the main thread
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _print_notes(exc: BaseException) -> None:

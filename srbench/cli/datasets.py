@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from srbench.data import DATASETS, data_root_choice, resolve_data_root
+from srbench.errors import DataError
 from srbench.fetch import (
     DEFAULT_TIMEOUT_S,
     fetch_datasets,
@@ -120,6 +121,8 @@ def _verify(args: argparse.Namespace) -> int:
 
 def _list(args: argparse.Namespace) -> int:
     root, origin = data_root_choice(args.data_root)
+    if root.exists() and not root.is_dir():
+        raise DataError(f"data root {root} (from {origin}) is a file, not a folder holding set5/, set14/, bsd100/")
     exists = root.is_dir()
     print(f"data root: {root} (from {origin}){'' if exists else ' - does not exist yet'}")
     print(f"{'set':8s} {'images':>6s} {'MB':>6s}  state")
