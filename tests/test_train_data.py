@@ -29,12 +29,26 @@ def test_manifest_hash_tracks_names_and_bytes(train_root, tmp_path):
     for p in src:
         shutil.copy(p, copy / p.name)
     original = [f for f in list_training_files([train_root / "t91"]) if f.relpath in {p.name for p in src}]
-    h = manifest_sha256(list_training_files([copy]))
-    assert h == manifest_sha256(original)
-    (copy / src[0].name).write_bytes((copy / src[0].name).read_bytes() + b"\0")  # one changed byte
-    assert manifest_sha256(list_training_files([copy])) != h
-    (copy / src[1].name).rename(copy / ("z" + src[1].name))  # a renamed file
-    assert manifest_sha256(list_training_files([copy])) not in (h,)
+    h_copy = manifest_sha256(list_training_files([copy]))
+    assert h_copy == manifest_sha256(original)
+
+    first = copy / src[0].name
+    first.write_bytes(first.read_bytes() + b"\0")  # one byte more in one file
+    h_bytes = manifest_sha256(list_training_files([copy]))
+    assert h_bytes != h_copy
+
+    # Each check below compares with the hash just before that one change, so only the file name
+    # (or the folder name) differs: a hash over the contents alone passes every check above and
+    # fails each of these.
+    second = copy / src[1].name
+    second.rename(copy / ("z" + src[1].name))  # same bytes, another file name
+    h_renamed = manifest_sha256(list_training_files([copy]))
+    assert h_renamed != h_bytes
+    (copy / ("z" + src[1].name)).rename(second)  # renamed back: the name was all that changed
+    assert manifest_sha256(list_training_files([copy])) == h_bytes
+
+    moved = copy.rename(tmp_path / "a" / "t92")  # same files, another folder name
+    assert manifest_sha256(list_training_files([moved])) != h_bytes
 
 
 def test_missing_or_empty_folder_is_a_clear_error(tmp_path):
