@@ -46,6 +46,18 @@ def train_root() -> Path:
     return root
 
 
+@pytest.fixture(scope="session")
+def reference_root(data_root) -> Path:
+    """``../shared/reference`` (the paper's tables, protocol notes): ``$SRBENCH_REFERENCE``, else the
+    ``reference/`` folder two levels above the benchmark data root, else next to the checkout."""
+    candidates = [Path(os.environ["SRBENCH_REFERENCE"])] if os.environ.get("SRBENCH_REFERENCE") else []
+    candidates += [data_root.parent.parent / "reference", PROJECT_ROOT.parent / "shared" / "reference"]
+    for root in candidates:
+        if (root / "paper_tables.csv").is_file():
+            return root.resolve()
+    pytest.fail(f"reference files not found (looked in {', '.join(map(str, candidates))}): set SRBENCH_REFERENCE")
+
+
 @pytest.fixture()
 def unwritable_dir(tmp_path) -> Path:
     """An existing folder in which nothing can be created: read-only for a normal user, /sys for root."""

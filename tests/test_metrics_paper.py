@@ -449,3 +449,17 @@ def test_paper_values_are_read_from_the_packaged_table():
     assert 20 < psnr < 40 and 0 < ssim < 1
     with pytest.raises(SrbenchError, match="no row for lanczos"):
         paper_psnr_ssim("lanczos", "set5")
+
+
+def test_packaged_paper_table_equals_the_shared_reference(reference_root):
+    """Every cell of ``srbench/data/paper_tables.csv`` as srbench reads it equals the reference copy
+    (``../shared/reference/paper_tables.csv``, transcribed from the paper), read here by pandas."""
+    import pandas as pd
+
+    reference = pd.read_csv(reference_root / "paper_tables.csv")
+    expected = {
+        (int(row.table), row.dataset, row.method): {"psnr": row.psnr, "ssim": row.ssim, "mos": row.mos}
+        for row in reference.itertuples()
+    }
+    assert len(expected) == len(reference) == 37  # no repeated cell; Table 1: 2 sets x 5 methods, Table 2: 3 x 9 rows (HR included)
+    assert load_paper_values() == expected  # exact: both are the printed decimals parsed as floats
