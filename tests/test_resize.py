@@ -21,19 +21,21 @@ from srbench.resize_torch import imresize as imresize_torch
 
 @pytest.mark.parametrize("dataset", DATASETS)
 def test_recreates_shipped_lr_files(data_root, dataset):
-    # Measured: every pixel of all 119 LR files is reproduced exactly (max difference 0).
-    # The margin below only allows for a floating-point tie rounding the other way.
-    total = same = 0
-    worst = 0
+    """Every pixel of every shipped LR file (119 files) is reproduced exactly: margin 0.
+
+    Measured: maximum difference 0 on all sets. Among the ~18 million values
+    before rounding (both passes) 5,612 are exact .5 ties, and MATLAB rounded
+    all of them the way ``_round_uint8`` does. The sums are a sparse CSR
+    product in float64 with a fixed tap order (no BLAS, no threads), so they
+    are the same bits on every IEEE-754 machine: any nonzero difference means
+    the weights, their order or the rounding changed, and a tolerance would
+    only hide that.
+    """
     for image in load_dataset(dataset, data_root, verify=False):
         lr = imresize(image.hr, 1 / 4)
         assert lr.dtype == np.uint8 and lr.shape == image.lr.shape
         diff = np.abs(lr.astype(np.int16) - image.lr.astype(np.int16))
-        total += diff.size
-        same += int((diff == 0).sum())
-        worst = max(worst, int(diff.max()))
-    assert same / total >= 0.9999, f"{dataset}: only {same / total:.4%} of LR pixels reproduced"
-    assert worst <= 1, f"{dataset}: an LR pixel differs by {worst} levels"
+        assert diff.max() == 0, f"{dataset}/{image.name}: {int((diff > 0).sum())} LR pixels differ, by up to {diff.max()}"
 
 
 def test_bicubic_4x_weights_are_keys_a_minus_half():
