@@ -22,7 +22,19 @@ from srbench.errors import SrbenchError
 from srbench.runner import PER_IMAGE_COLUMNS, format_summary, parse_list, run_benchmark
 
 
+# Values measured by tools outside srbench, for the cells test_run_writes_exact_tables checks:
+# Set5 baby.png nearest, paper protocol, printed by the daala tools (tests/test_metrics_paper.py's
+# DAALA_TOOL_ANCHORS) and the matlab-protocol Set5 means in ../shared/reference/protocols.md
+# (checked against SelfExSR's per-image MATLAB results).
+DAALA_BABY_NEAREST = (29.196954625114, 0.853307932734)
+MATLAB_SET5_MEANS = {"nearest": (26.250, 0.7372), "bicubic": (28.419, 0.8102)}
+
+
 def test_run_writes_exact_tables(data_root, tmp_path):
+    from srbench.data import load_dataset
+    from srbench.methods import get_method
+    from srbench.metrics import evaluate
+
     out = tmp_path / "run"
     result = run_benchmark(["nn", "bicubic"], ["Set5"], data_root=data_root, out_dir=out, progress=False)
     header = (out / "per_image.csv").read_text().splitlines()[0]
@@ -32,13 +44,35 @@ def test_run_writes_exact_tables(data_root, tmp_path):
     assert len(per_image) == 5 * 2 * 2  # images x methods x protocols
     assert set(per_image.method) == {"nearest", "bicubic"}  # alias resolved
     assert set(per_image.dataset) == {"set5"}
-    assert "baby.png" in set(per_image.image)
     assert not (out / "per_image.csv.partial").exists()
+
+    # Every row holds the value of ITS image, method and protocol: measured again here, one image at
+    # a time, outside the runner (its rows are written by worker processes in completion order).
+    # The CSV prints 6 decimals, so it is within 5e-7 of the full-precision value; margin 1e-6.
+    rows = per_image.set_index(["image", "method", "protocol"])
+    assert rows.index.is_unique
+    for image in load_dataset("set5", data_root):
+        for method in ("nearest", "bicubic"):
+            sr = get_method(method).upscale(image.lr, dataset="set5", name=image.name)
+            for protocol in ("paper", "matlab"):
+                psnr, ssim = evaluate(sr, image.hr, protocol=protocol, is_gray=image.is_gray)
+                row = rows.loc[(image.name, method, protocol)]
+                assert (row.psnr, row.ssim) == pytest.approx((psnr, ssim), abs=1e-6), (image.name, method, protocol)
+    baby = rows.loc[("baby.png", "nearest", "paper")]
+    assert (baby.psnr, baby.ssim) == pytest.approx(DAALA_BABY_NEAREST, abs=1e-6)
+
     summary = pd.read_csv(out / "summary.csv")
     assert len(summary) == 2 * 2
-    mean = per_image[(per_image.method == "bicubic") & (per_image.protocol == "paper")].psnr.mean()
-    row = summary[(summary.method == "bicubic") & (summary.protocol == "paper")].iloc[0]
-    assert row.psnr == pytest.approx(mean, abs=1e-5) and row.n == row.n_expected == 5
+    assert (summary.n == 5).all() and (summary.n_expected == 5).all()
+    for (method, protocol), group in per_image.groupby(["method", "protocol"]):
+        row = summary[(summary.method == method) & (summary.protocol == protocol)].iloc[0]
+        # means of the full-precision values, printed to 6 decimals: 1e-6 covers both roundings
+        assert (row.psnr, row.ssim) == pytest.approx((group.psnr.mean(), group.ssim.mean()), abs=1e-6)
+    for method, (psnr, ssim) in MATLAB_SET5_MEANS.items():
+        row = summary[(summary.method == method) & (summary.protocol == "matlab")].iloc[0]
+        # protocols.md's acceptance (per image within 0.005 dB of MATLAB), as in test_metrics_matlab;
+        # measured: nearest 26.2497 / 0.73717, bicubic 28.4177 / 0.81008
+        assert abs(row.psnr - psnr) <= 0.005 and abs(row.ssim - ssim) <= 0.0002, (method, row.psnr, row.ssim)
     record = json.loads((out / "run.json").read_text())
     assert record["protocols"] == ["paper", "matlab"]
     assert len(record["datasets"]["set5"]["manifest_sha256"]) == 64
@@ -54,17 +88,29 @@ def test_save_images_and_refuse_overwrite(data_root, tmp_path):
         run_benchmark(["nearest"], ["set5"], data_root=data_root, out_dir=out, progress=False)
 
 
-def test_all_lists_skipped_methods(data_root, tmp_path, capsys):
+def test_all_lists_skipped_methods(data_root, tmp_path, capsys, monkeypatch):
+    # A checkpoint folder holding only ESPCN's checkpoint: every other learned method must be skipped,
+    # whatever results/checkpoints holds today.
+    from srbench.methods import all_method_names
+    from srbench.methods.specs import TRAIN_SPECS
+
+    checkpoints = tmp_path / "checkpoints"
+    shutil.copytree(Path(__file__).resolve().parent.parent / "results" / "checkpoints" / "espcn", checkpoints / "espcn")
+    monkeypatch.setenv("SRBENCH_CHECKPOINTS", str(checkpoints))
     rc = main(["run", "--methods", "all", "--datasets", "set5", "--protocol", "matlab",
                "--data-root", str(data_root), "--out", str(tmp_path / "r"), "--no-progress"])
     assert rc == 0
     printed = capsys.readouterr().out
-    assert "nearest" in printed and "bicubic" in printed
     per_image = pd.read_csv(tmp_path / "r" / "per_image.csv")
     record = json.loads((tmp_path / "r" / "run.json").read_text())
+    learned = set(TRAIN_SPECS)
+    assert {"srcnn", "srresnet-mse", "srgan-vgg54"} <= learned
+    assert set(record["skipped"]) == learned - {"espcn"}
+    assert set(per_image.method) == set(all_method_names()) - set(record["skipped"])
+    assert {"nearest", "bicubic", "espcn"} <= set(per_image.method)
     for name, reason in record["skipped"].items():
+        assert reason.startswith(f"no checkpoint at {checkpoints / name / 'model.safetensors'}"), reason
         assert f"skipped {name}: {reason}" in printed
-        assert name not in set(per_image.method)
 
 
 @pytest.mark.parametrize(
