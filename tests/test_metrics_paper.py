@@ -9,7 +9,7 @@ Three kinds of checks:
 * on the real benchmark files: per-image anchors measured with the daala tools
   themselves (built from xiph/daala at 694d4ce, run as ``png2y4m``, then
   ``dump_psnr -y`` / ``dump_ssim -r -y`` with their ``Total`` lines printed to
-  12 decimals) and the SRGAN paper's Table 2 set means.
+  12 decimals; full provenance above DAALA_TOOL_ANCHORS) and the SRGAN paper's Table 2 set means.
 """
 
 from __future__ import annotations
@@ -384,6 +384,22 @@ def test_evaluate_dispatches_to_paper():
 # ---------------------------------------------------------------------------
 
 # (set, image, method): (PSNR, SSIM) printed by the daala tools themselves.
+#
+# Provenance (re-derived 2026-11-30; all 16 values reproduced to the last printed digit):
+# * source: github.com/xiph/daala at commit 694d4ced7e97f349cd4f54dbfc8c8a69982a54e4
+#   (2020-07-24, "Move EXTRA_OPTS after QSTR in rd_collect_vtm.sh", the repository's last commit);
+# * one local edit, for the digits only: the luma-only "Total:" printf of tools/dump_psnr.c
+#   ("%-7G") and of tools/dump_ssim.c ("%-8G") changed to "%.12f"; stock tools print the same
+#   values to 6 significant digits (29.197 / 0.853308 for baby);
+# * build: ./autogen.sh && ./configure --disable-player --disable-unit-tests &&
+#   make tools/png2y4m tools/dump_psnr tools/dump_ssim (gcc 12.2.0, CFLAGS "-g -O2" from configure,
+#   libpng 1.6.39, libogg 1.3.5, Debian 12, x86-64);
+# * inputs: SR = the method's 4x output (nearest: each LR pixel repeated 4x4; bicubic: srbench's
+#   MATLAB-compatible bicubic, as upscale() below), HR = the shipped HR file; both cropped by
+#   4 pixels on every side (img[4:-4, 4:-4]) and written as 8-bit PNG (bridge.png's gray HR gives
+#   the same .y4m whether written as gray or as RGB);
+# * commands, per case: png2y4m -o sr.y4m sr.png; png2y4m -o hr.y4m hr.png (defaults: 4:2:0,
+#   dither on); dump_psnr -y sr.y4m hr.y4m; dump_ssim -r -y sr.y4m hr.y4m; the "Total:" lines.
 DAALA_TOOL_ANCHORS = {
     ("set5", "baby.png", "nearest"): (29.196954625114, 0.853307932734),
     ("set5", "butterfly.png", "bicubic"): (22.062245963306, 0.728008614307),
