@@ -5,7 +5,10 @@ inference does not depend on their values. Prints the seconds per image and
 for the whole set, for the plain (NCHW) and channels_last memory layouts, and
 the CPU time used (steadier than wall time on a shared machine).
 
-    python bench/bench_inference_cpu.py [--data-root DIR] [--threads N] [--repeats R]
+    python bench/bench_inference_cpu.py [--data-root DIR] [--threads N] [--repeats R] [--smoke]
+
+``--smoke`` times a tiny SRResNet (1 block, 8 channels) on Set5's smallest
+image once (a test runs it so the script cannot rot; its figures mean nothing).
 """
 
 from __future__ import annotations
@@ -48,14 +51,20 @@ def main() -> int:
     parser.add_argument("--data-root", help="folder holding set5/ (default: $SRBENCH_DATA, else the cache)")
     parser.add_argument("--threads", type=int, default=os.cpu_count(), help="torch intra-op threads (default: all cores)")
     parser.add_argument("--repeats", type=int, default=2, help="passes over the set; the best is reported (default 2)")
+    parser.add_argument("--smoke", action="store_true", help="tiny network, smallest image, one pass (self-check)")
     args = parser.parse_args()
 
     torch.set_num_threads(max(1, args.threads))
     images = load_dataset("set5", resolve_data_root(args.data_root))
     torch.manual_seed(0)
-    model = build_srresnet().eval()
+    if args.smoke:
+        images = [min(images, key=lambda im: im.lr.size)]
+        model, args.repeats = build_srresnet(num_blocks=1, channels=8).eval(), 1
+    else:
+        model = build_srresnet().eval()
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, Set5 ({len(images)} images), "
-          f"SRResNet {sum(p.numel() for p in model.parameters()):,} parameters, random weights")
+          f"SRResNet {sum(p.numel() for p in model.parameters()):,} parameters, random weights"
+          + (" (smoke: figures mean nothing)" if args.smoke else ""))
     with torch.inference_mode():  # warm-up (allocator, kernels)
         model(torch.rand(1, 3, 32, 32))
     for layout in ("contiguous", "channels_last"):

@@ -1,13 +1,14 @@
 """Time the ``paper`` metric protocol and compare its set means with the SRGAN paper.
 
-    python bench/bench_paper_metric.py [--data-root DIR] [--methods nearest,bicubic]
+    python bench/bench_paper_metric.py [--data-root DIR] [--methods nearest,bicubic] [--smoke]
 
 For each method: upscales every LR image of set5, set14 and bsd100 (outside
 the timing), then times ``srbench.metrics.paper.psnr_ssim`` on all pairs and
 prints per-set means next to the paper's Table 2 with the deviation, and the
 wall and process CPU seconds (CPU time is steadier on a shared machine). The
 first method also pays the one-time dither set-up and the HR Y' planes,
-which later methods take from the memo.
+which later methods take from the memo. ``--smoke`` measures Set5's first
+image (baby.png) only (a test runs it so the script cannot rot).
 """
 
 from __future__ import annotations
@@ -31,9 +32,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data-root", help="folder with set5/, set14/, bsd100/ (default: $SRBENCH_DATA)")
     parser.add_argument("--methods", default="nearest,bicubic", help="comma-separated registry names")
+    parser.add_argument("--smoke", action="store_true", help="Set5's first image only (self-check)")
     args = parser.parse_args()
     root = resolve_data_root(args.data_root)
-    sets = {name: load_dataset(name, root) for name in DATASETS}
+    if args.smoke:
+        sets = {"set5": load_dataset("set5", root)[:1]}
+    else:
+        sets = {name: load_dataset(name, root) for name in DATASETS}
     published = load_paper_values()  # (table, dataset, method) -> psnr/ssim/mos
     grand_wall = grand_cpu = 0.0
     for name in args.methods.split(","):
