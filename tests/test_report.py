@@ -1,8 +1,9 @@
 """`srbench report` from hand-made SYNTHETIC run folders (tests/fixtures/report) and SYNTHETIC ratings.
 
 Golden files: tests/golden/report_*/. After an intended change of the
-output, regenerate them with ``SRBENCH_UPDATE_GOLDEN=1 pytest tests/test_report.py``
-and review the diff.
+output, regenerate them with ``python tests/regenerate_goldens.py`` and review
+the diff; the tests only compare (no environment variable makes them rewrite
+their own expectations).
 """
 
 from __future__ import annotations
@@ -10,8 +11,9 @@ from __future__ import annotations
 import csv
 import hashlib
 import os
-import shutil
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -83,14 +85,15 @@ def without_ratings(tmp_path_factory) -> Path:
     return out
 
 
+GOLDEN_FILES = ("table1.md", "table1.tex", "table2.md", "table2.tex")
+
+
 def check_golden(out: Path, name: str) -> None:
-    golden = GOLDEN / name
-    if os.environ.get("SRBENCH_UPDATE_GOLDEN"):
-        golden.mkdir(parents=True, exist_ok=True)
-        for f in ("table1.md", "table1.tex", "table2.md", "table2.tex"):
-            shutil.copyfile(out / f, golden / f)
-    for f in ("table1.md", "table1.tex", "table2.md", "table2.tex"):
-        assert (out / f).read_text() == (golden / f).read_text(), f"{f} differs from tests/golden/{name}/{f}"
+    """Compare only: goldens are written by ``python tests/regenerate_goldens.py``, never by a test run."""
+    for f in GOLDEN_FILES:
+        assert (out / f).read_text() == (GOLDEN / name / f).read_text(), (
+            f"{f} differs from tests/golden/{name}/{f}; if the change is intended, run "
+            "'python tests/regenerate_goldens.py' and review the diff")
 
 
 def read_table_csv(out: Path, number: int) -> pd.DataFrame:
@@ -109,6 +112,17 @@ def test_golden_tables_with_synthetic_ratings(with_ratings):
 
 def test_golden_tables_without_ratings(without_ratings):
     check_golden(without_ratings, "report_without_ratings")
+
+
+@pytest.mark.slow
+def test_golden_regeneration_command_rebuilds_the_committed_goldens(tmp_path):
+    """``python tests/regenerate_goldens.py`` (the only writer of goldens) reproduces them exactly."""
+    proc = subprocess.run([sys.executable, str(HERE / "regenerate_goldens.py"), "--golden-dir", str(tmp_path)],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    for name in ("report_with_ratings", "report_without_ratings"):
+        for f in GOLDEN_FILES:
+            assert (tmp_path / name / f).read_bytes() == (GOLDEN / name / f).read_bytes(), (name, f)
 
 
 def test_metric_means_trace_to_per_image_rows(with_ratings):
@@ -201,6 +215,37 @@ def test_byte_deterministic(with_ratings, tmp_path):
     assert names == sorted(p.name for p in again.iterdir())
     for name in names:  # text and the PNG/PDF (their date/version metadata is stripped)
         assert (again / name).read_bytes() == (with_ratings / name).read_bytes(), name
+
+
+def _report_process(out: Path, runs: list[Path], ratings: Path, *, hash_seed: str, tz: str) -> subprocess.Popen:
+    """``srbench report`` in a fresh interpreter with its own hash seed and time zone, from ``out``'s parent."""
+    env = {**os.environ, "PYTHONHASHSEED": hash_seed, "TZ": tz, "MPLBACKEND": "Agg"}
+    out.parent.mkdir(parents=True)
+    return subprocess.Popen([sys.executable, "-m", "srbench", "report", "--runs", *map(str, runs), "--ratings",
+                             str(ratings), "--out", str(out)], env=env, cwd=out.parent, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+
+@pytest.mark.slow
+def test_byte_deterministic_across_processes(with_ratings, tmp_path):
+    """Every output file, figures and statistics CSVs included, is the same bytes when built by two
+    separate processes (different hash seeds, time zones, run order and working folders) as in-process.
+
+    The in-process test above cannot see anything that varies per interpreter: set iteration order
+    of strings (salted hash), the time zone, matplotlib's per-process state."""
+    ratings = write_ratings(tmp_path / "synthetic_ratings.csv")  # SYNTHETIC ratings
+    a, b = tmp_path / "a" / "out", tmp_path / "b" / "out"
+    procs = [_report_process(a, RUNS, ratings, hash_seed="1", tz="UTC"),
+             _report_process(b, RUNS[::-1], ratings, hash_seed="2", tz="Pacific/Kiritimati")]  # UTC+14
+    for proc in procs:
+        _, err = proc.communicate(timeout=300)
+        assert proc.returncode == 0, err[-2000:]
+    names = sorted(p.name for p in with_ratings.iterdir())
+    assert {"figure5.png", "figure5.pdf", "figure5.csv", "significance.csv", "mos.csv", "screening.csv",
+            "table1.csv", "table2.csv", "report.md"} <= set(names)
+    assert names == sorted(p.name for p in a.iterdir()) == sorted(p.name for p in b.iterdir())
+    for name in names:
+        assert (a / name).read_bytes() == (b / name).read_bytes() == (with_ratings / name).read_bytes(), name
 
 
 def test_other_protocol_never_mixed(tmp_path):
