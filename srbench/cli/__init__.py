@@ -2,8 +2,9 @@
 
 Each subcommand lives in its own module exposing ``add_parser(subparsers)``;
 the parser it adds sets ``func`` (called with the parsed arguments, returning
-an exit status). Errors derived from :class:`SrbenchError` are printed as one
-clear line on stderr with exit status 2.
+an exit status). Errors derived from :class:`SrbenchError`, and any
+``OSError`` a command meets, are printed as one clear line on stderr with
+exit status 2.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import signal
 import sys
 
 from srbench import __version__
-from srbench.errors import SrbenchError
+from srbench.errors import SrbenchError, describe_os_error
 
 SUBCOMMANDS = {
     "run": "srbench.cli.run",
@@ -67,6 +68,10 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except SrbenchError as exc:
         print(f"srbench {args.command}: error: {exc}", file=sys.stderr)
+        _print_notes(exc)
+        return 2
+    except OSError as exc:  # the file system failed where no layer expected it: one line, no traceback
+        print(f"srbench {args.command}: error: {describe_os_error(exc)}", file=sys.stderr)
         _print_notes(exc)
         return 2
     except KeyboardInterrupt as exc:
