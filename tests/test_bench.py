@@ -27,6 +27,7 @@ SMOKE_TESTED_ELSEWHERE = {
     "subject_model_study.py": "test_subject_model.py",
     "bench_niqe.py": "test_niqe.py",
     "bench_startup.py": "test_registry.py",
+    "bench_mos_latency.py": "test_mos_browser.py",
 }
 SMOKE_TESTED_HERE = ("bench_inference_cpu.py", "bench_paper_metric.py", "bench_run.py")
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 import csv
 import io
 import multiprocessing
+import os
 import sqlite3
+import sys
 import threading
 
 import pytest
@@ -296,3 +298,80 @@ def test_sessions_misses_viewing_and_secret(tmp_path):
     with sqlite3.connect(tmp_path / "r.sqlite") as conn:  # the answer file holds the secret, the export does not
         assert conn.execute("SELECT COUNT(*) FROM study_secrets").fetchone()[0] == 2
     assert "secret" not in store.to_csv()
+
+
+# ---------------------------------------------------------------- one Store shared as the app shares it
+# mos_app/app.py keeps ONE Store per server (st.cache_resource) and Streamlit runs every browser
+# session's script in its own thread; `srbench mos serve` may also fork. The tests above give each
+# writer its own Store; these share one.
+
+def test_one_store_shared_by_session_threads(tmp_path):
+    db = tmp_path / "ratings.sqlite"
+    store = Store(db)  # the app's single instance
+    start, end = threading.Barrier(N_THREADS), threading.Barrier(N_THREADS)
+    results: dict[str, list[bool]] = {}
+    connections: dict[str, int] = {}
+    errors: list[BaseException] = []
+
+    def session(rater: str) -> None:
+        try:
+            start.wait()
+            results[rater] = [store.record(_answer(rater, i, score=1 + i % 5)) for i in range(PER_WRITER)]
+            results[rater] += [store.record(_answer(rater, i, score=5)) for i in range(PER_WRITER)]  # replays
+            connections[rater] = id(store._conn())
+            end.wait()  # all threads alive together, so no connection object is freed and its id reused
+        except BaseException as exc:  # reported below, not lost in the thread
+            errors.append(exc)
+            start.abort()
+            end.abort()
+
+    threads = [threading.Thread(target=session, args=(f"t{k:02d}",)) for k in range(N_THREADS)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors[0]
+    for rater, res in results.items():
+        assert res == [True] * PER_WRITER + [False] * PER_WRITER, rater
+    assert len(set(connections.values())) == N_THREADS  # one connection per thread
+    rows = _count_rows(db)
+    assert len(rows) == N_THREADS * PER_WRITER  # 0 lost
+    assert len({(r, p) for r, p, _ in rows}) == len(rows)  # 0 duplicated
+    assert all(score == 1 + p % 5 for _, p, score in rows)  # no replay overwrote an answer
+
+
+def _forked_writer(store: Store, rater: str, inherited_conn_id: int, queue) -> None:
+    """Runs in a fork of the test process with the parent's Store object (not a new one)."""
+    try:
+        before = store._local.conn  # the connection object inherited from the parent
+        results = [store.record(_answer(rater, i)) for i in range(PER_WRITER)]
+        queue.put((rater, results, store._local.conn is not before and id(before) == inherited_conn_id,
+                   store._local.pid == os.getpid()))
+    except BaseException as exc:
+        queue.put((rater, repr(exc), False, False))
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="fork start method")
+def test_one_store_reopens_its_connection_after_fork(tmp_path):
+    db = tmp_path / "ratings.sqlite"
+    store = Store(db)
+    assert store.record(_answer("parent", 0))  # the parent's connection is open when it forks
+    parent_conn = store._local.conn
+    ctx = multiprocessing.get_context("fork")
+    queue = ctx.Queue()
+    procs = [ctx.Process(target=_forked_writer, args=(store, f"child{k}", id(parent_conn), queue)) for k in range(N_PROCS)]
+    for p in procs:
+        p.start()
+    parent = [store.record(_answer("parent", i)) for i in range(1, PER_WRITER)]  # while the children write
+    outs = sorted(queue.get(timeout=120) for _ in procs)
+    for p in procs:
+        p.join(timeout=60)
+        assert p.exitcode == 0
+    for rater, results, reopened, own_pid in outs:
+        assert results == [True] * PER_WRITER, (rater, results)
+        assert reopened and own_pid, rater  # the child opened its own connection
+    assert parent == [True] * (PER_WRITER - 1) and store._local.conn is parent_conn  # the parent's still works
+    rows = _count_rows(db)
+    assert len(rows) == (N_PROCS + 1) * PER_WRITER and len({(r, p) for r, p, _ in rows}) == len(rows)
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
