@@ -32,7 +32,7 @@ from mos_browser_helpers import (CHROMIUM, CHROMIUM_ARGS, INSPECT_IMAGE, TOKEN, 
 from srbench.mos_app.blind import item_token
 from srbench.mos_app.order import photo_gap, presentations, repeat_gap
 from srbench.mos_app.store import Store
-from srbench.mos_app.study import load_study
+from srbench.mos_app.study import StudySettings, load_study
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 
@@ -644,6 +644,56 @@ def test_disabled_admin_page_recommends_the_environment_variable(served, browser
         ctx.close()
     finally:
         kill_server(proc)
+
+
+# -- several raters clicking at once on one live server: nothing lost, nothing stored twice -------------
+
+RACE_RATERS = 4
+
+
+def test_several_raters_clicking_at_once_lose_and_duplicate_nothing(browser, data_root, train_root, tmp_path):
+    """4 raters, each in their own browser context, on one ``srbench mos serve``: image after image all four
+    click their score back to back (trusted mouse clicks, within a few tens of ms, so the server's session
+    threads record through the one shared Store at the same time). Every presentation of every rater is
+    stored exactly once, with the score that rater clicked."""
+    study = load_study(build_study(tmp_path / "study", data_root, train_root, n_images=5, repeats=0,
+                                   run=StudySettings(200, 100, 60.0), name="race"))
+    db = tmp_path / "ratings.sqlite"
+    proc, url = start_server(study.root, db, token=None)
+    by_sha = sha_index(study)
+    raters = [f"race{k}" for k in range(RACE_RATERS)]
+    n = len(presentations(study, raters[0]))  # 2 calibration + 10 rating presentations per rater
+    assert n == 12
+    clicked: dict[str, dict[int, int]] = {rater: {} for rater in raters}
+    contexts = [browser.new_context(viewport={"width": 1280, "height": 800}) for _ in raters]
+    try:
+        pages = [ctx.new_page() for ctx in contexts]
+        for page, rater in zip(pages, raters):
+            begin(page, url, rater)
+        for _ in range(n):
+            ready = []
+            for k, (page, rater) in enumerate(zip(pages, raters)):
+                p = wait_ready(page)
+                score = by_sha[shown_sha256(page)].anchor or 1 + (p + k) % 5  # calibration: its anchor
+                ready.append((page, rater, p, page.get_attribute(".mos-viewer", "data-rev"), score))
+            for page, rater, p, _, score in ready:  # the clicks, back to back
+                click_score(page, score)
+                clicked[rater][p] = score
+            for page, _, p, rev, _ in ready:
+                page.wait_for_function(
+                    """([p, rev]) => { const v = document.querySelector('.mos-viewer');
+                                       return !v || v.dataset.p !== String(p) || v.dataset.rev !== rev; }""",
+                    arg=[p, rev], timeout=20000)
+        for page in pages:
+            assert _wait_screen(page)[0] == "done"
+    finally:
+        for ctx in contexts:
+            ctx.close()
+        kill_server(proc)
+    for rater in raters:
+        rows = db_rows(db, rater)
+        assert len(rows) == len({p for p, _ in rows}), rater  # 0 duplicated
+        assert dict(rows) == clicked[rater] and sorted(clicked[rater]) == list(range(n)), rater  # 0 lost
 
 
 # -- click-to-next-image latency: measured by the bench script; here only its smoke run and a sanity bound --
