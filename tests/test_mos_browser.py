@@ -696,18 +696,22 @@ def test_several_raters_clicking_at_once_lose_and_duplicate_nothing(browser, dat
         assert dict(rows) == clicked[rater] and sorted(clicked[rater]) == list(range(n)), rater  # 0 lost
 
 
-# -- click-to-next-image latency: measured by the bench script; here only its smoke run and a sanity bound --
+# -- click-to-next-image latency: measured by the bench script; here only its smoke run --------------------
 
 def test_latency_bench_smoke():
     """``bench/bench_mos_latency.py --smoke`` runs end to end (own server and browser) and prints its figures.
 
-    The real figure (median < 300 ms) is the bench's job; this only guards against a broken bench or an
-    unusable app (median above 1.5 s), a bound loose enough for a loaded 2-core CI machine.
+    No timing is asserted here: the target (median < 300 ms) is the bench's figure, taken on a quiet
+    machine; under the CI's load a bound loose enough never to fail would prove nothing. What the smoke
+    run can prove is that the bench measured what it says: 3 timed ratings, ordered statistics, each a
+    real (positive) interval.
     """
     out = subprocess.run([sys.executable, str(ROOT / "bench" / "bench_mos_latency.py"), "--smoke"],
                          capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
-    m = re.search(r"latency over 3 ratings: median (\d+) ms, p90 (\d+) ms, max (\d+) ms", out.stdout)
+    m = re.search(r"latency over (\d+) ratings: median (\d+) ms, p90 (\d+) ms, max (\d+) ms \(target: median < 300 ms\)",
+                  out.stdout)
     assert m, out.stdout
+    count, median, p90, worst = map(int, m.groups())
+    assert count == 3 and 0 < median <= p90 <= worst, out.stdout
     assert "load average:" in out.stdout
-    assert int(m.group(1)) < 1500
