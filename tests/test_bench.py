@@ -22,8 +22,8 @@ BENCH = PROJECT_ROOT / "bench"
 
 # script -> the test file that runs it in smoke mode
 SMOKE_TESTED_ELSEWHERE = {
-    "gpu_lease.sh": "test_train.py",
-    "train_throughput.py": "test_train.py",
+    "gpu_lease.sh": "test_gpu_lease.py",
+    "train_throughput.py": "test_gpu_lease.py",
     "subject_model_study.py": "test_subject_model.py",
     "bench_niqe.py": "test_niqe.py",
     "bench_startup.py": "test_registry.py",
