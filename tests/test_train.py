@@ -7,6 +7,7 @@ and optimizer moments bit for bit.
 from __future__ import annotations
 
 import json
+import math
 import os
 import signal
 import subprocess
@@ -87,6 +88,41 @@ def test_two_steps_resume_two_steps_equals_four_steps(images, tmp_path, mode):
     assert side["planned_iterations"] == 4
     for key in ("git_revision", "torch_version", "device", "wall_time_s", "hyper", "config"):
         assert side[key] not in (None, "")
+
+
+def _logged_lrs(folder: Path) -> list[float]:
+    """The learning rate of every iteration, from ``metrics.jsonl`` (written with ``log_every=1``)."""
+    records = [json.loads(line) for line in (folder / "metrics.jsonl").read_text().splitlines()]
+    return [r["lr"] for r in records if r["kind"] == "train"]
+
+
+@pytest.mark.parametrize("stop_after", [4, 3], ids=["resumed-at-the-step", "step-inside-the-resumed-segment"])
+def test_resume_across_the_piecewise_lr_step_equals_the_uninterrupted_run(images, tmp_path, stop_after):
+    """ESPCN's paper schedule: lr 1e-3, divided by 10 from 2/3 of the run (here iteration 4 of 6)."""
+    common = dict(method="espcn", train_data=[str(images)], iters=6, batch=4, patch=32, device="cpu",
+                  val_data="none", progress=False, log_every=1)
+    train(TrainConfig(out=str(tmp_path / "straight"), lr=1e-3, **common))
+    first = train(TrainConfig(out=str(tmp_path / "split"), lr=1e-3, stop_after=stop_after, **common))
+    assert (first.iterations, first.stop_reason) == (stop_after, "interrupted")
+    train(TrainConfig(resume=str(tmp_path / "split"), **common))
+    paper = [1e-3] * 4 + [pytest.approx(1e-4, rel=1e-12)] * 2  # the step is really inside this run
+    assert _logged_lrs(tmp_path / "straight") == paper and _logged_lrs(tmp_path / "split") == paper
+    _same_tensors(tmp_path / "straight", tmp_path / "split", "model.safetensors")
+    _same_tensors(tmp_path / "straight", tmp_path / "split", "resume.safetensors")
+
+
+@pytest.mark.parametrize("stop_after", [2, 5], ids=["resumed-where-the-cosine-starts", "resumed-mid-cosine"])
+def test_resume_across_the_cosine_schedule_equals_the_uninterrupted_run(images, tmp_path, stop_after):
+    """--fast: 2 warm-up iterations, then cosine decay over the other 6 of 8."""
+    _run(images, tmp_path / "straight", iters=8, fast=True, warmup=2, lr=1e-3, log_every=1)
+    _run(images, tmp_path / "split", iters=8, fast=True, warmup=2, lr=1e-3, log_every=1, stop_after=stop_after)
+    _resume(tmp_path / "split", images, iters=8, log_every=1)
+    lrs = _logged_lrs(tmp_path / "straight")
+    assert _logged_lrs(tmp_path / "split") == lrs
+    assert lrs[0] < lrs[1] == lrs[2] == pytest.approx(1e-3)  # warm-up to the peak, where the cosine starts
+    assert all(a > b for a, b in zip(lrs[2:], lrs[3:])) and lrs[-1] > 1e-5  # then a strict decay above the floor
+    _same_tensors(tmp_path / "straight", tmp_path / "split", "model.safetensors")
+    _same_tensors(tmp_path / "straight", tmp_path / "split", "resume.safetensors")
 
 
 class FakeClock:
@@ -318,12 +354,13 @@ def test_a_run_saved_on_the_gpu_resumes_on_the_cpu(images, tmp_path):
 def test_srgan_starts_from_init_and_resumes_exactly(images, tmp_path):
     """SRGAN-VGG22 (random VGG via the test-only API switch): D, both optimizers and RNGs survive a resume."""
     _run(images, tmp_path / "pre", iters=1)
-    gan = dict(method="srgan-vgg22", init=str(tmp_path / "pre"), lr=1e-4, allow_random_vgg_for_tests=True)
+    gan = dict(method="srgan-vgg22", init=str(tmp_path / "pre"), lr=1e-4, allow_random_vgg_for_tests=True,
+               log_every=1)
     _run(images, tmp_path / "straight", iters=2, **gan)
     _run(images, tmp_path / "split", iters=2, stop_after=1, **gan)
     train(TrainConfig(method="srgan-vgg22", train_data=[str(images)], out=str(tmp_path / "split"),
                       resume=str(tmp_path / "split"), iters=2, device="cpu", val_data="none", progress=False,
-                      allow_random_vgg_for_tests=True))
+                      allow_random_vgg_for_tests=True, log_every=1))
     _same_tensors(tmp_path / "straight", tmp_path / "split", "model.safetensors")
     _same_tensors(tmp_path / "straight", tmp_path / "split", "resume.safetensors")
     tensors = load_file(str(tmp_path / "split" / "resume.safetensors"))
@@ -331,8 +368,16 @@ def test_srgan_starts_from_init_and_resumes_exactly(images, tmp_path):
     side = json.loads((tmp_path / "split" / "model.json").read_text())
     assert side["init"]["path"].endswith("pre/model.safetensors") and len(side["init"]["sha256"]) == 64
     assert side["random_vgg_for_tests"] is True
-    metrics = [json.loads(line) for line in (tmp_path / "split" / "metrics.jsonl").read_text().splitlines()]
-    assert metrics == [] or all("loss" in m for m in metrics)
+    # one record per iteration (log_every 1), the second written by the resumed segment: the same
+    # losses (generator total, content, adversarial, discriminator) and lr as the uninterrupted run
+    logged = {}
+    for run in ("straight", "split"):
+        records = [json.loads(line) for line in (tmp_path / run / "metrics.jsonl").read_text().splitlines()]
+        logged[run] = [{k: r[k] for k in ("step", "loss", "content", "adv", "d_loss", "lr")}
+                       for r in records if r["kind"] == "train"]
+    assert [r["step"] for r in logged["split"]] == [1, 2]
+    assert logged["split"] == logged["straight"]
+    assert all(math.isfinite(r[k]) for r in logged["split"] for k in ("loss", "content", "adv", "d_loss"))
 
 
 def test_srgan_without_srresnet_checkpoint_says_what_to_do(images, tmp_path, monkeypatch):
