@@ -91,8 +91,15 @@ def test_list_methods_names_every_method_and_why_it_cannot_run(tmp_path, capsys,
     monkeypatch.chdir(tmp_path)
     assert main(["run", "--list-methods"]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
-    listed = {line.split()[0]: line.split(None, 1)[1] for line in lines}
-    assert list(listed) == all_method_names()  # one line each, in registration order
+    # "NAME (ALIAS, ...)   STATE" per registered method, in registration order, then one line per
+    # family pattern (external:NAME=DIR, ...) and the closing 'all' line
+    names = all_method_names()
+    assert lines[-1].split()[0] == "all"
+    parsed = [re.fullmatch(r"(\S+)(?: \(([^)]*)\))? +(.*)", line).groups() for line in lines[:len(names)]]
+    listed = {name: state for name, _aliases, state in parsed}
+    assert list(listed) == names  # one line each, in registration order
+    assert dict((name, aliases) for name, aliases, _ in parsed)["nearest"] == "nn"
+    assert all(" family (" in line for line in lines[len(names):-1]) and len(lines) > len(names) + 1
     assert {name for name, state in listed.items() if state == "ready"} == {"nearest", "bicubic", "espcn"}
     for name, state in listed.items():
         if state != "ready":
