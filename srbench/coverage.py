@@ -21,7 +21,10 @@ class DatasetCoverage:
     ``expected`` is the set's image count; ``missing``, ``extra``,
     ``mis_sized`` and ``unreadable`` hold file names (or, for ``extra`` in
     the flat layout, paths relative to ``DIR``), sorted. ``mis_sized`` entries
-    read ``"NAME.png (WxH, expected WxH)"``.
+    read ``"NAME.png (WxH, expected WxH)"``. ``altered`` (methods whose files
+    are pinned by checksums, ``published:``) lists files present but not the
+    released bytes, ``"NAME.png (why)"``; they are never measured. ``note``
+    says why a set is not covered at all (e.g. not part of a release).
     """
 
     dataset: str
@@ -30,21 +33,23 @@ class DatasetCoverage:
     extra: tuple[str, ...] = ()
     mis_sized: tuple[str, ...] = ()
     unreadable: tuple[str, ...] = ()
+    altered: tuple[str, ...] = ()
+    note: str = ""
 
     @property
     def covered(self) -> int:
-        """Number of the set's images that are present (sized correctly or not)."""
-        return self.expected - len(self.missing)
+        """Number of the set's images that are present and usable as far as names go (altered ones excluded)."""
+        return self.expected - len(self.missing) - len(self.altered)
 
     @property
     def complete(self) -> bool:
-        """True when every image is present, readable and of the HR size."""
-        return not (self.missing or self.mis_sized or self.unreadable)
+        """True when every image is present, unaltered, readable and of the HR size."""
+        return not (self.missing or self.mis_sized or self.unreadable or self.altered)
 
 
 @dataclass(frozen=True)
 class CoverageReport:
-    """Coverage of the requested sets by one ``external:`` folder.
+    """Coverage of the requested sets by one ``external:`` (or ``published:``) folder.
 
     ``extra`` lists files in ``DIR`` that no requested set uses (relative to
     ``DIR``); in the flat layout only files that belong to no benchmark set at
@@ -72,12 +77,19 @@ class CoverageReport:
         for cov in self.datasets.values():
             line = f"{self.prefix}{self.method} covers {cov.covered}/{cov.expected} of {cov.dataset}"
             details = []
+            if cov.note and cov.covered == 0:  # e.g. a set the release does not hold: the reason, not 100 names
+                out.append(f"{line} ({cov.note})")
+                continue
             if cov.missing:
                 details.append("missing " + _shorten(cov.missing))
             if cov.mis_sized:
                 details.append("wrong size " + _shorten(cov.mis_sized))
             if cov.unreadable:
                 details.append("unreadable " + _shorten(cov.unreadable))
+            if cov.altered:
+                details.append("altered, not measured " + _shorten(cov.altered))
+            if cov.note:
+                details.append(cov.note)
             if details:
                 line += " (" + "; ".join(details) + ")"
             out.append(line)

@@ -54,7 +54,8 @@ class FileSpec:
     bytes: int
     width: int  # pixels
     height: int
-    source_path: str  # inside the SelfExSR repository
+    source_path: str  # inside the public source repository (SelfExSR for the benchmark sets)
+    alternatives: tuple[str, ...] = ()  # more relative paths a local folder, archive or server may use
 
     @property
     def label(self) -> str:
@@ -111,8 +112,10 @@ class Source:
 
 
 def local_candidates(spec: FileSpec) -> list[str]:
-    """Relative paths where ``spec`` may sit: srbench layout, SelfExSR layout, SelfExSR ``data/``."""
-    return [f"{spec.dataset}/{spec.path}", spec.source_path, spec.source_path.removeprefix("data/")]
+    """Relative paths where ``spec`` may sit: srbench layout, source layout, SelfExSR ``data/``, alternatives."""
+    found = [f"{spec.dataset}/{spec.path}", spec.source_path, spec.source_path.removeprefix("data/"),
+             *spec.alternatives]
+    return list(dict.fromkeys(found))
 
 
 class DirSource(Source):
@@ -208,7 +211,8 @@ def base_url_source(base: str, timeout: float) -> HttpSource:
     base = base.rstrip("/")
 
     def urls_for(spec: FileSpec) -> list[str]:
-        return [f"{base}/{urllib.parse.quote(rel)}" for rel in (f"{spec.dataset}/{spec.path}", spec.source_path)]
+        rels = dict.fromkeys((f"{spec.dataset}/{spec.path}", spec.source_path, *spec.alternatives))
+        return [f"{base}/{urllib.parse.quote(rel)}" for rel in rels]
 
     return HttpSource(urls_for, base, timeout)
 
@@ -241,29 +245,30 @@ def download(url: str, dest: Path, timeout: float, progress: bool) -> None:
         raise DataError(f"download of {url} is truncated: {done} of {total} bytes arrived")
 
 
-def archive_source(archive: Path, scratch: Path, datasets: list[str], label: str) -> DirSource:
-    """Extract (safely) the files of ``datasets`` that ``archive`` holds into ``scratch``."""
+def archive_source(archive: Path, scratch: Path, specs: list[FileSpec], label: str) -> DirSource:
+    """Extract (safely) the files of ``specs`` that ``archive`` holds into ``scratch``."""
     with ArchiveReader(archive, label) as reader:
         tops = reader.top_level_dirs()
         prefixes = [""] + ([f"{next(iter(tops))}/"] if len(tops) == 1 else [])
         wanted: dict[str, int] = {}
-        for dataset in datasets:
-            for spec in manifest_files(dataset):
-                for prefix in prefixes:
-                    for rel in local_candidates(spec):
-                        name = prefix + rel
-                        if name in reader.files or name in reader.special:
-                            wanted[name] = spec.bytes
+        for spec in specs:
+            for prefix in prefixes:
+                for rel in local_candidates(spec):
+                    name = prefix + rel
+                    if name in reader.files or name in reader.special:
+                        wanted[name] = spec.bytes
         out = scratch / "extracted"
         out.mkdir()
         reader.extract(wanted, out)
     return DirSource(out, description=f"archive {label}")
 
 
-def open_source(text: str | None, scratch: Path, datasets: list[str], timeout: float, progress: bool) -> Source:
-    """Turn a ``--source`` value into a :class:`Source` (downloading/extracting into ``scratch``)."""
+def open_source(text: str | None, scratch: Path, specs: list[FileSpec], timeout: float, progress: bool,
+                default: Callable[[float], Source] | None = None) -> Source:
+    """Turn a ``--source`` value into a :class:`Source` for the files ``specs`` (downloading/extracting into
+    ``scratch``); no value: ``default(timeout)`` (the benchmark sets' public source if None)."""
     if not text:
-        return github_source(timeout)
+        return (default or github_source)(timeout)
     if text.startswith(("http://", "https://")):
         url_path = urllib.parse.urlsplit(text).path
         if not is_archive_name(url_path):
@@ -271,7 +276,7 @@ def open_source(text: str | None, scratch: Path, datasets: list[str], timeout: f
         name = Path(url_path).name
         local = scratch / name
         download(text, local, timeout, progress)
-        return archive_source(local, scratch, datasets, text)
+        return archive_source(local, scratch, specs, text)
     scheme = urllib.parse.urlsplit(text).scheme
     if "://" in text and scheme not in ("file",):
         raise DataError(f"--source {text}: {scheme}:// is not supported; give an http(s) URL, a folder or an archive")
@@ -279,7 +284,7 @@ def open_source(text: str | None, scratch: Path, datasets: list[str], timeout: f
     if path.is_dir():
         return DirSource(path)
     if path.is_file():
-        return archive_source(path, scratch, datasets, str(path))
+        return archive_source(path, scratch, specs, str(path))
     raise DataError(
         f"--source {text}: no such folder or file (give a folder, a .zip/.tar/.tar.gz archive, or an http(s) URL)"
     )
@@ -339,7 +344,7 @@ def fetch_datasets(
             return results
         scratch = Path(tempfile.mkdtemp(prefix=SCRATCH_PREFIX, dir=root))  # downloads, extraction, staging
         try:
-            src = open_source(source, scratch, todo, timeout, progress)
+            src = open_source(source, scratch, [s for name in todo for s in manifest_files(name)], timeout, progress)
             for name in todo:
                 result = install_set(name, root, src, scratch, progress)
                 results.append(result)
@@ -364,21 +369,27 @@ def _remove_if_empty(folder: Path) -> None:
 def install_set(dataset: str, root: Path, source: Source, scratch: Path, progress: bool = True) -> FetchResult:
     """Stage every file of ``dataset`` under ``scratch``, verify, then rename to ``root/dataset``."""
     specs = manifest_files(dataset)
-    stage = scratch / dataset
+    install_files(dataset, specs, root / dataset, source, scratch, lambda stage: verify_set(dataset, stage), progress)
+    return FetchResult(dataset, "installed", len(specs), sum(s.bytes for s in specs), root / dataset)
+
+
+def install_files(name: str, specs: list[FileSpec], dest: Path, source: Source, scratch: Path,
+                  verify: Callable[[Path], list[str]], progress: bool = True) -> None:
+    """Copy ``specs`` from ``source`` into ``scratch/name`` (each checked), ``verify`` the staged folder as a
+    whole, then rename it to ``dest`` (a folder already there is replaced only on success)."""
+    stage = scratch / name
     total = sum(s.bytes for s in specs)
     from tqdm import tqdm
 
-    with tqdm(total=total, unit="B", unit_scale=True, desc=dataset, disable=None if progress else True) as bar:
+    with tqdm(total=total, unit="B", unit_scale=True, desc=name, disable=None if progress else True) as bar:
         for spec in specs:
             stream, origin = source.open(spec)
             with stream:
                 copy_verified(stream, stage / spec.path, spec, origin, bar.update, short_reason=source.short_file_reason)
-    problems = verify_set(dataset, stage)
+    problems = verify(stage)
     if problems:
-        raise DataError(f"{dataset}: the fetched copy failed verification: {problems[0]}")
-    dest = root / dataset
-    _swap_into_place(stage, dest, scratch / f"replaced-{dataset}")
-    return FetchResult(dataset, "installed", len(specs), total, dest)
+        raise DataError(f"{name}: the fetched copy failed verification: {problems[0]}")
+    _swap_into_place(stage, dest, scratch / f"replaced-{name}")
 
 
 def copy_verified(stream: BinaryIO, dest: Path, spec: FileSpec, origin: str, advance: Callable[[int], object], *,

@@ -1,11 +1,20 @@
-"""``srbench datasets fetch|verify|list``: install and check the benchmark sets."""
+"""``srbench datasets fetch|verify|list``: install and check the benchmark sets and published releases."""
 
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from srbench.data import DATASETS, data_root_choice, resolve_data_root
 from srbench.errors import DataError
+from srbench.published import (
+    RELEASES,
+    is_release,
+    published_root_choice,
+    release_files,
+    release_status,
+    verify_release,
+)
 from srbench.fetch import (
     DEFAULT_TIMEOUT_S,
     fetch_datasets,
@@ -17,7 +26,10 @@ from srbench.fetch import (
 )
 
 DATA_ROOT_HELP = "folder holding set5/ set14/ bsd100/ (default: $SRBENCH_DATA, else datasets/cache in the project)"
-DATASETS_HELP = f"comma-separated, from {', '.join(DATASETS)} (default: all)"
+DATASETS_HELP = (f"comma-separated, from {', '.join(DATASETS)} (default: all = these three), and the published "
+                 f"release(s) {', '.join(RELEASES)} (the SRGAN authors' images; only when named)")
+PUBLISHED_ROOT_HELP = ("folder holding published releases (default: $SRBENCH_PUBLISHED, else published/ in the data "
+                       "root, or beside it when only that one exists)")
 
 FETCH_EPILOG = """\
 sources (--source):
@@ -36,6 +48,14 @@ examples:
   srbench datasets fetch --datasets set5 --source ~/Downloads/SelfExSR-master.zip
   srbench datasets fetch --source https://github.com/jbhuang0604/SelfExSR/archive/refs/heads/master.zip
   srbench datasets fetch --source ../shared/datasets/benchmark --data-root /data/srbench
+
+published release ledig2017 (the SRGAN paper's own SRResNet-MSE and SRGAN-VGG54 images
+on Set5 and Set14; no licence stated: for research comparison, cite the paper):
+  srbench datasets fetch --datasets ledig2017        # from the public GitHub copy, file by file
+  srbench datasets fetch --datasets ledig2017 --source ../shared/datasets/published
+  srbench datasets verify --datasets ledig2017
+It is installed as PUBLISHED_ROOT/ledig2017/<method>/<set>/NAME.png (datasets/manifests/ledig2017.json
+pins every file) and evaluated as published:srresnet-mse and published:srgan-vgg54.
 """
 
 
@@ -60,6 +80,7 @@ def add_parser(subparsers) -> None:
     fetch.add_argument("--source", help="URL, folder or archive to install from (default: SelfExSR on GitHub)")
     fetch.add_argument("--datasets", default="all", help=DATASETS_HELP)
     fetch.add_argument("--data-root", help=DATA_ROOT_HELP)
+    fetch.add_argument("--published-root", help=PUBLISHED_ROOT_HELP)
     fetch.add_argument("--force", action="store_true", help="fetch again even if a set is already present and valid")
     fetch.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT_S,
                        help=f"seconds before a network operation is abandoned (default {DEFAULT_TIMEOUT_S:g})")
@@ -76,6 +97,7 @@ def add_parser(subparsers) -> None:
     )
     verify.add_argument("--datasets", default="all", help=DATASETS_HELP)
     verify.add_argument("--data-root", help=DATA_ROOT_HELP)
+    verify.add_argument("--published-root", help=PUBLISHED_ROOT_HELP)
     verify.set_defaults(func=_verify)
 
     listing = actions.add_parser("list", help="the known sets and whether the data root has them",
@@ -83,6 +105,7 @@ def add_parser(subparsers) -> None:
                                  epilog="examples:\n  srbench datasets list\n  srbench datasets list --data-root /data/srbench",
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     listing.add_argument("--data-root", help=DATA_ROOT_HELP)
+    listing.add_argument("--published-root", help=PUBLISHED_ROOT_HELP)
     listing.set_defaults(func=_list)
 
     p.set_defaults(func=lambda args: _help(p))
@@ -93,29 +116,58 @@ def _help(parser: argparse.ArgumentParser) -> int:
     return 2
 
 
+def _split_names(text: str) -> tuple[list[str], list[str]]:
+    """``--datasets`` -> (benchmark sets, published releases); a release is fetched only when named."""
+    items = [i.strip() for i in text.split(",") if i.strip()]
+    releases = list(dict.fromkeys(i.lower() for i in items if is_release(i)))
+    rest = [i for i in items if not is_release(i)]
+    if releases and not rest:
+        return [], releases
+    return parse_datasets(",".join(rest) if rest else text), releases  # text naming nothing: parse_datasets says so
+
+
 def _fetch(args: argparse.Namespace) -> int:
-    results = fetch_datasets(
-        args.datasets, args.data_root, args.source,
-        force=args.force, timeout=args.timeout, progress=not args.no_progress, log=print,
-    )
+    from srbench.published_fetch import fetch_release
+
+    sets, releases = _split_names(args.datasets)
+    results = []
+    if sets:
+        results += fetch_datasets(
+            sets, args.data_root, args.source,
+            force=args.force, timeout=args.timeout, progress=not args.no_progress, log=print,
+        )
+    for release in releases:
+        results.append(fetch_release(release, args.published_root, args.source, data_root=args.data_root,
+                                     force=args.force, timeout=args.timeout, progress=not args.no_progress, log=print))
     installed = sum(r.status == "installed" for r in results)
-    print(f"done: {installed} set(s) installed, {len(results) - installed} already present")
+    print(f"done: {installed} installed, {len(results) - installed} already present")
     return 0
 
 
 def _verify(args: argparse.Namespace) -> int:
-    root = resolve_data_root(args.data_root)
-    names = parse_datasets(args.datasets)
-    problems = [line for name in names for line in verify_set(name, root / name)]
+    sets, releases = _split_names(args.datasets)
+    problems, checked, scratch, files = [], [], [], 0
+    if sets:
+        root = resolve_data_root(args.data_root)
+        problems += [line for name in sets for line in verify_set(name, root / name)]
+        scratch += scratch_folders(root)
+        checked.append(f"{', '.join(sets)} in {root}")
+        files += sum(len(manifest_files(n)) for n in sets)
+    for release in releases:
+        proot, _ = published_root_choice(args.published_root, args.data_root)
+        problems += verify_release(release, proot / release)
+        scratch += scratch_folders(proot) if proot.is_dir() else []
+        checked.append(f"{release} in {proot}")
+        files += len(release_files(release))
     for line in problems:
         print(line)
-    for folder in scratch_folders(root):
+    for folder in scratch:
         print(f"note: {folder} is the temp folder of a killed (or still running) fetch; delete it if no fetch runs")
     if problems:
-        print(f"{len(problems)} problem(s) in {root}; 'srbench datasets fetch' replaces damaged sets")
+        print(f"{len(problems)} problem(s); 'srbench datasets fetch --datasets NAME --force' replaces a damaged "
+              "set or release")
         return 1
-    files = sum(len(manifest_files(n)) for n in names)
-    print(f"OK: {', '.join(names)} in {root} ({files} files, all checksums match)")
+    print(f"OK: {'; '.join(checked)} ({files} files, all checksums match)")
     return 0
 
 
@@ -125,9 +177,15 @@ def _list(args: argparse.Namespace) -> int:
         raise DataError(f"data root {root} (from {origin}) is a file, not a folder holding set5/, set14/, bsd100/")
     exists = root.is_dir()
     print(f"data root: {root} (from {origin}){'' if exists else ' - does not exist yet'}")
-    print(f"{'set':8s} {'images':>6s} {'MB':>6s}  state")
+    print(f"{'set':10s} {'images':>6s} {'MB':>6s}  state")
     for name in DATASETS:
         specs = manifest_files(name)
         state = set_status(name, root) if exists else "not fetched"
-        print(f"{name:8s} {len(specs) // 2:6d} {sum(s.bytes for s in specs) / 1e6:6.1f}  {state}")
+        print(f"{name:10s} {len(specs) // 2:6d} {sum(s.bytes for s in specs) / 1e6:6.1f}  {state}")
+    proot, porigin = published_root_choice(args.published_root, args.data_root)
+    print(f"published root: {proot} (from {porigin})")
+    for release in RELEASES:
+        files = release_files(release)
+        print(f"{release:10s} {len(files):6d} {sum(f.bytes for f in files) / 1e6:6.1f}  "
+              f"{release_status(release, Path(proot))}")
     return 0
