@@ -64,7 +64,8 @@ def add_parser(subparsers) -> None:
                                    "PNG, the calibration anchors and manifest.json (SHA-256 of every file).",
                        epilog=CREATE_EPILOG)
     c.add_argument("--name", required=True, help="study name (letters, digits, '_', '-'; max 32)")
-    c.add_argument("--methods", required=True, help="comma-separated registry names, e.g. nearest,bicubic,srgan-vgg54 "
+    c.add_argument("--methods", required=True, help="comma-separated registry names, e.g. nearest,bicubic,srgan-vgg54, "
+                                                    "published:srgan-vgg54 (the authors' images) or external:NAME=DIR "
                                                     "(the HR image is always included as method 'hr')")
     c.add_argument("--datasets", required=True, help="comma-separated sets: set5,set14,bsd100")
     c.add_argument("--calibration", type=int, default=20, metavar="N",
@@ -83,6 +84,9 @@ def add_parser(subparsers) -> None:
                    help=f"... or after M minutes, whichever comes first (default {DEFAULT_SESSION_MINUTES:g}; "
                         "ITU-R BT.500 advises at most 30)")
     c.add_argument("--data-root", default=None, help="benchmark data root (default $SRBENCH_DATA)")
+    c.add_argument("--published-root", default=None,
+                   help="folder holding published releases, for published:METHOD (default: $SRBENCH_PUBLISHED, "
+                        "else published/ in the data root, or beside it)")
     c.add_argument("--train-data", default=None, help="training data folder holding bsd200/ (default $SRBENCH_TRAIN_DATA)")
     c.add_argument("--out", required=True, help="study folder to create (must not exist)")
     add_plugin_flag(c)
@@ -116,6 +120,7 @@ def _split(text: str) -> list[str]:
 def _create(args: argparse.Namespace) -> int:
     from .create import create_study
     from srbench.data import resolve_data_root
+    from srbench.published import method_settings
 
     load_plugins(args.plugin)
 
@@ -124,6 +129,7 @@ def _create(args: argparse.Namespace) -> int:
         data_root=resolve_data_root(args.data_root), train_root=args.train_data,
         calibration=args.calibration, repeats=args.repeats, seed=args.seed,
         raters=_split(args.raters) if args.raters else None, run=_run_settings(args),
+        method_settings=method_settings(_split(args.methods), args.published_root, args.data_root),
     )
     study = load_study(out)
     print(f"study {study.name}: {len(study.items)} items, {len(study.repeats)} repeated, "

@@ -213,23 +213,43 @@ def calibration_pairs(train_root: Path, count: int) -> list[tuple[ImageSpec, Ima
     return pairs
 
 
-def rating_items(methods: list[str], datasets: list[str], data_root: Path) -> list[ImageSpec]:
+def rating_items(methods: list[str], datasets: list[str], data_root: Path,
+                 method_settings: dict | None = None) -> list[ImageSpec]:
     """Every method's SR image and the HR image of every image in ``datasets``.
 
     Methods that cannot run here (``availability()`` is not None, e.g. no
-    checkpoint) are refused before any work is done.
+    checkpoint) and methods reading stored images (``external:``,
+    ``published:``) that do not cover every image of ``datasets`` (missing,
+    altered or wrong-size files, a set the release does not hold) are refused
+    before any work is done: a study never has holes. ``method_settings``
+    (``published_root``, ``device``, ...) go to the methods that take them.
     """
-    from srbench.registry import canonical_name, get_method
+    from srbench.registry import canonical_name, get_method, settings_for
 
     names = [canonical_name(m) for m in methods if m.strip().lower() != HR_METHOD]
     if len(set(names)) != len(names):
         raise StudyError(f"--methods lists a method twice: {', '.join(methods)}")
-    built = [get_method(n) for n in names]
+    settings = dict(method_settings or {})
+    built = [get_method(n, **settings_for(n, settings)) for n in names]
+    unused = set(settings) - {k for n in names for k in settings_for(n, settings)}
+    if unused:
+        raise StudyError(f"no chosen method takes the setting(s) {', '.join(sorted(unused))}")
+    if len({m.name for m in built}) != len(built):
+        raise StudyError(f"two --methods share the name used in the ratings: {', '.join(m.name for m in built)}")
     missing = [f"{m.name}: {m.availability()}" for m in built if m.availability() is not None]
     if missing:
         raise StudyError("cannot build the study, method(s) unavailable here: " + "; ".join(missing))
+    sets = [normalize_dataset_name(d) for d in datasets]
+    gaps = []
+    for m in built:
+        report = m.check_coverage(sets)
+        if report is not None:  # lines() starts with one line per set, in the same order
+            gaps += [line for cov, line in zip(report.datasets.values(), report.lines()) if not cov.complete]
+    if gaps:
+        raise StudyError("cannot build the study, stored images do not cover every item: " + "; ".join(gaps)
+                         + " (choose --datasets the method covers, or repair its folder)")
     specs = []
-    for ds in [normalize_dataset_name(d) for d in datasets]:
+    for ds in sets:
         for img in tqdm(load_dataset(ds, data_root), desc=f"{ds}", unit="img", leave=False):
             specs.append(ImageSpec(ds, img.name, HR_METHOD, img.hr))
             for m in built:
@@ -250,10 +270,12 @@ def create_study(
     seed: int = 0,
     raters: list[str] | None = None,
     run: StudySettings | None = None,
+    method_settings: dict | None = None,
 ) -> Path:
     """Compute every stimulus and write the study folder (see :func:`write_study`).
 
-    ``train_root`` is the ``--train-data`` flag (else ``$SRBENCH_TRAIN_DATA``).
+    ``train_root`` is the ``--train-data`` flag (else ``$SRBENCH_TRAIN_DATA``);
+    ``method_settings`` go to the methods that take them (:func:`rating_items`).
     """
     if calibration < 0:
         raise StudyError("--calibration must be >= 0")
@@ -282,7 +304,7 @@ def create_study(
     train = resolve_train_root(train_root) if calibration else None
     if train is not None:
         _calibration_files(train, calibration)
-    items = rating_items(methods, sets, data_root)
+    items = rating_items(methods, sets, data_root, method_settings)
     pairs = calibration_pairs(train, calibration) if calibration else []
     settings = {"methods": sorted({s.method for s in items}), "datasets": sorted({s.dataset for s in items})}
     return write_study(out, name=name, seed=seed, items=items, calibration=pairs,

@@ -64,9 +64,10 @@ class Method:
     say": :meth:`availability` (can run), and the *optional capabilities*
     :meth:`check_coverage` (``None``: the method does not read stored
     results, so there is nothing to check up front),
-    :meth:`checkpoint_info` (``None``: no checkpoint) and
-    :meth:`receptive_radius` (``None``: unknown, never tiled). Callers use the
-    return values; they never probe for attributes.
+    :meth:`checkpoint_info` (``None``: no checkpoint),
+    :meth:`receptive_radius` (``None``: unknown, never tiled) and
+    :meth:`source_info` (``None``: not a set of released images). Callers use
+    the return values; they never probe for attributes.
     """
 
     name: str  # required: set by the subclass (class attribute, dataclass field or in __init__)
@@ -101,6 +102,10 @@ class Method:
         """
         return None
 
+    def source_info(self) -> dict | None:
+        """Optional capability: where stored outputs come from (a release and its manifest), recorded in run.json."""
+        return None
+
 
 @dataclass(frozen=True)
 class PaperRow:
@@ -123,7 +128,10 @@ class MethodInfo:
     authors' released images). ``settings``: the keyword settings the factory
     takes (``None``: any). ``paper_rows``: the paper-table rows it fills.
     For a family (``family=True``, ``name`` is the prefix), ``members`` maps
-    well-known member names to the rows they fill.
+    well-known member names to the rows they fill; with ``members_in_all``
+    those members (``PREFIX:MEMBER``, complete names) are part of
+    ``--methods all`` (the ``published:`` family: the authors' images, once
+    fetched, run like any method).
     """
 
     name: str
@@ -140,6 +148,7 @@ class MethodInfo:
     members: Mapping[str, tuple[PaperRow, ...]] = field(default_factory=dict)
     usage: str = ""
     """How to name it on the command line: the name, or a family's pattern (``external:NAME=DIR``)."""
+    members_in_all: bool = False
 
     @property
     def paper_name(self) -> str:
@@ -170,7 +179,7 @@ def _settings_of(factory: Callable) -> tuple[str, ...] | None:
 
 def _make_info(name: str, factory, *, family: bool, aliases: Iterable[str], metadata: dict) -> MethodInfo:
     unknown = set(metadata) - {"label", "paper_rows", "kind", "trainable", "needs_checkpoint", "description",
-                               "settings", "members", "usage"}
+                               "settings", "members", "usage", "members_in_all"}
     if unknown:
         raise TypeError(f"register {name!r}: unknown metadata {', '.join(sorted(unknown))}")
     kind = metadata.get("kind", "classic")
@@ -189,6 +198,7 @@ def _make_info(name: str, factory, *, family: bool, aliases: Iterable[str], meta
         description=metadata.get("description", ""), settings=settings, module=module, family=family,
         members=dict(metadata.get("members", {})),
         usage=metadata.get("usage") or (f"{name}:..." if family else name),
+        members_in_all=bool(metadata.get("members_in_all", False)),
     )
 
 
@@ -411,8 +421,13 @@ def list_methods(*, families: bool = False) -> list[MethodInfo]:
 
 
 def all_method_names() -> list[str]:
-    """Every registered method name, in registration order."""
-    return [info.name for info in list_methods()]
+    """What ``--methods all`` names: every registered method, in registration order, then the members
+    of families registered with ``members_in_all`` (``published:srgan-vgg54``)."""
+    names = [info.name for info in list_methods()]
+    for info in list_methods(families=True):
+        if info.family and info.members_in_all:
+            names += [f"{info.name}:{member}" for member in info.members]
+    return names
 
 
 def settings_for(name: str, config: Mapping) -> dict:

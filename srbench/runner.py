@@ -282,7 +282,7 @@ def run_benchmark(
         "protocols": list(protocols),
         "datasets": {name: {"images": expected[name], "manifest_sha256": provenance.manifest_sha256(name)}
                      for name in datasets},
-        "methods": {m.name: {"checkpoint": m.checkpoint_info()} for m in chosen},
+        "methods": {m.name: _method_record(m) for m in chosen},
         "skipped": skipped,
         "missing": missing,
         "coverage": coverage,
@@ -356,6 +356,15 @@ def _explain_leftovers(exc: BaseException, out_dir: Path, measured: int, *, crea
         exc.args = (f"{exc.args[0]}; {note}", *exc.args[1:])  # same type, still one line
     else:
         exc.__notes__ = [*getattr(exc, "__notes__", []), note]
+
+
+def _method_record(method: Method) -> dict:
+    """run.json's entry for one method: its checkpoint (or None), and where stored outputs come from if known."""
+    record = {"checkpoint": method.checkpoint_info()}
+    source = method.source_info()
+    if source is not None:
+        record["source"] = source
+    return record
 
 
 def usable_cpus() -> int:

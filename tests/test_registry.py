@@ -62,9 +62,11 @@ def test_settings_reach_the_method_and_unknown_ones_are_named(tmp_path):
 def test_run_settings_go_to_the_methods_that_take_them(tmp_path, data_root):
     from srbench.runner import select_methods
 
-    chosen, skipped = select_methods(["all"], {"checkpoint_root": tmp_path / "none", "device": "cpu"})
-    assert [m.name for m in chosen] == ["nearest", "bicubic"]  # no checkpoint under the given root
+    chosen, skipped = select_methods(["all"], {"checkpoint_root": tmp_path / "none", "device": "cpu",
+                                               "published_root": tmp_path / "nopub"})
+    assert [m.name for m in chosen] == ["nearest", "bicubic"]  # no checkpoint, no published images under the roots
     assert "srcnn" in skipped and str(tmp_path / "none") in skipped["srcnn"]
+    assert str(tmp_path / "nopub") in skipped["published:srgan-vgg54"]
     with pytest.raises(SrbenchError, match="no chosen method takes the setting"):
         select_methods(["bicubic"], {"device": "cpu"})
 

@@ -13,11 +13,15 @@ examples:
   srbench run --methods all --datasets set5,set14,bsd100
   srbench run --methods nn,bicubic --datasets set5 --protocol paper --save-images
   srbench run --methods external:selfexsr=/data/SelfExSR_x4 --datasets bsd100
+  srbench run --methods published:srgan-vgg54,srresnet-mse --datasets set5,set14
   srbench run --plugin my_sr_methods --methods my-sr,bicubic --datasets set5
 
 Methods: registry names (see 'srbench run --list-methods'), 'all' (every method
 that can run here; the others are listed with the reason they were skipped),
 or external:NAME=DIR for a folder of ready-made SR images named like the HR files.
+published:srresnet-mse and published:srgan-vgg54 are the SRGAN authors' released images
+(Set5, Set14; fetch them with 'srbench datasets fetch --datasets ledig2017'); once
+installed they are part of 'all', as reference rows of their own.
 Methods of other packages: installed 'srbench.methods' entry points, --plugin MODULE
 or $SRBENCH_PLUGINS.
 """
@@ -38,6 +42,8 @@ def add_parser(subparsers) -> None:
                    help="metric protocols, comma-separated: paper (daala tools, the SRGAN paper's), "
                    "matlab (community); default: both")
     p.add_argument("--data-root", help="folder holding set5/ set14/ bsd100/ (default: $SRBENCH_DATA, else datasets/cache)")
+    p.add_argument("--published-root", help="folder holding the published releases (default: $SRBENCH_PUBLISHED, "
+                   "else published/ in the data root, or beside it)")
     p.add_argument("--out", help="output folder (default: a new folder under results/runs/)")
     p.add_argument("--save-images", action="store_true", help="also write the SR images as PNG under OUT/images/")
     p.add_argument("--overwrite", action="store_true", help="replace an earlier run in --out")
@@ -62,14 +68,16 @@ def _positive_int(text: str) -> int:
 def _run(args: argparse.Namespace) -> int:
     from srbench import registry
     from srbench.data import resolve_data_root
+    from srbench.published import method_settings
     from srbench.runner import format_summary, parse_list, run_benchmark
 
     registry.load_plugins(args.plugin)
     if args.list_methods:
-        print(format_method_list())
+        print(format_method_list(method_settings(["all"], args.published_root, args.data_root)))
         return 0
+    names = parse_list(args.methods)
     result = run_benchmark(
-        parse_list(args.methods),
+        names,
         parse_list(args.datasets),
         data_root=resolve_data_root(args.data_root),
         out_dir=args.out,
@@ -79,6 +87,7 @@ def _run(args: argparse.Namespace) -> int:
         progress=not args.no_progress,
         jobs=args.jobs,
         log=print,  # external: coverage, before the progress bar starts
+        method_settings=method_settings(names, args.published_root, args.data_root),
     )
     for name, reason in result.skipped.items():
         print(f"skipped {name}: {reason}")
@@ -89,17 +98,26 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
-def format_method_list() -> str:
-    """Every registered method (with its aliases) and whether it can run here, then the families' patterns."""
+def format_method_list(settings: dict | None = None) -> str:
+    """Every registered method (with its aliases) and whether it can run here, then the families' patterns and
+    the family members that ``all`` includes (the published images) with their state. ``settings`` (e.g.
+    ``published_root``) go to the methods that take them."""
     from srbench import registry
 
+    settings = settings or {}
     lines = []
     for info in registry.list_methods(families=True):
         if info.family:
             description = info.description.removeprefix(info.usage).lstrip(" -:")
             lines.append(f"{info.usage:24s} family ({info.kind}): {description}")
+            if info.members_in_all:
+                for member in info.members:
+                    name = f"{info.name}:{member}"
+                    reason = registry.get_method(name, **registry.settings_for(name, settings)).availability()
+                    lines.append(f"  {name:22s} {'ready' if reason is None else 'unavailable: ' + reason}")
             continue
         label = info.name + (f" ({', '.join(info.aliases)})" if info.aliases else "")
-        reason = registry.get_method(info.name).availability()
+        reason = registry.get_method(info.name, **registry.settings_for(info.name, settings)).availability()
         lines.append(f"{label:24s} {'ready' if reason is None else 'unavailable: ' + reason}")
-    return "\n".join(lines + ["all                      every method above that is ready (srbench run --methods all)"])
+    return "\n".join(lines + ["all                      every method above that is ready, the published images "
+                               "included once fetched (srbench run --methods all)"])
