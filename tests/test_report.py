@@ -403,10 +403,12 @@ def test_table_rows_come_from_the_registry():
     assert (t1.datasets, t2.datasets) == (("set5", "set14"), ("set5", "set14", "bsd100"))
     assert t1.slots == (
         Slot("SRResNet-MSE", ("srresnet-mse",), "SRResNet-MSE", "SRResNet"),
+        Slot("SRResNet-MSE (authors' images)", ("published:srresnet-mse",), "SRResNet-MSE", None, released=True),
         Slot("SRResNet-VGG22", ("srresnet-vgg22",), "SRResNet-VGG22", "SRResNet"),
         Slot("SRGAN-MSE", ("srgan-mse",), "SRGAN-MSE", "SRGAN"),
         Slot("SRGAN-VGG22", ("srgan-vgg22",), "SRGAN-VGG22", "SRGAN"),
         Slot("SRGAN-VGG54", ("srgan-vgg54",), "SRGAN-VGG54", "SRGAN"),
+        Slot("SRGAN-VGG54 (authors' images)", ("published:srgan-vgg54",), "SRGAN-VGG54", None, released=True),
     )
     assert t2.slots == (
         Slot("nearest", ("nearest",), "nearest"),
@@ -416,7 +418,9 @@ def test_table_rows_come_from_the_registry():
         Slot("DRCN", ("external:drcn", "drcn"), "DRCN"),
         Slot("ESPCN", ("espcn",), "ESPCN"),
         Slot("SRResNet", ("srresnet-mse",), "SRResNet"),
+        Slot("SRResNet (authors' images)", ("published:srresnet-mse",), "SRResNet", None, released=True),
         Slot("SRGAN", ("srgan-vgg54",), "SRGAN"),
+        Slot("SRGAN (authors' images)", ("published:srgan-vgg54",), "SRGAN", None, released=True),
         Slot("HR", ("hr",), "HR"),
     )
 

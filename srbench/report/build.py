@@ -11,6 +11,7 @@ writes into ``out``:
 ``mos.csv``            MOS with 95% CI of every rated (set, method)
 ``screening.csv``      BT.500 screening counts per rater
 ``figure5.csv/.png/.pdf``  Figure 5's data and drawing (only with BSD100 ratings)
+``figure2.csv/.png/.pdf``  Figures 2/6: zoomed crops per method (:mod:`.crops`; needs the images)
 =====================  ============================================================
 
 Text outputs are byte-deterministic: inputs are sorted, floats have fixed
@@ -33,6 +34,7 @@ from srbench.metrics import PROTOCOLS
 from srbench.paper_values import load_paper_values
 from srbench.paths import REPORT_DIR, RESULTS_DIR
 
+from . import crops as report_crops
 from . import figure as report_figure
 from . import provenance as report_provenance
 from . import render as report_format
@@ -42,7 +44,8 @@ from .tables import Evidence, build_table, significance_rows, table_spec
 RESULTS = RESULTS_DIR
 DEFAULT_OUT = REPORT_DIR
 OUTPUT_NAMES = ("report.md", "table1.md", "table1.tex", "table1.csv", "table2.md", "table2.tex", "table2.csv",
-                "significance.csv", "mos.csv", "screening.csv", "figure5.csv", "figure5.png", "figure5.pdf")
+                "significance.csv", "mos.csv", "screening.csv", "figure5.csv", "figure5.png", "figure5.pdf",
+                "figure2.csv", "figure2.png", "figure2.pdf")
 CORRECTIONS = ("none", "holm")
 
 
@@ -90,9 +93,52 @@ def _skipped(runs: list[RunInput]) -> dict[str, str]:
     return out
 
 
+def _method_records(runs: list[RunInput], field: str) -> dict[str, dict]:
+    """``method key -> run.json methods.<name>.<field>`` (a dict: checkpoint sidecar, source); first run wins."""
+    out: dict[str, dict] = {}
+    for run in runs:
+        methods = run.run_json.get("methods")
+        if isinstance(methods, dict):
+            for name, record in sorted(methods.items()):
+                if isinstance(record, dict) and isinstance(record.get(field), dict):
+                    out.setdefault(method_key(name), record[field])
+    return out
+
+
+def _crops(ev: Evidence, data_root, published_root) -> report_crops.Figure:
+    """Figure 2/6's panels, regenerated from the images and checked against the per-image rows."""
+    from srbench.data import data_root_choice
+    from srbench.published import method_settings
+
+    root = data_root_choice(data_root)[0]
+    settings = {"device": "cpu", **method_settings(["all"], published_root, data_root)}
+    return report_crops.collect(ev.per_image, ev.protocol, root, checkpoints=ev.checkpoints, settings=settings)
+
+
+def _crops_markdown(figure: report_crops.Figure) -> str:
+    text = "\n## Figure 2 / Figure 6: zoomed crops\n\n"
+    if figure.crops:
+        shown = ", ".join(f"{c.dataset}/{c.image}" for c, _, _ in figure.crops)
+        text += (f"![zoomed crops per method](figure2.png)\n\nImages: {shown}. Each panel's whole-image PSNR/SSIM "
+                 f"(protocol `{figure.protocol}`) is its per-image row in the runs; the image drawn was regenerated "
+                 f"and reproduces that row (checkpoints by SHA-256, the authors' images by the release manifest). "
+                 f"Crop boxes, values and sources: `figure2.csv` (PDF: `figure2.pdf`).\n")
+    else:
+        text += "Not drawn: no method's image could be shown.\n"
+    if figure.omitted:
+        text += "\nLeft out:\n\n" + "".join(f"- {line}\n" for line in figure.omitted)
+    return text
+
+
 def build_report(run_dirs: list[str | Path], rating_paths: list[str | Path], out: str | Path, *,
-                 protocol: str = "paper", correction: str = "none") -> list[Path]:
-    """Write the report for ``run_dirs`` and ``rating_paths`` into ``out``; return the written paths."""
+                 protocol: str = "paper", correction: str = "none", data_root: str | Path | None = None,
+                 published_root: str | Path | None = None) -> list[Path]:
+    """Write the report for ``run_dirs`` and ``rating_paths`` into ``out``; return the written paths.
+
+    ``data_root`` (default ``$SRBENCH_DATA`` / ``datasets/cache``) and
+    ``published_root`` (default :func:`srbench.published.published_root_choice`)
+    are read for Figure 2/6's images only; the tables come from the runs.
+    """
     if protocol not in PROTOCOLS:
         raise SrbenchError(f"unknown protocol {protocol!r}; choose from {', '.join(PROTOCOLS)}")
     if correction not in CORRECTIONS:
@@ -112,7 +158,8 @@ def build_report(run_dirs: list[str | Path], rating_paths: list[str | Path], out
             others[(dataset, method)] = seen
     ratings = load_ratings(list(rating_paths))
     screening, kept = _screen(ratings)
-    ev = Evidence(protocol, combine_runs(runs, protocol), others, ratings, kept, _skipped(runs))
+    ev = Evidence(protocol, combine_runs(runs, protocol), others, ratings, kept, _skipped(runs),
+                  _method_records(runs, "checkpoint"), _method_records(runs, "source"))
 
     paper = load_paper_values()
     synthetic = report_provenance.is_synthetic(runs, ratings)
@@ -137,6 +184,11 @@ def build_report(run_dirs: list[str | Path], rating_paths: list[str | Path], out
     else:
         why = "no ratings were supplied" if ratings is None else "no kept ratings on BSD100"
         md_parts.append(f"Not drawn: {why}.\n")
+
+    crops_figure = _crops(ev, data_root, published_root)
+    md_parts.append(_crops_markdown(crops_figure))
+    if crops_figure.crops:
+        files["figure2.csv"] = report_crops.to_csv(crops_figure).encode()
 
     sig = significance_rows(ev)
     files["significance.csv"] = _csv(
@@ -173,6 +225,11 @@ def build_report(run_dirs: list[str | Path], rating_paths: list[str | Path], out
         with atomic_path(out / "figure5.png") as png, atomic_path(out / "figure5.pdf") as pdf:
             report_figure.draw(columns, png, pdf, title_note=note)
         written += [out / "figure5.png", out / "figure5.pdf"]
+    if crops_figure.crops:
+        note = " [SYNTHETIC]" if synthetic else ""
+        with atomic_path(out / "figure2.png") as png, atomic_path(out / "figure2.pdf") as pdf:
+            report_crops.draw(crops_figure, png, pdf, title_note=note)
+        written += [out / "figure2.png", out / "figure2.pdf"]
     for name in OUTPUT_NAMES:  # drop outputs of an earlier report that this one does not produce
         if out / name not in written:
             (out / name).unlink(missing_ok=True)

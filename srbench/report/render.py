@@ -44,13 +44,16 @@ def caption(table: Table) -> str:
             f"and the difference (ours - paper). PSNR/SSIM: mean over the set's per-image values; "
             f"MOS: mean of screened ratings with a 95% two-way (raters x images) bootstrap CI in brackets.")
     if t.number == 1:
-        cats = sorted({s.category for s in t.slots})
+        cats = sorted({s.category for s in t.slots if s.category is not None})
         members = "; ".join(f"{c}: {', '.join(s.label for s in t.slots if s.category == c)}" for c in cats)
         text += (f" * = MOS significantly higher (two-sided Wilcoxon signed-rank on (rater, image) pairs, "
                  f"p < 0.05, multiple-comparison correction: {table.correction}) than every other variant "
                  f"of its category ({members}).")
     else:
         text += " Bold: best of ours per set and measure (HR excluded)."
+    if any(s.released for s in t.slots):
+        text += (" Rows labelled (authors' images): the SRGAN authors' released outputs measured by srbench, "
+                 "a check of the metrics, not a model trained here; never bolded or starred.")
     return text
 
 
@@ -88,7 +91,9 @@ def to_markdown(table: Table) -> str:
     lines = [f"**{caption(table)}**", "", "| " + " | ".join(header) + " |",
              "|" + "|".join(["---", "---"] + ["---:"] * (3 * len(METRICS))) + "|"]
     for row in table.rows:
-        cells = [DATASET_LABELS[row.dataset], row.slot.label]
+        row_mark = notes.mark(row.note)
+        row_label = row.slot.label + (f" [^t{table.spec.number}-{row_mark}]" if row_mark else "")
+        cells = [DATASET_LABELS[row.dataset], row_label]
         for m in METRICS:
             c = row.cells[m]
             mark = notes.mark(c.note)
@@ -130,7 +135,9 @@ def to_latex(table: Table) -> str:
     for row in table.rows:
         if row.dataset != previous:
             lines.append(r"\midrule")
-        cells = [DATASET_LABELS[row.dataset] if row.dataset != previous else "", tex_escape(row.slot.label)]
+        row_mark = notes.mark(row.note)
+        cells = [DATASET_LABELS[row.dataset] if row.dataset != previous else "",
+                 tex_escape(row.slot.label) + (r"\textsuperscript{" + row_mark + "}" if row_mark else "")]
         previous = row.dataset
         for m in METRICS:
             c = row.cells[m]
@@ -151,7 +158,7 @@ def to_latex(table: Table) -> str:
 
 
 CSV_COLUMNS = ["table", "dataset", "label", "method", "metric", "ours", "ci_low", "ci_high", "n", "n_expected",
-               "paper", "diff", "bold", "star", "note"]
+               "paper", "diff", "bold", "star", "note", "row_note"]
 
 
 def _f6(x: float | None) -> str:
@@ -173,6 +180,6 @@ def to_csv(table: Table) -> str:
                 _f6(c.ci[0]) if c.ci else "", _f6(c.ci[1]) if c.ci else "",
                 "" if c.n is None else c.n, "" if c.n_expected is None else c.n_expected,
                 "" if c.paper is None else ("inf" if math.isinf(c.paper) else f"{c.paper:g}"),
-                _f6(c.diff), int(c.bold), int(c.star), c.note or "",
+                _f6(c.diff), int(c.bold), int(c.star), c.note or "", row.note or "",
             ])
     return buf.getvalue()

@@ -16,24 +16,35 @@ from itertools import combinations
 import numpy as np
 import pandas as pd
 
-from srbench import registry, stats
+from srbench import published, registry, stats
 from srbench.data import load_manifest
+from srbench.errors import DataError
 from srbench.paper_values import METRICS, load_paper_values
 
 from .inputs import Ratings
+from .training import training_note
 
 DATASET_LABELS = {"set5": "Set5", "set14": "Set14", "bsd100": "BSD100"}
 TITLES = {1: "SRResNet and SRGAN variants (content loss)", 2: "Comparison with reference methods"}
 
 
+RELEASED_SUFFIX = " (authors' images)"
+
+
 @dataclass(frozen=True)
 class Slot:
-    """One row of a paper table: its label, the method keys that fill it, the paper's name."""
+    """One row of a paper table: its label, the method keys that fill it, the paper's name.
+
+    ``released``: the row holds another paper's released images measured by
+    srbench (``published:``), shown beside the paper row they reproduce and
+    never ranked against what srbench trained (no bold, no significance star).
+    """
 
     label: str
     keys: tuple[str, ...]
     paper_name: str
     category: str | None = None
+    released: bool = False
 
 
 @dataclass(frozen=True)
@@ -52,15 +63,23 @@ def table_spec(number: int) -> TableSpec:
     (:attr:`srbench.registry.MethodInfo.paper_rows`; a family's well-known
     members give two keys, ``external:selfexsr`` and ``selfexsr``). A row that
     no method claims is filled by the method named like it in lower case
-    (``HR`` -> ``hr``, the MOS studies' original images).
+    (``HR`` -> ``hr``, the MOS studies' original images). Members of a
+    ``published`` family get rows of their own right after the row they
+    reproduce, labelled "ROW (authors' images)".
     """
     paper = load_paper_values()
     rows = list(dict.fromkeys(method for (t, _, method) in paper if t == number))
     datasets = tuple(dict.fromkeys(dataset for (t, dataset, _) in paper if t == number))
     claims: dict[str, list[tuple[str, str | None]]] = {row: [] for row in rows}
+    released: dict[str, list[str]] = {row: [] for row in rows}
     for info in registry.list_methods(families=True):
         members = info.members.items() if info.family else [(None, info.paper_rows)]
         for member, paper_rows in members:
+            if info.family and info.kind == "published":
+                for pr in paper_rows:
+                    if pr.table == number and pr.row in released:
+                        released[pr.row].append(f"{info.name}:{member}")
+                continue
             keys = (f"{info.name}:{member}", member) if info.family else (info.name,)
             for pr in paper_rows:
                 if pr.table == number and pr.row in claims:
@@ -70,6 +89,7 @@ def table_spec(number: int) -> TableSpec:
         keys = tuple(dict.fromkeys(k for k, _ in claims[row])) or (row.lower(),)
         category = next((c for _, c in claims[row] if c is not None), None)
         slots.append(Slot(row, keys, row, category))
+        slots += [Slot(row + RELEASED_SUFFIX, (key,), row, None, released=True) for key in released[row]]
     return TableSpec(number, TITLES[number], datasets, tuple(slots))
 
 
@@ -100,6 +120,7 @@ class Row:
     slot: Slot
     method: str
     cells: dict[str, Cell] = field(default_factory=dict)
+    note: str | None = None  # about the row as a whole (how its checkpoint was trained; whose images)
 
 
 @dataclass
@@ -120,6 +141,8 @@ class Evidence:
     ratings: Ratings | None  # None: no ratings supplied
     kept_scores: pd.DataFrame | None  # ratings of raters kept by screening
     skipped: dict[str, str] = field(default_factory=dict)  # method key -> why 'srbench run' skipped it
+    checkpoints: dict[str, dict] = field(default_factory=dict)  # method key -> checkpoint sidecar from run.json
+    sources: dict[str, dict] = field(default_factory=dict)  # method key -> where its stored images come from
 
 
 def mos_pairs(scores: pd.DataFrame, dataset: str, a: str, b: str) -> tuple[list[float], list[float]]:
@@ -155,6 +178,17 @@ def _missing_reason(ev: Evidence, dataset: str, key: str) -> str:
                 f"a table never mixes protocols (this one: {ev.protocol})")
     if key in ev.skipped:
         return f"skipped by 'srbench run': {ev.skipped[key]}"
+    if key.startswith("published:"):
+        member = key.split(":", 1)[1]
+        try:
+            release = published.release_of(member)
+        except DataError:
+            return f"no published release holds {member}"
+        reason = published.not_released(release, dataset)
+        if reason:
+            return f"not released: {reason}"
+        return (f"the authors' images are not in the given runs for this set (run "
+                f"'{published.fetch_hint(release)}' and 'srbench run --methods {key}')")
     if key.startswith("external:"):
         name = key.split(":", 1)[1]
         return f"no external results for this set in the given runs (run them with external:{name}=DIR)"
@@ -208,6 +242,8 @@ def build_table(spec: TableSpec, ev: Evidence, paper: dict, *, correction: str =
             for metric in ("psnr", "ssim"):
                 row.cells[metric] = _metric_cell(ev, dataset, key, metric, ref.get(metric))
             row.cells["mos"] = _mos_cell(ev, dataset, key, ref.get("mos"))
+            row.note = _row_note(ev, key, measured=bool(row.cells["psnr"].n),
+                                 rated=row.cells["mos"].ours is not None)
             rows.append(row)
     table = Table(spec, rows, correction, synthetic)
     if spec.number == 2:
@@ -217,13 +253,34 @@ def build_table(spec: TableSpec, ev: Evidence, paper: dict, *, correction: str =
     return table
 
 
+def _row_note(ev: Evidence, key: str, *, measured: bool, rated: bool) -> str | None:
+    """Whose images a row with data shows: the authors' release, or a checkpoint trained this far."""
+    if not (measured or rated):
+        return None
+    if key.startswith("published:"):
+        source = ev.sources.get(key) or {}
+        origin = f"{source['repository']}@{str(source['commit'])[:8]}" if source.get("commit") else "origin not recorded"
+        return (f"the SRGAN authors' released images (release {source.get('release', 'not recorded')}, {origin}, "
+                f"each file's SHA-256 checked against the manifest), measured by srbench under this protocol; "
+                f"not a model srbench trained")
+    if key in ev.checkpoints:
+        return training_note(key, ev.checkpoints[key])
+    if registry.is_registered(key) and registry.method_info(key).needs_checkpoint:
+        if measured:
+            return training_note(key, None)
+        return (f"{key}: unknown training length (ratings do not record which checkpoint made the rated images); "
+                "not presented as a finished reproduction")
+    return None
+
+
 DISPLAY_DECIMALS = {"psnr": 2, "ssim": 4, "mos": 2}
 
 
 def _mark_best(table: Table) -> None:
-    """Bold the best (highest, at display precision) measured value per dataset and metric; HR excluded."""
+    """Bold the best (highest, at display precision) measured value per dataset and metric among srbench's
+    own rows; HR and released images (``published:``) are excluded."""
     for dataset in table.spec.datasets:
-        rows = [r for r in table.rows if r.dataset == dataset and r.method != "hr"]
+        rows = [r for r in table.rows if r.dataset == dataset and r.method != "hr" and not r.slot.released]
         for metric in METRICS:
             values = [round(r.cells[metric].ours, DISPLAY_DECIMALS[metric]) for r in rows
                       if r.cells[metric].ours is not None]
@@ -236,9 +293,10 @@ def _mark_best(table: Table) -> None:
 
 
 def _mark_significant(table: Table, scores: pd.DataFrame, correction: str) -> None:
-    """Star a MOS significantly higher (p < 0.05) than every other variant of its category."""
+    """Star a MOS significantly higher (p < 0.05) than every other variant of its category (released images,
+    which have no category, are never compared)."""
     for dataset in table.spec.datasets:
-        rows = [r for r in table.rows if r.dataset == dataset]
+        rows = [r for r in table.rows if r.dataset == dataset and r.slot.category is not None]
         for category in sorted({r.slot.category for r in rows}):
             members = [r for r in rows if r.slot.category == category]
             if len(members) < 2 or any(r.cells["mos"].ours is None for r in members):
