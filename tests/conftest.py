@@ -75,3 +75,15 @@ def unwritable_dir(tmp_path) -> Path:
         yield folder
         return
     pytest.skip("no unwritable folder found for root")  # pragma: no cover
+
+
+@pytest.fixture(scope="session")
+def published_root(data_root) -> Path:
+    """Folder holding the published release ledig2017/ (``$SRBENCH_PUBLISHED``, else found from the data root:
+    ``../shared/datasets/published`` beside ``../shared/datasets/benchmark``)."""
+    from srbench.published import published_root_choice
+
+    root, origin = published_root_choice(None, data_root)
+    if not (root / "ledig2017").is_dir():
+        pytest.fail(f"the published release ledig2017 was not found in {root} ({origin}): set SRBENCH_PUBLISHED")
+    return root.resolve()

@@ -1,4 +1,4 @@
-"""`srbench report`: Tables 1-2 and Figure 5 of the SRGAN paper from run folders and MOS ratings."""
+"""`srbench report`: Tables 1-2 and Figures 2/6 and 5 of the SRGAN paper from run folders, images and MOS ratings."""
 
 from __future__ import annotations
 
@@ -15,6 +15,14 @@ Giving --runs, --ratings, or a non-default --protocol/--correction requires
 --out (results/report/ is only ever rebuilt, with the defaults, from the
 committed results).
 
+Figure 2/6 (zoomed crops) regenerates its images: it reads the benchmark sets
+(--data-root / $SRBENCH_DATA / datasets/cache), the authors' released images
+(--published-root / $SRBENCH_PUBLISHED / published/ in or beside the data root)
+and the checkpoints the runs recorded (checked by SHA-256); panels it cannot
+regenerate exactly are left out and listed in report.md. To rebuild the
+committed report byte for byte, make the data available, e.g.
+  SRBENCH_DATA=../shared/datasets/benchmark srbench report
+
 Examples:
   srbench report
   srbench report --runs results/runs/mine --ratings ratings.csv --out /tmp/report
@@ -24,7 +32,7 @@ Examples:
 def add_parser(subparsers) -> None:
     p = subparsers.add_parser(
         "report",
-        help="build Tables 1-2 and Figure 5 (Markdown, LaTeX, CSV, PNG/PDF) with significance tests",
+        help="build Tables 1-2 and Figures 2/6 and 5 (Markdown, LaTeX, CSV, PNG/PDF) with significance tests",
         description="Build the paper's Tables 1-2 and Figure 5 from 'srbench run' folders and MOS ratings, "
                     "with our values beside the paper's, Wilcoxon significance tests, bootstrap MOS "
                     "confidence intervals, BT.500 rater screening and a provenance header.",
@@ -38,6 +46,10 @@ def add_parser(subparsers) -> None:
     p.add_argument("--correction", default="none", choices=("none", "holm"),
                    help="multiple-comparison correction for Table 1's significance marks (default: none, as the paper)")
     p.add_argument("--out", metavar="DIR", help="output folder (default with no inputs given: results/report)")
+    p.add_argument("--data-root", metavar="DIR", help="benchmark images for Figure 2/6 (default: $SRBENCH_DATA, "
+                   "else datasets/cache)")
+    p.add_argument("--published-root", metavar="DIR", help="the authors' released images for Figure 2/6 (default: "
+                   "$SRBENCH_PUBLISHED, else published/ in or beside the data root)")
     add_plugin_flag(p)
     p.set_defaults(func=_run)
 
@@ -57,6 +69,13 @@ def _run(args: argparse.Namespace) -> int:
     runs = args.runs if args.runs is not None else ([] if custom else report.default_runs())
     ratings = args.ratings if args.ratings is not None else ([] if custom else report.default_ratings())
     out = args.out or report.DEFAULT_OUT
-    written = report.build_report(runs, ratings, out, protocol=args.protocol, correction=args.correction)
+    from srbench.data import data_root_choice
+
+    data_root, origin = data_root_choice(args.data_root)
+    if not data_root.is_dir():
+        print(f"srbench report: note: no benchmark images at {data_root} (from {origin}): Figure 2/6 is not drawn "
+              "(fetch them, or set --data-root / $SRBENCH_DATA)", file=sys.stderr)
+    written = report.build_report(runs, ratings, out, protocol=args.protocol, correction=args.correction,
+                                  data_root=args.data_root, published_root=args.published_root)
     print(f"srbench report: wrote {len(written)} files to {out}", file=sys.stderr)
     return 0

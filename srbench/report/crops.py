@@ -32,6 +32,7 @@ from srbench.schema import HR_METHOD
 
 TOLERANCE = 1e-4  # dB for PSNR, absolute for SSIM: as the metrics regression test
 ZOOM_PX = 96  # the side of a crop in HR pixels (a multiple of 4: whole LR pixels)
+THUMBNAIL_PX = 160  # longest side of the whole-image overview, pixels
 
 
 @dataclass(frozen=True)
@@ -178,10 +179,22 @@ def to_csv(figure: Figure) -> str:
 
 
 def panel_title(panel: Panel) -> str:
-    """``"SRGAN-VGG54 (authors' images)\\n(26.02dB/0.7397)"`` - the paper's bracket style; HR has no numbers."""
+    """``"SRGAN-VGG54\\n(authors' images)\\n(26.02dB/0.7397)"``: the label, then the paper's bracket style
+    ``(PSNR dB/SSIM)``; HR has no numbers."""
+    label = panel.label.replace(" (", "\n(")
     if panel.psnr is None:
-        return panel.label
-    return f"{panel.label}\n({panel.psnr:.2f}dB/{panel.ssim:.4f})"
+        return label
+    return f"{label}\n({panel.psnr:.2f}dB/{panel.ssim:.4f})"
+
+
+def _shrink(pixels, step: int):
+    """``pixels`` reduced ``step`` times by box averaging (PIL's ``reduce``; deterministic)."""
+    if step == 1:
+        return pixels
+    import numpy as np
+    from PIL import Image
+
+    return np.asarray(Image.fromarray(pixels).reduce(step))
 
 
 def draw(figure: Figure, png: Path, pdf: Path, *, title_note: str = "") -> None:
@@ -194,17 +207,19 @@ def draw(figure: Figure, png: Path, pdf: Path, *, title_note: str = "") -> None:
     columns = 1 + max(len(panels) for _, _, panels in figure.crops)
     rows = len(figure.crops)
     with matplotlib.rc_context({"svg.hashsalt": "srbench", "pdf.fonttype": 42, "font.size": 6}):
-        fig, axes = plt.subplots(rows, columns, figsize=(1.55 * columns, 1.85 * rows), dpi=150, squeeze=False)
+        height = 2.1 * rows + 0.45
+        fig, axes = plt.subplots(rows, columns, figsize=(1.55 * columns, height), dpi=100, squeeze=False)
         for r, (crop, hr, panels) in enumerate(figure.crops):
             ax = axes[r][0]
-            ax.imshow(hr, interpolation="lanczos")
-            ax.add_patch(plt.Rectangle((crop.x - 0.5, crop.y - 0.5), crop.size, crop.size, fill=False,
-                                       edgecolor="red", linewidth=1.0))
-            ax.set_title(f"{crop.dataset}/{crop.image}\nregion x={crop.x}, y={crop.y}, {crop.size}px", fontsize=6)
+            step = max(1, -(-max(hr.shape[:2]) // THUMBNAIL_PX))  # keep the files small: a subsampled overview
+            ax.imshow(_shrink(hr, step), interpolation="nearest")
+            ax.add_patch(plt.Rectangle((crop.x / step - 0.5, crop.y / step - 0.5), crop.size / step,
+                                       crop.size / step, fill=False, edgecolor="red", linewidth=1.0))
+            ax.set_title(f"{crop.dataset}/{crop.image}\nregion x={crop.x}, y={crop.y}, {crop.size}px", fontsize=7)
             for c, panel in enumerate(panels, start=1):
                 axes[r][c].imshow(panel.pixels[crop.y:crop.y + crop.size, crop.x:crop.x + crop.size],
                                   interpolation="nearest")
-                axes[r][c].set_title(panel_title(panel), fontsize=6)
+                axes[r][c].set_title(panel_title(panel), fontsize=7)
             for ax in axes[r]:
                 ax.set_xticks([])
                 ax.set_yticks([])
@@ -212,8 +227,8 @@ def draw(figure: Figure, png: Path, pdf: Path, *, title_note: str = "") -> None:
                 ax.axis("off")
         fig.suptitle(f"Figures 2/6 re-created (4x): bicubic, srbench's models, the SRGAN authors' released "
                      f"images, HR{title_note}\nwhole-image PSNR/SSIM (protocol {figure.protocol}) in brackets",
-                     fontsize=7)
-        fig.tight_layout(rect=(0, 0, 1, 1 - 0.35 / (1.85 * rows)))
+                     fontsize=8)
+        fig.tight_layout(rect=(0, 0, 1, 1 - 0.4 / height), h_pad=1.2)
         fig.savefig(png, format="png", metadata={"Software": None})
         fig.savefig(pdf, format="pdf", metadata={"Creator": None, "Producer": None, "CreationDate": None})
         plt.close(fig)

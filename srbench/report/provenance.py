@@ -69,6 +69,11 @@ def run_lines(run: RunInput, protocol: str) -> list[str]:
         lines.append(f"  - methods: {', '.join(f'`{m}`' for m in sorted(methods))}")
     ckpt = checkpoints(rj)
     lines.append(f"  - checkpoints: `{canonical(ckpt)}`" if ckpt else "  - checkpoints: none")
+    if isinstance(methods, dict):
+        sources = {name: rec["source"] for name, rec in sorted(methods.items())
+                   if isinstance(rec, dict) and rec.get("source")}
+        if sources:
+            lines.append(f"  - released images: `{canonical(sources)}`")
     if rj.get("skipped"):
         lines.append(f"  - skipped: `{canonical(rj['skipped'])}`")
     return lines
