@@ -23,9 +23,17 @@ regenerate exactly are left out and listed in report.md. To rebuild the
 committed report byte for byte, make the data available, e.g.
   SRBENCH_DATA=../shared/datasets/benchmark srbench report
 
+Rater screening (every rule, its threshold and source are listed in report.md):
+too_fast min_median_response_ms=1000, straight_lining min_score_variance=0.15
+(min_items=10), gold min_gold_accuracy=0.6, attention min_attention_accuracy=1,
+calibration min_calibration_accuracy=0.8, retest max_retest_mean_abs_diff=1
+(min_retest_pairs=4), bt500=on, correlation min_correlation=off. Change one with
+--screening KEY=VALUE (VALUE 'off' switches a rule off); requires --out.
+
 Examples:
   srbench report
   srbench report --runs results/runs/mine --ratings ratings.csv --out /tmp/report
+  srbench report --ratings answers.db --screening min_gold_accuracy=0.8 --screening bt500=off --out /tmp/report
 """
 
 
@@ -35,7 +43,8 @@ def add_parser(subparsers) -> None:
         help="build Tables 1-2 and Figures 2/6 and 5 (Markdown, LaTeX, CSV, PNG/PDF) with significance tests",
         description="Build the paper's Tables 1-2 and Figure 5 from 'srbench run' folders and MOS ratings, "
                     "with our values beside the paper's, Wilcoxon significance tests, bootstrap MOS "
-                    "confidence intervals, BT.500 rater screening and a provenance header.",
+                    "confidence intervals, rater screening (speed, straight-lining, gold, attention, calibration, "
+                    "test-retest, ITU-R BT.500), a subject model beside the plain MOS and a provenance header.",
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -45,6 +54,8 @@ def add_parser(subparsers) -> None:
                    help="metric protocol of the tables (default: paper); rows of other protocols are ignored")
     p.add_argument("--correction", default="none", choices=("none", "holm"),
                    help="multiple-comparison correction for Table 1's significance marks (default: none, as the paper)")
+    p.add_argument("--screening", action="append", default=[], metavar="KEY=VALUE",
+                   help="rater-screening threshold (repeatable; see below); VALUE 'off' switches a rule off")
     p.add_argument("--out", metavar="DIR", help="output folder (default with no inputs given: results/report)")
     p.add_argument("--data-root", metavar="DIR", help="benchmark images for Figure 2/6 (default: $SRBENCH_DATA, "
                    "else datasets/cache)")
@@ -63,9 +74,13 @@ def _run(args: argparse.Namespace) -> int:
     if custom and not args.out:
         raise SrbenchError("--out is required with --runs/--ratings (results/report/ is rebuilt only from "
                            "the committed results; run 'srbench report' without arguments for that)")
-    if not args.out and (args.protocol != "paper" or args.correction != "none"):
-        raise SrbenchError("--out is required with a non-default --protocol/--correction "
-                           "(results/report/ holds the default report: protocol paper, no correction)")
+    if not args.out and (args.protocol != "paper" or args.correction != "none" or args.screening):
+        raise SrbenchError("--out is required with a non-default --protocol/--correction/--screening "
+                           "(results/report/ holds the default report: protocol paper, no correction, "
+                           "default screening)")
+    from srbench.screening_rules import ScreeningConfig
+
+    screening = ScreeningConfig().with_overrides(args.screening)
     runs = args.runs if args.runs is not None else ([] if custom else report.default_runs())
     ratings = args.ratings if args.ratings is not None else ([] if custom else report.default_ratings())
     out = args.out or report.DEFAULT_OUT
@@ -76,6 +91,6 @@ def _run(args: argparse.Namespace) -> int:
         print(f"srbench report: note: no benchmark images at {data_root} (from {origin}): Figure 2/6 is not drawn "
               "(fetch them, or set --data-root / $SRBENCH_DATA)", file=sys.stderr)
     written = report.build_report(runs, ratings, out, protocol=args.protocol, correction=args.correction,
-                                  data_root=args.data_root, published_root=args.published_root)
+                                  screening=screening, data_root=args.data_root, published_root=args.published_root)
     print(f"srbench report: wrote {len(written)} files to {out}", file=sys.stderr)
     return 0

@@ -8,8 +8,10 @@ writes into ``out``:
                        both tables, Figure 5
 ``table{1,2}.md/.tex``  the tables alone; ``.csv`` the same cells in long form
 ``significance.csv``   every paired Wilcoxon test (PSNR, SSIM, MOS) per set
-``mos.csv``            MOS with 95% CI of every rated (set, method)
-``screening.csv``      BT.500 screening counts per rater
+``mos.csv``            MOS with 95% CI of every rated (set, method), raters and ratings it rests on
+``screening.csv``      every rater's screening measures, verdict and reasons (:mod:`srbench.screening_rules`)
+``subject_model.csv``  subject-model quality beside the plain MOS per (set, method) (:mod:`.subjects`)
+``subject_raters.csv``  subject-model bias and inconsistency per rater
 ``figure5.csv/.png/.pdf``  Figure 5's data and drawing (only with BSD100 ratings)
 ``figure2.csv/.png/.pdf``  Figures 2/6: zoomed crops per method (:mod:`.crops`; needs the images)
 =====================  ============================================================
@@ -33,19 +35,22 @@ from srbench.errors import SrbenchError
 from srbench.metrics import PROTOCOLS
 from srbench.paper_values import load_paper_values
 from srbench.paths import REPORT_DIR, RESULTS_DIR
+from srbench.screening_rules import ScreeningConfig
 
 from . import crops as report_crops
 from . import figure as report_figure
 from . import provenance as report_provenance
+from . import raters as report_raters
 from . import render as report_format
-from .inputs import Ratings, RunInput, combine_runs, load_ratings, load_run, method_key
+from . import subjects as report_subjects
+from .inputs import RunInput, combine_runs, load_ratings, load_run, method_key
 from .tables import Evidence, build_table, significance_rows, table_spec
 
 RESULTS = RESULTS_DIR
 DEFAULT_OUT = REPORT_DIR
 OUTPUT_NAMES = ("report.md", "table1.md", "table1.tex", "table1.csv", "table2.md", "table2.tex", "table2.csv",
-                "significance.csv", "mos.csv", "screening.csv", "figure5.csv", "figure5.png", "figure5.pdf",
-                "figure2.csv", "figure2.png", "figure2.pdf")
+                "significance.csv", "mos.csv", "screening.csv", "subject_model.csv", "subject_raters.csv",
+                "figure5.csv", "figure5.png", "figure5.pdf", "figure2.csv", "figure2.png", "figure2.pdf")
 CORRECTIONS = ("none", "holm")
 
 
@@ -70,16 +75,6 @@ def _csv(header: list[str], rows: list[list]) -> str:
 
 def _g(x: float) -> str:
     return f"{x:.6g}"
-
-
-def _screen(ratings: Ratings | None) -> tuple[list[stats.RaterScreen], pd.DataFrame | None]:
-    if ratings is None:
-        return [], None
-    s = ratings.scores
-    presentations = s.assign(presentation=s["dataset"] + "/" + s["image"] + "/" + s["method"])
-    screening = stats.screen_raters(presentations[["rater", "presentation", "score"]])
-    rejected = {r.rater for r in screening if r.rejected}
-    return screening, s[~s["rater"].isin(rejected)].reset_index(drop=True)
 
 
 def _skipped(runs: list[RunInput]) -> dict[str, str]:
@@ -132,12 +127,14 @@ def _crops_markdown(figure: report_crops.Figure) -> str:
 
 def build_report(run_dirs: list[str | Path], rating_paths: list[str | Path], out: str | Path, *,
                  protocol: str = "paper", correction: str = "none", data_root: str | Path | None = None,
-                 published_root: str | Path | None = None) -> list[Path]:
+                 published_root: str | Path | None = None,
+                 screening: ScreeningConfig | None = None) -> list[Path]:
     """Write the report for ``run_dirs`` and ``rating_paths`` into ``out``; return the written paths.
 
     ``data_root`` (default ``$SRBENCH_DATA`` / ``datasets/cache``) and
     ``published_root`` (default :func:`srbench.published.published_root_choice`)
     are read for Figure 2/6's images only; the tables come from the runs.
+    ``screening``: the rater-screening thresholds (default :class:`ScreeningConfig`).
     """
     if protocol not in PROTOCOLS:
         raise SrbenchError(f"unknown protocol {protocol!r}; choose from {', '.join(PROTOCOLS)}")
@@ -157,15 +154,16 @@ def build_report(run_dirs: list[str | Path], rating_paths: list[str | Path], out
         if seen:
             others[(dataset, method)] = seen
     ratings = load_ratings(list(rating_paths))
-    screening, kept = _screen(ratings)
+    screened = report_raters.screen(ratings, screening)
+    kept = screened.kept_scores if screened is not None else None
     ev = Evidence(protocol, combine_runs(runs, protocol), others, ratings, kept, _skipped(runs),
                   _method_records(runs, "checkpoint"), _method_records(runs, "source"))
 
     paper = load_paper_values()
     synthetic = report_provenance.is_synthetic(runs, ratings)
     files: dict[str, bytes] = {}
-    md_parts = [report_provenance.header(protocol=protocol, runs=runs, ratings=ratings,
-                                         screening=screening, correction=correction)]
+    md_parts = [report_provenance.header(protocol=protocol, runs=runs, ratings=ratings, correction=correction),
+                report_raters.section(screened)]
     tables = (table_spec(1), table_spec(2))  # rows from the registry, with any plugins loaded by now
     for spec in tables:
         table = build_table(spec, ev, paper, correction=correction, synthetic=synthetic)
@@ -205,9 +203,11 @@ def build_report(run_dirs: list[str | Path], rating_paths: list[str | Path], out
                              f"{m.mean:.6f}", f"{m.ci_low:.6f}", f"{m.ci_high:.6f}"])
     files["mos.csv"] = _csv(["dataset", "method", "n_scores", "n_raters", "n_images", "mean", "ci_low", "ci_high"],
                             mos_rows).encode()
-    files["screening.csv"] = _csv(["rater", "n_scores", "p", "q", "rejected", "reason"],
-                                  [[s.rater, s.n_scores, s.p, s.q, int(s.rejected), s.reason]
-                                   for s in screening]).encode()
+    files["screening.csv"] = report_raters.to_csv(screened).encode()
+    subjects = report_subjects.subject_outputs(screened.kept_answers if screened is not None else None)
+    files["subject_model.csv"] = subjects.model_csv.encode()
+    files["subject_raters.csv"] = subjects.raters_csv.encode()
+    md_parts.append(subjects.markdown)
     files["report.md"] = "".join(md_parts).encode()
 
     out = Path(out)

@@ -97,11 +97,19 @@ def combine_runs(runs: list[RunInput], protocol: str) -> pd.DataFrame:
 
 @dataclass(frozen=True)
 class Ratings:
-    """Rating-phase scores, first showings only (``repeat == 0``), one row per (rater, item)."""
+    """Rating-phase scores, first showings only (``repeat == 0``), one row per (rater, item), and every answer."""
 
     scores: pd.DataFrame  # columns: rater (study/rater), study, method, dataset, image, score
     sources: list[tuple[str, str, int]]  # (file name, sha256, number of rows read)
     studies: list[str]
+    answers: pd.DataFrame | None = None  # every row of every phase (rater = study/rater), for screening and the model
+
+
+PHASES = ("calibration", "rating", "gold", "attention")
+"""Answer phases: the labelled anchors, the MOS items, hidden gold items, attention checks (see
+:mod:`srbench.screening_rules`); only ``rating`` rows make a MOS."""
+OPTIONAL_COLUMNS = ("session", "attempts", "view_ms", "expected_low", "expected_high")
+"""Columns a ratings file may have beyond :data:`RATING_COLUMNS` (the MOS app's later schemas); read when present."""
 
 
 def _read_ratings_csv(path: Path) -> pd.DataFrame:
@@ -129,14 +137,80 @@ def _read_ratings_db(path: Path) -> pd.DataFrame:
             store.close()
     except (sqlite3.DatabaseError, SrbenchError) as exc:
         raise SrbenchError(f"{path}: not a readable MOS app database ({exc})") from exc
-    return pd.DataFrame(rows, columns=list(CSV_COLUMNS)).astype(str)
+    return pd.DataFrame(rows, columns=list(CSV_COLUMNS)).fillna("").astype(str)
+
+
+def _integers(df: pd.DataFrame, column: str, *, required: bool) -> pd.Series:
+    """``column`` as nullable integers; a non-integer entry is one :class:`SrbenchError` naming file and rater."""
+    raw = df[column].astype(str).str.strip() if column in df.columns else pd.Series("", index=df.index)
+    empty = raw == ""
+    values = pd.to_numeric(raw.where(~empty), errors="coerce")
+    bad = (~empty & (values.isna() | (values != values.round()))) | (empty & required)
+    if bad.any():
+        row = df[bad].iloc[0]
+        what = "is empty" if raw[bad].iloc[0] == "" else f"is {raw[bad].iloc[0]!r}, not an integer"
+        raise SrbenchError(f"{row['source']}: {column} {what} (rater {row['rater']}, item {row['item']}); "
+                           "nothing was written")
+    return values.astype("Int64")
+
+
+def _known_images() -> dict[str, set[str]]:
+    from srbench.data import DATASETS, load_manifest
+
+    return {d: {img["name"] for img in load_manifest(d)["images"]} for d in DATASETS}
+
+
+def _check_rows(df: pd.DataFrame) -> None:
+    """Refuse (one :class:`SrbenchError`, before anything is written) rows a MOS cannot rest on.
+
+    Phases must be known; a rating-phase row must name a benchmark set, an image of
+    that set's manifest and a registered method (or ``hr``); an item id of the MOS
+    app's form ``<set>/<stem>/<method>`` must agree with those columns; gold and
+    attention rows need an expected range within 1..5; response times are >= 0.
+    """
+    from srbench import registry
+    from srbench.schema import HR_METHOD
+
+    def refuse(mask: pd.Series, why: str) -> None:
+        if mask.any():
+            row = df[mask].iloc[0]
+            raise SrbenchError(f"{row['source']}: {why.format(**row.to_dict())} (rater {row['rater']}, item "
+                               f"{row['item']}; {int(mask.sum())} such row(s)); nothing was written")
+
+    refuse(~df["phase"].isin(PHASES), "unknown phase {phase!r} (expected one of " + ", ".join(PHASES) + ")")
+    refuse((df["score"] < 1) | (df["score"] > 5), "score {score} outside 1..5")
+    refuse(df["response_ms"].notna() & (df["response_ms"] < 0), "negative response_ms {response_ms}")
+    rating = df["phase"] == "rating"
+    images = _known_images()
+    refuse(rating & ~df["dataset"].isin(list(images)),
+           "unknown item: set {dataset!r} is not a benchmark set (" + ", ".join(images) + ")")
+    known_image = pd.Series([img in images.get(ds, ()) for ds, img in zip(df["dataset"], df["image"])],
+                            index=df.index)
+    refuse(rating & ~known_image, "unknown item: image {image!r} is not in the {dataset} manifest")
+    known_method = pd.Series([m == HR_METHOD or ":" in m or registry.is_registered(m) for m in df["method"]],
+                             index=df.index)
+    refuse(rating & ~known_method, "unknown item: method {method!r} is not registered (load its plugin with "
+                                   "--plugin MODULE)")
+    parts = df["item"].str.split("/")
+    form = parts.str.len() == 3
+    agrees = pd.Series([
+        p[0].strip().lower() == ds and p[1] == Path(img).stem and method_key(p[2]) == m if ok else True
+        for p, ok, ds, img, m in zip(parts, form, df["dataset"], df["image"], df["method"])], index=df.index)
+    refuse(rating & ~agrees, "item id {item!r} does not match its columns ({dataset}, {image}, {method})")
+    checked = df["phase"].isin(["gold", "attention"])
+    lo, hi = df["expected_low"], df["expected_high"]
+    refuse(checked & (lo.isna() | hi.isna()), "{phase} answer without expected_low/expected_high")
+    refuse(lo.notna() & hi.notna() & ((lo < 1) | (hi > 5) | (lo > hi)),
+           "expected range {expected_low}..{expected_high} is not within 1..5")
 
 
 def load_ratings(paths: list[str | Path]) -> Ratings | None:
     """Load rating files (``.csv``, or ``.db``/``.sqlite`` via the MOS app). ``None`` if no paths.
 
-    Keeps ``phase == "rating"`` and ``repeat == 0`` rows; raters are keyed
-    ``study/rater`` so two studies never share a rater. Scores must be 1..5.
+    Every row is checked first (:func:`_check_rows`); a bad file is refused as a
+    whole with one error. ``scores`` keeps ``phase == "rating"`` and ``repeat == 0``
+    rows, ``answers`` every row; raters are keyed ``study/rater`` so two studies
+    never share a rater.
     """
     if not paths:
         return None
@@ -150,19 +224,22 @@ def load_ratings(paths: list[str | Path]) -> Ratings | None:
         sources.append((p.name, sha256_bytes(p.read_bytes()), len(df)))
         frames.append(df.assign(source=p.name))
     df = pd.concat(frames, ignore_index=True)
-    try:
-        df["score"] = df["score"].astype(int)
-        df["repeat"] = df["repeat"].astype(int)
-    except ValueError as exc:
-        raise SrbenchError(f"ratings: score/repeat must be integers ({exc})") from exc
-    bad = df[(df["score"] < 1) | (df["score"] > 5)]
-    if not bad.empty:
-        row = bad.iloc[0]
-        raise SrbenchError(f"{row['source']}: score {row['score']} outside 1..5 (rater {row['rater']})")
-    df = df[(df["phase"].str.strip() == "rating") & (df["repeat"] == 0)].copy()
+    for column in ("study", "rater", "item", "method", "dataset", "image", "phase"):
+        df[column] = df[column].astype(str).str.strip()
     df["method"] = df["method"].map(method_key)
-    df["dataset"] = df["dataset"].str.strip().str.lower()
-    df["rater"] = df["study"].str.strip() + "/" + df["rater"].str.strip()
+    df["dataset"] = df["dataset"].str.lower()
+    df["score"] = _integers(df, "score", required=True)
+    df["repeat"] = _integers(df, "repeat", required=True)
+    df["response_ms"] = _integers(df, "response_ms", required=False)
+    for column in OPTIONAL_COLUMNS:
+        df[column] = _integers(df, column, required=False)
+    _check_rows(df)
+    df["score"] = df["score"].astype(int)
+    df["repeat"] = df["repeat"].astype(int)
+    df["rater"] = df["study"] + "/" + df["rater"]
+    order = ["rater", "phase", "dataset", "method", "image", "repeat", "item"]
+    answers = df.drop(columns=["source"]).sort_values(order, kind="stable").reset_index(drop=True)
+    df = df[(df["phase"] == "rating") & (df["repeat"] == 0)].copy()
     keys = ["rater", "dataset", "method", "image"]
     dup = df[df.duplicated(keys, keep=False)]
     if not dup.empty:
@@ -170,5 +247,4 @@ def load_ratings(paths: list[str | Path]) -> Ratings | None:
         raise SrbenchError(f"ratings: rater {row['rater']} scored {row['dataset']}/{row['image']} "
                            f"({row['method']}) more than once with repeat=0")
     scores = df[["rater", "study", "method", "dataset", "image", "score"]].sort_values(keys).reset_index(drop=True)
-    return Ratings(scores, sources, sorted(df["study"].str.strip().unique()))
-
+    return Ratings(scores, sources, sorted(df["study"].unique()), answers)

@@ -4,7 +4,7 @@ Taken from the inputs only (never from the current checkout), so regenerating
 a committed report gives the same bytes: per run the SHA-256 of its
 ``per_image.csv``, and from its ``run.json`` the code revision, protocols,
 data checksums and checkpoints; per ratings file its SHA-256; the statistics
-settings; the rater screening outcome.
+settings (the rater screening section is :mod:`.raters`).
 """
 
 from __future__ import annotations
@@ -91,8 +91,7 @@ def checkpoints(run_json: dict) -> object | None:
     return find_key(run_json, CHECKPOINT_KEYS) or None
 
 
-def header(*, protocol: str, runs: list[RunInput], ratings: Ratings | None,
-           screening: list[stats.RaterScreen], correction: str) -> str:
+def header(*, protocol: str, runs: list[RunInput], ratings: Ratings | None, correction: str) -> str:
     """Markdown header of ``report.md``."""
     out = ["# srbench report: SRGAN Tables 1-2 and Figure 5 re-created (4x)", ""]
     if is_synthetic(runs, ratings):
@@ -113,22 +112,16 @@ def header(*, protocol: str, runs: list[RunInput], ratings: Ratings | None,
             out.append(f"- ratings `{name}`: sha256 `{digest}`, {n} rows")
         out.append(f"- studies: {', '.join(f'`{s}`' for s in ratings.studies)}")
     out += ["", "## Statistics", "",
-            f"- MOS: rating-phase scores, first showing of each item (repeat 0), raters kept by screening; "
+            f"- MOS: rating-phase scores, first showing of each item (repeat 0), raters kept by screening "
+            f"(calibration, gold and attention answers are never part of a MOS); every MOS cell states the raters "
+            f"and ratings it rests on; "
             f"95% CI: percentile bootstrap, {stats.BOOTSTRAP_SAMPLES} resamples of raters and images "
             f"(two-way), seed {stats.BOOTSTRAP_SEED} + CRC32 of `set/method`",
             f"- paired tests: two-sided Wilcoxon signed-rank (scipy), zero differences dropped "
             f"(zero_method=`{stats.ZERO_METHOD}`), exact p-value when n <= {stats.EXACT_MAX_N} and no ties, "
             f"else normal approximation with tie correction; effect size: matched-pairs rank-biserial r "
             f"in [-1, 1], positive when `method_a` scores higher than `method_b` (`mean_diff` = a - b); "
-            f"all tests in `significance.csv` (with Holm-adjusted p per set and measure)",
+            f"all tests in `significance.csv` (with Holm-adjusted p per set and measure); MOS tests pair the "
+            f"ratings of the raters kept by screening only",
             f"- Table 1 significance: p < {stats.ALPHA}, multiple-comparison correction: {correction}"]
-    out += ["", "## Rater screening (ITU-R BT.500)", ""]
-    if ratings is None:
-        out.append("- no ratings: nothing screened")
-    else:
-        rejected = [s for s in screening if s.rejected]
-        out.append(f"- {len(screening)} raters screened, {len(rejected)} rejected"
-                   + (":" if rejected else ""))
-        out += [f"  - `{s.rater}`: {s.reason}" for s in rejected]
-        out.append("- per-rater counts in `screening.csv`")
     return "\n".join(out) + "\n"

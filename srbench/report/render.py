@@ -42,7 +42,8 @@ def caption(table: Table) -> str:
     text = "SYNTHETIC INPUTS (test data, not measurements). " if table.synthetic else ""
     text += (f"Table {t.number}. {t.title}, 4x. Ours beside the paper's published values (Ledig et al. 2017) "
             f"and the difference (ours - paper). PSNR/SSIM: mean over the set's per-image values; "
-            f"MOS: mean of screened ratings with a 95% two-way (raters x images) bootstrap CI in brackets.")
+            f"MOS: mean of screened ratings with a 95% two-way (raters x images) bootstrap CI in brackets and, "
+            f"in parentheses, the raters and ratings it rests on after screening.")
     if t.number == 1:
         cats = sorted({s.category for s in t.slots if s.category is not None})
         members = "; ".join(f"{c}: {', '.join(s.label for s in t.slots if s.category == c)}" for c in cats)
@@ -75,6 +76,8 @@ def _ours_text(cell: Cell, metric: str, *, bold: tuple[str, str], star: str) -> 
     text = _num(cell.ours, metric)
     if cell.ci is not None:
         text += f" [{_num(cell.ci[0], metric)}, {_num(cell.ci[1], metric)}]"
+    if cell.n_raters is not None:
+        text += f" ({cell.n_raters} raters, {cell.n} ratings)"
     if cell.bold:
         text = f"{bold[0]}{text}{bold[1]}"
     if cell.star:
@@ -157,8 +160,8 @@ def to_latex(table: Table) -> str:
     return "\n".join(lines) + "\n"
 
 
-CSV_COLUMNS = ["table", "dataset", "label", "method", "metric", "ours", "ci_low", "ci_high", "n", "n_expected",
-               "paper", "diff", "bold", "star", "note", "row_note"]
+CSV_COLUMNS = ["table", "dataset", "label", "method", "metric", "ours", "ci_low", "ci_high", "n", "n_raters",
+               "n_expected", "paper", "diff", "bold", "star", "note", "row_note"]
 
 
 def _f6(x: float | None) -> str:
@@ -178,7 +181,8 @@ def to_csv(table: Table) -> str:
             writer.writerow([
                 table.spec.number, row.dataset, row.slot.label, row.method, m, _f6(c.ours),
                 _f6(c.ci[0]) if c.ci else "", _f6(c.ci[1]) if c.ci else "",
-                "" if c.n is None else c.n, "" if c.n_expected is None else c.n_expected,
+                "" if c.n is None else c.n, "" if c.n_raters is None else c.n_raters,
+                "" if c.n_expected is None else c.n_expected,
                 "" if c.paper is None else ("inf" if math.isinf(c.paper) else f"{c.paper:g}"),
                 _f6(c.diff), int(c.bold), int(c.star), c.note or "", row.note or "",
             ])

@@ -106,6 +106,7 @@ class Cell:
     star: bool = False
     note: str | None = None
     defined: bool = False  # a value true by definition (HR against itself), not a measurement
+    n_raters: int | None = None  # MOS: raters the value rests on after screening (``n``: their ratings)
 
     @property
     def diff(self) -> float | None:
@@ -215,7 +216,8 @@ def _mos_cell(ev: Evidence, dataset: str, key: str, paper: float | None) -> Cell
     note = None
     if summary.n_images < expected:
         note = f"partial coverage: ratings cover {summary.n_images} of {expected} images of this set"
-    return Cell(summary.mean, paper, summary.n_scores, None, (summary.ci_low, summary.ci_high), note=note)
+    return Cell(summary.mean, paper, summary.n_scores, None, (summary.ci_low, summary.ci_high), note=note,
+                n_raters=summary.n_raters)
 
 
 def _pick_key(ev: Evidence, dataset: str, slot: Slot) -> str:
