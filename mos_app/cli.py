@@ -6,6 +6,7 @@ import argparse
 import os
 import socket
 import sys
+import textwrap
 from pathlib import Path
 
 from .study import (DB_NAME, DEFAULT_MIN_VIEW_MS, DEFAULT_SESSION_ITEMS, DEFAULT_SESSION_MINUTES, StudyError,
@@ -46,9 +47,9 @@ examples:
 
 
 def add_parser(subparsers) -> None:
-    """Add ``srbench mos`` with the sub-subcommands ``create``, ``serve`` and ``export``."""
+    """Add ``srbench mos`` with the sub-subcommands ``create``, ``invite``, ``serve`` and ``export``."""
     p = subparsers.add_parser(
-        "mos", help="mean-opinion-score study: create, serve, export",
+        "mos", help="mean-opinion-score study: create, invite, serve, export",
         description="Run a MOS study like the paper's (section 3.3): raters score every version of "
                     "every test image 1 (bad) .. 5 (excellent) after calibrating on nearest-neighbour "
                     "(score 1) and original HR (score 5) images.",
@@ -60,9 +61,13 @@ def add_parser(subparsers) -> None:
 
     c = sub.add_parser("create", help="build a self-contained study folder",
                        formatter_class=argparse.RawDescriptionHelpFormatter,
-                       description="Run the methods on the test sets and write every stimulus as lossless "
-                                   "PNG, the calibration anchors and manifest.json (SHA-256 of every file).",
-                       epilog=CREATE_EPILOG)
+                       description=_wrap("Run the methods on the test sets and write every stimulus as "
+                                         "lossless PNG, the calibration anchors and manifest.json (SHA-256 of "
+                                         "every file). By default only invited raters can rate: each rater of "
+                                         "--raters gets a link with a secret token, printed once (the study keeps "
+                                         "only a keyed hash); invite more later with 'srbench mos invite'. "
+                                         "--open makes a study anyone can rate under any id."),
+                       epilog=CREATE_EPILOG + "\n" + INVITE_EPILOG)
     c.add_argument("--name", required=True, help="study name (letters, digits, '_', '-'; max 32)")
     c.add_argument("--methods", required=True, help="comma-separated registry names, e.g. nearest,bicubic,srgan-vgg54, "
                                                     "published:srgan-vgg54 (the authors' images) or external:NAME=DIR "
@@ -73,8 +78,12 @@ def add_parser(subparsers) -> None:
     c.add_argument("--repeats", type=int, default=0, metavar="N",
                    help="items shown twice to every rater, for test-retest reliability (default 0)")
     c.add_argument("--seed", type=int, default=0, help="seed for the repeated items and every rater's order (default 0)")
-    c.add_argument("--raters", default=None, help="optional comma-separated list of allowed rater ids "
-                                                   "(case-insensitive, stored in lower case)")
+    c.add_argument("--raters", default=None,
+                   help="comma-separated rater ids to invite, each gets a link (with --open: the optional list of "
+                        "allowed ids); case-insensitive, stored in lower case")
+    c.add_argument("--open", action="store_true",
+                   help="open study: no invitation links; any id (or any of --raters) may rate")
+    _link_flags(c)
     c.add_argument("--min-view-s", type=float, default=DEFAULT_MIN_VIEW_MS / 1000, metavar="S",
                    help="minimum viewing time: an image must have been on screen this long before its score is "
                         f"accepted (default {DEFAULT_MIN_VIEW_MS / 1000:g}; 0.2..60)")
@@ -91,6 +100,19 @@ def add_parser(subparsers) -> None:
     c.add_argument("--out", required=True, help="study folder to create (must not exist)")
     add_plugin_flag(c)
     c.set_defaults(func=_create)
+
+    i = sub.add_parser("invite", help="issue invitation links to raters of a study",
+                       description=_wrap("Give each rater a link with a new secret token (printed once; the study "
+                                         "keeps only HMAC-SHA-256(salt, study, rater, token) in "
+                                         "STUDY/invites.json). The rating page accepts a rater of an invite "
+                                         "study only with that link."),
+                       epilog=INVITE_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    i.add_argument("--study", required=True, help="study folder made by 'srbench mos create'")
+    i.add_argument("--raters", required=True, help="comma-separated rater ids (case-insensitive)")
+    i.add_argument("--reissue", action="store_true",
+                   help="give raters who already have a link a new one (their old link stops working)")
+    _link_flags(i)
+    i.set_defaults(func=_invite)
 
     s = sub.add_parser("serve", help="run the rating app (Streamlit)",
                        description="Check every study file's SHA-256, then run the Streamlit rating app. Raters open "
@@ -113,28 +135,105 @@ def add_parser(subparsers) -> None:
     e.set_defaults(func=_export)
 
 
+INVITE_EPILOG = """\
+Invitation links look like http://HOST:PORT/?rater=alice&token=... . They are
+printed on stdout (or written with --links FILE, a new file of mode 0600) and
+cannot be shown again: a lost link is replaced with 'srbench mos invite --reissue'.
+
+Examples:
+  srbench mos create --name pilot --methods nearest,bicubic --datasets set5 \\
+      --raters alice,bob --url http://rating.example.org:8501 --links pilot-links.csv --out studies/pilot
+  srbench mos invite --study studies/pilot --raters carol --url http://rating.example.org:8501
+  srbench mos invite --study studies/pilot --raters bob --reissue
+  srbench mos create --name open-pilot --methods nearest --datasets set5 --open --out studies/open-pilot
+"""
+
+
+def _wrap(text: str) -> str:
+    return textwrap.fill(text, width=100)
+
+
+def _link_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--url", default="http://127.0.0.1:8501",
+                        help="address raters open, for the links (default http://127.0.0.1:8501)")
+    parser.add_argument("--links", default=None, metavar="FILE",
+                        help="write the links as CSV (rater,link) to this new file (mode 0600) instead of stdout")
+
+
 def _split(text: str) -> list[str]:
     return [t.strip() for t in text.split(",") if t.strip()]
 
 
 def _create(args: argparse.Namespace) -> int:
     from .create import create_study
+    from .invites import invite_link, normalise_raters
     from srbench.data import resolve_data_root
     from srbench.published import method_settings
 
     load_plugins(args.plugin)
-
+    raters = _split(args.raters) if args.raters else None
+    if raters is not None:
+        normalise_raters(raters)  # bad or doubled ids are refused before any work
+    invite_link(args.url, "x", "x")  # so is a bad --url
+    _check_links_file(args.links)
     out = create_study(
         args.out, name=args.name, methods=_split(args.methods), datasets=_split(args.datasets),
         data_root=resolve_data_root(args.data_root), train_root=args.train_data,
         calibration=args.calibration, repeats=args.repeats, seed=args.seed,
-        raters=_split(args.raters) if args.raters else None, run=_run_settings(args),
+        raters=raters, run=_run_settings(args), access="open" if args.open else "invite",
         method_settings=method_settings(_split(args.methods), args.published_root, args.data_root),
     )
     study = load_study(out)
     print(f"study {study.name}: {len(study.items)} items, {len(study.repeats)} repeated, "
           f"{len(study.calibration)} calibration anchors, minimum viewing time {study.run.min_view_ms / 1000:g} s, "
           f"sessions of at most {study.run.session_items} images / {study.run.session_minutes:g} min -> {out}")
+    if args.open:
+        print("open study: raters choose their own id" + (" from --raters" if raters else ""))
+    elif raters:
+        _issue(study, raters, reissue=False, url=args.url, links=args.links)
+    else:
+        print("invite study: nobody can rate yet; issue links with 'srbench mos invite --study "
+              f"{out} --raters ID,...'", file=sys.stderr)
+    return 0
+
+
+def _check_links_file(links: str | None) -> None:
+    from .invites import InviteError
+
+    if links is None:
+        return
+    path = Path(links)
+    if path.exists():
+        raise InviteError(f"--links {path} already exists; links are written only to a new file")
+    if not path.parent.is_dir():
+        raise InviteError(f"--links {path}: folder {path.parent} does not exist")
+
+
+def _issue(study, raters: list[str], *, reissue: bool, url: str, links: str | None) -> None:
+    """Issue tokens, then print the links (or write them to ``links``)."""
+    from .invites import invite_link, issue_tokens, write_links
+
+    tokens = issue_tokens(study.root, study.name, raters, reissue=reissue)
+    urls = {r: invite_link(url, r, t) for r, t in tokens.items()}
+    if links:
+        write_links(links, urls)
+        print(f"{len(urls)} invitation link(s) -> {links} (mode 0600; shown nowhere else)", file=sys.stderr)
+    else:
+        print(f"{len(urls)} invitation link(s), shown only now (the study keeps only their hashes):", file=sys.stderr)
+        for rater, link in sorted(urls.items()):
+            print(f"{rater}\t{link}")
+
+
+def _invite(args: argparse.Namespace) -> int:
+    from .invites import access_mode, invite_link
+
+    study = load_study(args.study, verify=False)
+    if access_mode(study.settings) != "invite":
+        raise StudyError(f"study {study.name} is open (created with --open, or before invitations existed): "
+                         "anyone may rate under any id, so it takes no invitations; create an invite study instead")
+    invite_link(args.url, "x", "x")
+    _check_links_file(args.links)
+    _issue(study, _split(args.raters), reissue=args.reissue, url=args.url, links=args.links)
     return 0
 
 

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from .invites import ACCESS_MODES
 from .study import FORMAT, MANIFEST, RATER_ID_RE, StudyError, StudySettings, check_rater_id
 from srbench import SCALE, __version__
 from srbench.atomicio import make_staging_dir, remove_tree
@@ -52,6 +53,7 @@ def write_study(
     repeats: int = 0,
     raters: list[str] | None = None,
     run: StudySettings | None = None,
+    access: str = "invite",
     extra_settings: dict | None = None,
 ) -> Path:
     """Write a study folder at ``out`` (which must not exist) and return its path.
@@ -59,7 +61,10 @@ def write_study(
     ``calibration`` holds (score-1 anchor, score-5 anchor) pairs. ``repeats``
     rating items, drawn with ``seed``, are shown twice to every rater.
     ``run`` (default :class:`StudySettings()`) sets the minimum viewing time
-    and the session limits. Rater ids are stored in lower case. Raises
+    and the session limits. ``access``: ``"invite"`` (raters need their
+    invitation link, :mod:`srbench.mos_app.invites`; ``raters`` are not listed
+    in the manifest, the invitations file is the list) or ``"open"`` (any id,
+    or only ``raters`` when given). Rater ids are stored in lower case. Raises
     :class:`StudyError` for a bad name, too many repeats, a duplicate item,
     settings out of range or an existing ``out``.
     """
@@ -68,6 +73,8 @@ def write_study(
         raise StudyError(f"invalid study name {name!r}: use 1-32 letters, digits, '_' or '-'")
     _check_out(out)
     run = (run or StudySettings()).check()
+    if access not in ACCESS_MODES:
+        raise StudyError(f"access must be one of {', '.join(ACCESS_MODES)}, got {access!r}")
     if not 0 <= repeats <= len(items):
         raise StudyError(f"--repeats {repeats} must be between 0 and the number of items ({len(items)})")
     raters = _rater_list(raters)
@@ -99,7 +106,8 @@ def write_study(
             "seed": seed,
             "repeats": repeats,
             "calibration": len(calibration),
-            "raters": raters,
+            "raters": raters if access == "open" else None,
+            "access": access,
             "scale": SCALE,
             "srbench_version": __version__,
             **run.as_manifest(),
@@ -271,6 +279,7 @@ def create_study(
     raters: list[str] | None = None,
     run: StudySettings | None = None,
     method_settings: dict | None = None,
+    access: str = "invite",
 ) -> Path:
     """Compute every stimulus and write the study folder (see :func:`write_study`).
 
@@ -297,6 +306,8 @@ def create_study(
         check_rater_id(r)
     _rater_list(raters)
     run = (run or StudySettings()).check()
+    if access not in ACCESS_MODES:
+        raise StudyError(f"access must be one of {', '.join(ACCESS_MODES)}, got {access!r}")
     versions = 1 + len([m for m in methods if m.strip().lower() != HR_METHOD])
     n_items = versions * sum(load_manifest(d)["count"] for d in sets)
     if not 0 <= repeats <= n_items:
@@ -308,4 +319,4 @@ def create_study(
     pairs = calibration_pairs(train, calibration) if calibration else []
     settings = {"methods": sorted({s.method for s in items}), "datasets": sorted({s.dataset for s in items})}
     return write_study(out, name=name, seed=seed, items=items, calibration=pairs,
-                       repeats=repeats, raters=raters, run=run, extra_settings=settings)
+                       repeats=repeats, raters=raters, run=run, access=access, extra_settings=settings)
