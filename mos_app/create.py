@@ -53,7 +53,7 @@ def write_study(
     repeats: int = 0,
     raters: list[str] | None = None,
     run: StudySettings | None = None,
-    access: str = "invite",
+    access: str = "open",
     extra_settings: dict | None = None,
 ) -> Path:
     """Write a study folder at ``out`` (which must not exist) and return its path.
@@ -64,7 +64,10 @@ def write_study(
     and the session limits. ``access``: ``"invite"`` (raters need their
     invitation link, :mod:`srbench.mos_app.invites`; ``raters`` are not listed
     in the manifest, the invitations file is the list) or ``"open"`` (any id,
-    or only ``raters`` when given). Rater ids are stored in lower case. Raises
+    or only ``raters`` when given). The default here is ``"open"``, so this
+    low-level writer (tests, studies of given images) keeps its callers'
+    behaviour; :func:`create_study` and ``srbench mos create`` default to
+    ``"invite"``. Rater ids are stored in lower case. Raises
     :class:`StudyError` for a bad name, too many repeats, a duplicate item,
     settings out of range or an existing ``out``.
     """
