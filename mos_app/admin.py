@@ -1,4 +1,4 @@
-"""The admin page (``?admin=1``): progress, rater screening, CSV export.
+"""The admin page (``?admin=1``): progress, invitations, rater screening, MOS beside the subject model, CSV export.
 
 Shown only after the admin token is entered; it is compared with
 ``hmac.compare_digest``. Without a configured token the page is disabled.
@@ -12,9 +12,12 @@ import hmac
 import pandas as pd
 import streamlit as st
 
-from .screening import bt500_screen, rater_vs_others, retest_agreement
+from .invites import access_mode, invited_raters
 from .store import Store
-from .study import Study
+from .study import Study, StudyError
+from srbench.errors import SrbenchError
+from srbench.screening_rules import ScreeningConfig, describe_rules, screen_raters
+from srbench.subject_model import method_quality
 
 DISABLED = ("The admin page is disabled: no admin token is configured. Restart the server with the token "
             "in the environment variable, e.g. `SRBENCH_MOS_ADMIN_TOKEN=... srbench mos serve --study DIR` "
@@ -43,16 +46,19 @@ def render(study: Study, store: Store, expected_token: str) -> None:
             return
         st.session_state["admin_ok"] = True
     ratings = pd.DataFrame(store.rows(study.name))
-    total = len(study.calibration) + len(study.items) + len(study.repeats)
+    total = len(study.calibration) + len(study.items) + len(study.repeats) + len(study.checks)
+    gold = sum(1 for c in study.checks if c.check == "gold")
     st.subheader(f"Study {study.name}: {len(study.items)} items, {len(study.repeats)} repeated, "
-                 f"{len(study.calibration)} calibration anchors, {total} presentations per rater")
+                 f"{len(study.calibration)} calibration anchors, {gold} hidden gold items, "
+                 f"{len(study.checks) - gold} attention checks, {total} presentations per rater")
+    _invitations(study, ratings)
     if ratings.empty:
         st.write("No answers yet.")
         return
     progress = ratings.groupby("rater").agg(
         answers=("score", "size"),
         calibration=("phase", lambda x: int((x == "calibration").sum())),
-        rating=("phase", lambda x: int((x == "rating").sum())),
+        rating=("phase", lambda x: int((x != "calibration").sum())),
         median_response_ms=("response_ms", "median"),
         last_answer=("timestamp", "max"),
     ).reset_index()
@@ -60,11 +66,18 @@ def render(study: Study, store: Store, expected_token: str) -> None:
     accuracy = pd.DataFrame(store.calibration_accuracy(study.name))
     if not accuracy.empty:
         progress = progress.merge(accuracy, on="rater", how="left")
+    checks = pd.DataFrame(store.check_accuracy(study.name))
+    if not checks.empty:
+        wide = checks.pivot(index="rater", columns="phase", values=["answered", "accuracy"])
+        wide.columns = [f"{phase}_{what}" for what, phase in wide.columns]
+        progress = progress.merge(wide.reset_index(), on="rater", how="left")
     sessions = pd.DataFrame(store.session_summary(study.name))
     if not sessions.empty:
         progress = progress.merge(sessions, on="rater", how="left")
     st.markdown("**Progress** (calibration_accuracy = share of calibration images answered right at the "
-                "first click; wrong_clicks = wrong calibration clicks, each corrected before going on)")
+                "first click; wrong_clicks = wrong calibration clicks, each corrected before going on; "
+                "gold_accuracy / attention_accuracy = share of hidden gold items / attention checks scored "
+                "inside their expected range)")
     st.table(progress.set_index("rater"))
     viewing = pd.DataFrame(store.viewing(study.name))
     if not viewing.empty:
@@ -73,14 +86,72 @@ def render(study: Study, store: Store, expected_token: str) -> None:
         last = viewing.groupby("rater").tail(1)
         ever_unfit = viewing.groupby("rater")["fits"].min().rename("always_fit").reset_index()
         st.table(last.merge(ever_unfit, on="rater").set_index("rater"))
-    first = ratings[(ratings["phase"] == "rating") & (ratings["repeat"] == 0)]
-    st.markdown("**MOS per method** (first showings, all raters, before screening)")
-    st.dataframe(first.groupby("method")["score"].agg(mos="mean", n="size").reset_index(), hide_index=True)
-    st.markdown("**ITU-R BT.500 screening** (first showings; reject if (P+Q)/n > 0.05 and |P-Q|/(P+Q) < 0.3)")
-    st.dataframe(bt500_screen(ratings), hide_index=True)
-    st.markdown("**Test-retest agreement** on repeated items")
-    st.dataframe(retest_agreement(ratings), hide_index=True)
-    st.markdown("**Correlation with the mean of the other raters**")
-    st.dataframe(rater_vs_others(ratings), hide_index=True)
+    config = screening_config(study)
+    screened = screen_raters(ratings, config)
+    kept = set(screened.loc[screened["kept"], "rater"])
+    rejected = screened[~screened["kept"]]
+    st.markdown(f"**Rater screening**: {len(screened)} raters, {len(rejected)} rejected "
+                "(the same rules as `srbench report`; reasons per rater, every measure beside them)")
+    st.table(screened[["rater", "kept", "rejected_by", "reasons"]].set_index("rater"))
+    st.dataframe(screened.drop(columns=["kept", "rejected_by", "reasons"]), hide_index=True)
+    with st.expander("Screening rules, thresholds and sources"):
+        st.markdown("\n".join(f"- {line}" for line in describe_rules(config)))
+    _mos_and_model(ratings[ratings["rater"].isin(kept)])
     st.download_button("Download ratings CSV", store.to_csv(study.name),
                        file_name=f"{study.name}_ratings.csv", mime="text/csv")
+
+
+def screening_config(study: Study) -> ScreeningConfig:
+    """The default screening thresholds, overridden by the study's ``settings.screening`` (KEY: VALUE)."""
+    overrides = study.settings.get("screening") or {}
+    return ScreeningConfig().with_overrides(f"{k}={v}" for k, v in sorted(overrides.items()))
+
+
+def _invitations(study: Study, ratings: pd.DataFrame) -> None:
+    """Invite studies: who holds a link and who has started."""
+    if access_mode(study.settings) != "invite":
+        st.caption("Open study: raters choose their own id (no invitation links).")
+        return
+    try:
+        invited = invited_raters(study.root, study.name)
+    except StudyError as exc:
+        st.error(f"The invitations file cannot be read: {exc}")
+        return
+    started = set(ratings["rater"]) if not ratings.empty else set()
+    st.markdown(f"**Invitations**: {len(invited)} raters hold a link, {len(started & set(invited))} have started "
+                "(add raters with `srbench mos invite --study DIR --raters ID,...`)")
+    if invited:
+        st.table(pd.DataFrame({"rater": invited, "started": [r in started for r in invited]}).set_index("rater"))
+
+
+def _mos_and_model(kept: pd.DataFrame) -> None:
+    """Plain MOS per (set, method) beside the subject model's quality, and each rater's bias and inconsistency."""
+    rating = kept[kept["phase"] == "rating"].copy()
+    if rating.empty:
+        st.write("No rating answers of kept raters yet.")
+        return
+    rating["score"] = rating["score"].astype(float)
+    rating["repeat"] = rating["repeat"].astype(int)
+    st.markdown("**MOS per set and method** (kept raters; MOS = mean of first showings with its two-way "
+                "bootstrap CI; quality = subject model (Li & Bampis 2017, REML) with the CI that samples raters "
+                "and images)")
+    try:
+        table, fit = method_quality(rating[["rater", "dataset", "method", "image", "repeat", "score"]], n_boot=500)
+    except SrbenchError as exc:
+        first = rating[rating["repeat"] == 0]
+        st.dataframe(first.groupby(["dataset", "method"])["score"].agg(mos="mean", n="size").reset_index(),
+                     hide_index=True)
+        st.info(f"Subject model not fitted: {exc}")
+        return
+    n_first = rating[rating["repeat"] == 0].groupby(["dataset", "method"]).size().rename("n").reset_index()
+    table = table.merge(n_first, on=["dataset", "method"], how="left")
+    cols = ["dataset", "method", "n_raters", "n", "n_images", "mos", "mos_ci_low", "mos_ci_high", "quality",
+            "quality_ci_pop_low", "quality_ci_pop_high", "quality_ci_low", "quality_ci_high"]
+    st.dataframe(table[cols].round(3), hide_index=True)
+    raters = fit.raters[["n_ratings", "bias", "bias_ci_low", "bias_ci_high", "inconsistency",
+                         "inconsistency_ci_low", "inconsistency_ci_high", "at_floor"]].round(3)
+    st.markdown("**Rater bias and inconsistency** (subject model; bias in score units, mean 0 over raters; "
+                "inconsistency = the rater's noise SD)")
+    st.dataframe(raters.reset_index(names="rater"), hide_index=True)
+    for note in fit.notes:
+        st.caption(note)

@@ -15,6 +15,10 @@ stored) are in :mod:`srbench.mos_app.flow`, the rating screen in
 Rater flow: id (typed, Enter or *Continue*; or ``?rater=ID``; ids are
 case-insensitive) -> instructions with the honest numbers and a window check
 -> sessions of calibration / rating with break screens between them -> end.
+In an invite study (:mod:`srbench.mos_app.invites`, the default of
+``srbench mos create``) the id comes only from the rater's link,
+``?rater=ID&token=TOKEN``: there is no id form, and a missing, wrong, edited
+or another rater's token shows one message and writes nothing.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ import streamlit as st
 
 from srbench.mos_app import admin, viewer
 from srbench.mos_app.flow import Outcome, RaterFlow, Screen, minutes_text, plan
+from srbench.mos_app.invites import WRONG_LINK, InviteError, access_mode, check_token
 from srbench.mos_app.order import Presentation, presentations
 from srbench.mos_app.store import Store
 from srbench.mos_app.study import DB_NAME, Study, StudyError, check_rater_id, load_study
@@ -78,8 +83,43 @@ def main() -> None:
         rater_page(study, store)
 
 
+INVITE_ONLY = ("This study is by invitation. Open the personal link the study organiser sent you "
+               "(it contains your rater id and a token).")
+
+
+def invited_login(study: Study) -> str | None:
+    """Invite study: the rater of ``?rater=ID&token=TOKEN`` if the token is theirs, else a message (None).
+
+    Every failure (no link, malformed id, wrong / edited / re-issued token, a token of another
+    rater or study, an unreadable invitations file) shows the same text and stores nothing.
+    """
+    raw, token = st.query_params.get("rater"), st.query_params.get("token")
+    if raw is None and token is None:
+        st.title("Image quality study")
+        st.info(INVITE_ONLY)
+        return None
+    try:
+        rater = check_rater_id(raw or "", study)
+        check_token(study.root, study.name, rater, token)
+    except StudyError as exc:  # InviteError included
+        if isinstance(exc, InviteError) and str(exc) != WRONG_LINK:
+            # the organiser's problem (e.g. a damaged or copied invites.json): log it, tell the rater the same
+            print(f"srbench mos: invitation check failed: {exc}", file=sys.stderr)
+        st.title("Image quality study")
+        st.error(WRONG_LINK)
+        return None
+    if raw != rater:
+        st.query_params["rater"] = rater
+    return rater
+
+
 def login(study: Study) -> str | None:
-    """The rater id from ``?rater=`` (normalised to lower case), else the login form (returns None)."""
+    """The rater id from ``?rater=`` (normalised to lower case), else the login form (returns None).
+
+    In an invite study, :func:`invited_login` instead (no form: the link is the login).
+    """
+    if access_mode(study.settings) == "invite":
+        return invited_login(study)
     raw = st.query_params.get("rater")
     problem = None
     if raw is not None:
@@ -155,6 +195,9 @@ def _on_view(flow: RaterFlow, page: str) -> None:
 def instructions(study: Study, flow: RaterFlow) -> None:
     """The numbers, what to do, the viewing conditions, the window check, and *Begin*."""
     pl = plan(study)
+    attention = ("" if not pl.attention else
+                 f"\n* {pl.attention} of the images are attention checks: they ask you to click a given score. "
+                 "Please do exactly that.")
     st.title("Image quality study")
     st.markdown(
         f"""
@@ -171,7 +214,7 @@ each with the buttons **1 bad, 2 poor, 3 fair, 4 good, 5 excellent**.
   the original photos a 5. Click that score; a wrong click is pointed out and you click again.
 * Then rate every image. Some images appear more than once; rate each time as you see it. There are
   no right answers; go with your first impression.
-* Look at each image: the buttons unlock after it has been shown for {pl.min_view_s:g} s.
+* Look at each image: the buttons unlock after it has been shown for {pl.min_view_s:g} s.{attention}
 * Every click is saved at once. To pause, close the tab; open the same link later (another day is
   fine) to continue where you stopped.
 """

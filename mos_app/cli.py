@@ -9,8 +9,8 @@ import sys
 import textwrap
 from pathlib import Path
 
-from .study import (DB_NAME, DEFAULT_MIN_VIEW_MS, DEFAULT_SESSION_ITEMS, DEFAULT_SESSION_MINUTES, StudyError,
-                    StudySettings, load_study)
+from .study import (DB_NAME, DEFAULT_GOLD_RATE, DEFAULT_MIN_VIEW_MS, DEFAULT_SESSION_ITEMS,
+                    DEFAULT_SESSION_MINUTES, StudyError, StudySettings, load_study)
 from srbench.registry import add_plugin_flag, load_plugins
 
 APP = Path(__file__).resolve().parent / "app.py"
@@ -83,6 +83,15 @@ def add_parser(subparsers) -> None:
                         "allowed ids); case-insensitive, stored in lower case")
     c.add_argument("--open", action="store_true",
                    help="open study: no invitation links; any id (or any of --raters) may rate")
+    c.add_argument("--gold-rate", type=float, default=DEFAULT_GOLD_RATE, metavar="R",
+                   help="hidden gold items per rating presentation, shown like any other image (default "
+                        f"{DEFAULT_GOLD_RATE:g}: one in twenty; at least one if > 0; 0 = none): BSD200 photos after "
+                        "the calibration ones, the original expected to score 4..5, its nearest-neighbour version 1..2")
+    c.add_argument("--attention", type=int, default=0, metavar="N",
+                   help="attention checks per rater: images that ask for a given score (default 0)")
+    c.add_argument("--screening", action="append", default=[], metavar="KEY=VALUE",
+                   help="rater-screening threshold for the admin page (repeatable; as in 'srbench report "
+                        "--screening'), recorded in the manifest")
     _link_flags(c)
     c.add_argument("--min-view-s", type=float, default=DEFAULT_MIN_VIEW_MS / 1000, metavar="S",
                    help="minimum viewing time: an image must have been on screen this long before its score is "
@@ -176,12 +185,14 @@ def _create(args: argparse.Namespace) -> int:
         normalise_raters(raters)  # bad or doubled ids are refused before any work
     invite_link(args.url, "x", "x")  # so is a bad --url
     _check_links_file(args.links)
+    screening = _screening_settings(args.screening)
     out = create_study(
         args.out, name=args.name, methods=_split(args.methods), datasets=_split(args.datasets),
         data_root=resolve_data_root(args.data_root), train_root=args.train_data,
         calibration=args.calibration, repeats=args.repeats, seed=args.seed,
         raters=raters, run=_run_settings(args), access="open" if args.open else "invite",
         method_settings=method_settings(_split(args.methods), args.published_root, args.data_root),
+        gold_rate=args.gold_rate, attention=args.attention, screening=screening,
     )
     study = load_study(out)
     print(f"study {study.name}: {len(study.items)} items, {len(study.repeats)} repeated, "
@@ -195,6 +206,14 @@ def _create(args: argparse.Namespace) -> int:
         print("invite study: nobody can rate yet; issue links with 'srbench mos invite --study "
               f"{out} --raters ID,...'", file=sys.stderr)
     return 0
+
+
+def _screening_settings(pairs: list[str]) -> dict:
+    """``--screening KEY=VALUE`` pairs checked by :class:`ScreeningConfig`, as a manifest dict."""
+    from srbench.screening_rules import ScreeningConfig
+
+    ScreeningConfig().with_overrides(pairs)  # refuses unknown keys and bad values now
+    return {k.strip(): v.strip() for k, _, v in (p.partition("=") for p in pairs)}
 
 
 def _check_links_file(links: str | None) -> None:
@@ -255,6 +274,9 @@ def _serve(args: argparse.Namespace) -> int:
         raise StudyError(f"--port {args.port} is not a TCP port (1..65535)")
     if args.db and Path(args.db).is_dir():
         raise StudyError(f"--db {args.db} is a folder; give the answer file, e.g. {Path(args.db) / DB_NAME}")
+    from .store import check_study_database
+
+    check_study_database(Path(args.db) if args.db else study.root / DB_NAME, study.name)
     check_listen(args.address, args.port)
     env = dict(os.environ)
     env["SRBENCH_MOS_STUDY"] = str(study.root.resolve())
@@ -302,7 +324,7 @@ def streamlit_flags(port: int, address: str) -> list[str]:
 
 
 def _export(args: argparse.Namespace) -> int:
-    from .store import Store
+    from .store import Store, check_study_database
 
     study = load_study(args.study, verify=False)
     db = Path(args.db) if args.db else study.root / DB_NAME
@@ -310,6 +332,7 @@ def _export(args: argparse.Namespace) -> int:
         raise StudyError(f"--db {db} is a folder; give the answer file, e.g. {db / DB_NAME}")
     if not db.is_file():
         raise StudyError(f"no answer database at {db} (nobody has rated yet, or pass --db)")
+    check_study_database(db, study.name)
     n = Store(db, read_only=True).export_csv(args.out, study.name)
     print(f"{n} answers -> {args.out}")
     return 0

@@ -20,8 +20,9 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from .checks import CheckSpec, attention_specs, check_attention_count, gold_count, gold_specs
 from .invites import ACCESS_MODES
-from .study import FORMAT, MANIFEST, RATER_ID_RE, StudyError, StudySettings, check_rater_id
+from .study import DEFAULT_GOLD_RATE, FORMAT, MANIFEST, RATER_ID_RE, StudyError, StudySettings, check_rater_id
 from srbench import SCALE, __version__
 from srbench.atomicio import make_staging_dir, remove_tree
 from srbench.data import load_dataset, load_manifest, normalize_dataset_name, sha256_file
@@ -54,6 +55,7 @@ def write_study(
     raters: list[str] | None = None,
     run: StudySettings | None = None,
     access: str = "open",
+    checks: list[CheckSpec] | None = None,
     extra_settings: dict | None = None,
 ) -> Path:
     """Write a study folder at ``out`` (which must not exist) and return its path.
@@ -67,7 +69,8 @@ def write_study(
     or only ``raters`` when given). The default here is ``"open"``, so this
     low-level writer (tests, studies of given images) keeps its callers'
     behaviour; :func:`create_study` and ``srbench mos create`` default to
-    ``"invite"``. Rater ids are stored in lower case. Raises
+    ``"invite"``. ``checks``: gold items and attention checks shown inside the
+    rating phase (:mod:`srbench.mos_app.checks`). Rater ids are stored in lower case. Raises
     :class:`StudyError` for a bad name, too many repeats, a duplicate item,
     settings out of range or an existing ``out``.
     """
@@ -103,6 +106,14 @@ def write_study(
                 calib_entries.append(
                     _write(tmp, rel, spec, f"calibration/{stem}/{spec.method}", anchor=anchor)
                 )
+        check_entries = []
+        for spec in checks or []:
+            entry = _write(tmp, spec.path, ImageSpec(spec.dataset, spec.image, spec.method, spec.pixels), spec.item)
+            entry.update(check=spec.kind, expected_low=spec.expected_low, expected_high=spec.expected_high)
+            check_entries.append(entry)
+        check_ids = [e["item"] for e in check_entries]
+        if len(set(check_ids)) != len(check_ids) or set(check_ids) & set(ids):
+            raise StudyError("duplicate check items (a gold photo used twice?)")
         repeated = sorted(random.Random(seed).sample(sorted(ids), repeats))
         settings = {
             "name": name,
@@ -121,6 +132,7 @@ def write_study(
             "settings": settings,
             "items": item_entries,
             "calibration": calib_entries,
+            "checks": check_entries,
             "repeats": repeated,
         }
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
@@ -185,18 +197,21 @@ def resolve_train_root(flag: str | os.PathLike | None) -> Path:
     """``--train-data`` flag, else ``$SRBENCH_TRAIN_DATA``; must hold ``bsd200/``."""
     raw = flag or os.environ.get(TRAIN_ENV)
     if not raw:
-        raise StudyError(f"calibration images need the training data: pass --train-data or set ${TRAIN_ENV}")
+        raise StudyError(f"calibration images and gold items need the training data: pass --train-data or set "
+                         f"${TRAIN_ENV} (or --calibration 0 --gold-rate 0)")
     root = Path(raw)
     if not (root / CALIBRATION_SET).is_dir():
         raise StudyError(f"{root / CALIBRATION_SET} not found: the training-data folder must hold {CALIBRATION_SET}/")
     return root
 
 
-def _calibration_files(train_root: Path, count: int) -> list[Path]:
+def _calibration_files(train_root: Path, count: int, what: str = "--calibration") -> list[Path]:
     """The first ``count`` files of ``train_root/bsd200`` sorted by name; StudyError if there are fewer."""
     files = sorted(p for p in (train_root / CALIBRATION_SET).iterdir() if p.is_file())
     if count > len(files):
-        raise StudyError(f"--calibration {count} exceeds the {len(files)} images in {train_root / CALIBRATION_SET}")
+        if what == "--calibration":
+            raise StudyError(f"--calibration {count} exceeds the {len(files)} images in {train_root / CALIBRATION_SET}")
+        raise StudyError(f"{what} {count} images, {train_root / CALIBRATION_SET} has {len(files)}")
     return files[:count]
 
 
@@ -283,11 +298,18 @@ def create_study(
     run: StudySettings | None = None,
     method_settings: dict | None = None,
     access: str = "invite",
+    gold_rate: float = DEFAULT_GOLD_RATE,
+    attention: int = 0,
+    screening: dict | None = None,
 ) -> Path:
     """Compute every stimulus and write the study folder (see :func:`write_study`).
 
-    ``train_root`` is the ``--train-data`` flag (else ``$SRBENCH_TRAIN_DATA``);
-    ``method_settings`` go to the methods that take them (:func:`rating_items`).
+    ``train_root`` is the ``--train-data`` flag (else ``$SRBENCH_TRAIN_DATA``).
+    ``gold_rate``: hidden gold items per rating presentation (at least one if
+    > 0), from the BSD200 photos after the calibration ones; ``attention``:
+    attention checks per rater (:mod:`srbench.mos_app.checks`). ``screening``:
+    rater-screening thresholds for the admin page (``{KEY: VALUE}`` as
+    :meth:`srbench.screening_rules.ScreeningConfig.with_overrides` takes them).
     """
     if calibration < 0:
         raise StudyError("--calibration must be >= 0")
@@ -315,11 +337,18 @@ def create_study(
     n_items = versions * sum(load_manifest(d)["count"] for d in sets)
     if not 0 <= repeats <= n_items:
         raise StudyError(f"--repeats {repeats} must be between 0 and the number of items ({n_items})")
-    train = resolve_train_root(train_root) if calibration else None
+    n_gold = gold_count(gold_rate, n_items + repeats)
+    check_attention_count(attention)
+    train = resolve_train_root(train_root) if calibration or n_gold else None
     if train is not None:
-        _calibration_files(train, calibration)
+        photos = _calibration_files(train, calibration + n_gold,
+                                    what=f"--calibration {calibration} plus {n_gold} gold item(s) (--gold-rate) need")
     items = rating_items(methods, sets, data_root, method_settings)
     pairs = calibration_pairs(train, calibration) if calibration else []
-    settings = {"methods": sorted({s.method for s in items}), "datasets": sorted({s.dataset for s in items})}
+    checks = (gold_specs(photos[calibration:], n_gold) if n_gold else []) + attention_specs(attention, seed)
+    settings = {"methods": sorted({s.method for s in items}), "datasets": sorted({s.dataset for s in items}),
+                "gold_rate": float(gold_rate), "gold": n_gold, "attention": attention,
+                "screening": dict(sorted((screening or {}).items()))}
     return write_study(out, name=name, seed=seed, items=items, calibration=pairs,
-                       repeats=repeats, raters=raters, run=run, access=access, extra_settings=settings)
+                       repeats=repeats, raters=raters, run=run, access=access, checks=checks,
+                       extra_settings=settings)

@@ -46,11 +46,12 @@ class Plan:
     """The numbers a rater is told before starting."""
 
     calibration: int  # calibration presentations (anchors)
-    items: int  # distinct rating items
+    items: int  # distinct images of the rating phase (the hidden gold items and attention checks included)
     repeats: int  # items shown a second time
     min_view_s: float
     session_items: int
     session_minutes: float
+    attention: int = 0  # attention checks among ``items`` (visible, so the instructions may name them)
 
     @property
     def rating(self) -> int:
@@ -80,8 +81,9 @@ class Plan:
 
 def plan(study: Study) -> Plan:
     """The up-front numbers of ``study``."""
-    return Plan(len(study.calibration), len(study.items), len(study.repeats), study.run.min_view_ms / 1000,
-                study.run.session_items, study.run.session_minutes)
+    return Plan(len(study.calibration), len(study.items) + len(study.checks), len(study.repeats),
+                study.run.min_view_ms / 1000, study.run.session_items, study.run.session_minutes,
+                sum(1 for c in study.checks if c.check == "attention"))
 
 
 def minutes_text(minutes: float) -> str:
@@ -199,11 +201,12 @@ class RaterFlow:
         return Screen("rate", p, pending[1] if len(pending) > 1 else None, progress, cur.number)
 
     def counts(self) -> dict[str, int]:
-        """Answered and total presentations per phase."""
+        """Answered and total presentations of the calibration and of the rating phase (checks included:
+        the rater is never told which images were gold items)."""
         answered = self.store.answered(self.study.name, self.rater)
         out = {}
         for phase in ("calibration", "rating"):
-            idx = [p.index for p in self.seq if p.phase == phase]
+            idx = [p.index for p in self.seq if (p.phase == "calibration") == (phase == "calibration")]
             out[f"{phase}_total"] = len(idx)
             out[f"{phase}_done"] = len(answered.intersection(idx))
         return out
@@ -275,9 +278,11 @@ class RaterFlow:
                           f"Not quite: this calibration image stands for {LABELS[s.anchor]}, you clicked "
                           f"{LABELS[score]}. Please click {LABELS[s.anchor]} to continue.")
         attempts = 1 + (self.store.misses(self.study.name, self.rater, index) if p.phase == "calibration" else 0)
+        expected = ((s.anchor, s.anchor) if p.phase == "calibration"
+                    else (s.expected_low, s.expected_high) if s.check else (None, None))
         answer = Answer(self.study.name, self.rater, index, s.item, s.method, s.dataset, s.image, p.phase,
                         p.repeat, score, shown_ms, session=self.current_session(), attempts=attempts,
-                        view_ms=view_ms)
+                        view_ms=view_ms, expected_low=expected[0], expected_high=expected[1])
         if self.store.record(answer):
             return Result(Outcome.STORED)
         return Result(Outcome.DUPLICATE)

@@ -27,6 +27,7 @@ import hashlib
 import random
 from dataclasses import dataclass
 
+from .checks import insert_checks
 from .study import Stimulus, Study
 
 PHOTO_GAP = 8
@@ -39,7 +40,7 @@ class Presentation:
     """One step of a rater's sequence: show ``stimulus`` (``repeat`` = 0 first showing, 1 second)."""
 
     index: int
-    phase: str  # "calibration" or "rating"
+    phase: str  # "calibration", "rating", or a check inside the rating phase: "gold" / "attention"
     stimulus: Stimulus
     repeat: int
 
@@ -191,11 +192,20 @@ def rating_order(items: list[str], repeats: list[str], rng: random.Random,
 
 
 def presentations(study: Study, rater: str) -> list[Presentation]:
-    """The full, reproducible sequence for ``rater``: calibration first, then rating."""
+    """The full, reproducible sequence for ``rater``: calibration first, then rating.
+
+    The study's gold items and attention checks (:mod:`srbench.mos_app.checks`)
+    are inserted into the rating phase at random positions drawn from a second
+    generator (``"<seed>:<rater>:checks"``), so the rating items keep the order
+    they have without checks; their phase is ``"gold"`` or ``"attention"``.
+    """
     seq = [Presentation(i, "calibration", s, 0) for i, s in enumerate(study.calibration)]
     by_id = {s.item: s for s in study.items}
     photo = {s.item: (s.dataset, s.image) for s in study.items}
     order = rating_order(list(by_id), list(study.repeats), rater_rng(study.seed, rater), photo)
+    steps = [("rating", by_id[item], rep) for item, rep in order]
+    checks = [(c.check, c, 0) for c in study.checks]
+    steps = insert_checks(steps, checks, rater_rng(study.seed, f"{rater}:checks"))
     base = len(seq)
-    seq += [Presentation(base + k, "rating", by_id[item], rep) for k, (item, rep) in enumerate(order)]
+    seq += [Presentation(base + k, phase, stim, rep) for k, (phase, stim, rep) in enumerate(steps)]
     return seq

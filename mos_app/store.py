@@ -21,18 +21,27 @@ Schema versions (``PRAGMA user_version``):
 
 * 0 - the first layout: only ``answers`` (without ``session``, ``view_ms``,
   ``attempts``); rater ids could differ only in case.
-* 2 - :data:`SCHEMA_VERSION`: ``answers`` gains those three columns, plus the
-  tables ``sessions``, ``calibration_misses``, ``viewing`` and
-  ``study_secrets``. A writable :class:`Store` migrates a version-0 file in
-  one transaction (rater ids lower-cased; refused, unchanged, if two ids
-  differ only in case); a file of a newer version is refused.
+* 2 - ``answers`` gains those three columns, plus the tables ``sessions``,
+  ``calibration_misses``, ``viewing`` and ``study_secrets``.
+* 3 - :data:`SCHEMA_VERSION`: ``answers`` accepts the phases ``gold`` and
+  ``attention`` (quality-control items inside the rating phase) and gains
+  ``expected_low``/``expected_high`` (their expected score range; the anchor
+  for calibration; NULL for rating items); the view ``rater_checks`` gives
+  each rater's gold and attention accuracy (answers inside their range /
+  answered), computed from the stored rows so it can never disagree with them.
+
+A writable :class:`Store` migrates an older file in one transaction (version
+0: rater ids lower-cased; refused, unchanged, if two ids differ only in case;
+version 2 -> 3: the ``answers`` table is rebuilt, SQLite cannot widen a CHECK
+constraint in place); a file of a newer version is refused.
 
 To extend the schema: add a ``CREATE TABLE IF NOT EXISTS`` to :data:`_TABLES`
 (new tables) or a step to :meth:`Store._migrate` that raises
 :data:`SCHEMA_VERSION` (new columns).
 
 :data:`CSV_COLUMNS` is the long format shared with the report
-(``study,rater,item,method,dataset,image,phase,repeat,score,response_ms,timestamp,session,attempts,view_ms``).
+(``study,rater,item,method,dataset,image,phase,repeat,score,response_ms,timestamp,session,attempts,view_ms,``
+``expected_low,expected_high``).
 """
 
 from __future__ import annotations
@@ -49,13 +58,14 @@ from pathlib import Path
 
 from .study import StudyError, check_rater_id
 from srbench.atomicio import write_atomic
-from srbench.schema import RATING_COLUMNS, RATING_EXTRA_COLUMNS
+from srbench.schema import RATING_COLUMNS, RATING_EXTRA_COLUMNS, RATING_PHASES
 
 CSV_COLUMNS = RATING_COLUMNS + RATING_EXTRA_COLUMNS
-PHASES = ("calibration", "rating")
-SCHEMA_VERSION = 2
-_V0_DEFAULTS = {"session": 0, "attempts": 1, "view_ms": None}
-"""Values of the version-2 answer columns for rows of a version-0 file read without migrating it."""
+PHASES = RATING_PHASES
+CHECK_PHASES = ("gold", "attention")
+SCHEMA_VERSION = 3
+_V0_DEFAULTS = {"session": 0, "attempts": 1, "view_ms": None, "expected_low": None, "expected_high": None}
+"""Values of the newer answer columns for rows of an older file read without migrating it."""
 
 _ANSWERS = """
 CREATE TABLE IF NOT EXISTS answers (
@@ -66,7 +76,7 @@ CREATE TABLE IF NOT EXISTS answers (
     method       TEXT    NOT NULL,
     dataset      TEXT    NOT NULL,
     image        TEXT    NOT NULL,
-    phase        TEXT    NOT NULL CHECK (phase IN ('calibration', 'rating')),
+    phase        TEXT    NOT NULL CHECK (phase IN ('calibration', 'rating', 'gold', 'attention')),
     repeat       INTEGER NOT NULL CHECK (repeat >= 0),
     score        INTEGER NOT NULL CHECK (score BETWEEN 1 AND 5),
     response_ms  INTEGER NOT NULL CHECK (response_ms >= 0),
@@ -74,9 +84,15 @@ CREATE TABLE IF NOT EXISTS answers (
     session      INTEGER NOT NULL DEFAULT 0 CHECK (session >= 0),
     attempts     INTEGER NOT NULL DEFAULT 1 CHECK (attempts >= 1),
     view_ms      INTEGER CHECK (view_ms IS NULL OR view_ms >= 0),
-    UNIQUE (study, rater, presentation)
+    expected_low  INTEGER CHECK (expected_low IS NULL OR expected_low BETWEEN 1 AND 5),
+    expected_high INTEGER CHECK (expected_high IS NULL OR expected_high BETWEEN 1 AND 5),
+    UNIQUE (study, rater, presentation),
+    CHECK ((expected_low IS NULL) = (expected_high IS NULL) AND (expected_low IS NULL OR expected_low <= expected_high)),
+    CHECK (phase NOT IN ('gold', 'attention') OR expected_low IS NOT NULL)
 )
 """
+_V2_ANSWER_COLUMNS = ("study", "rater", "presentation", "item", "method", "dataset", "image", "phase", "repeat",
+                      "score", "response_ms", "timestamp", "session", "attempts", "view_ms")
 _TABLES = (
     # one row per rating session: started at Begin/Continue, ended by the item or time limit
     """CREATE TABLE IF NOT EXISTS sessions (
@@ -119,6 +135,12 @@ _TABLES = (
         study  TEXT PRIMARY KEY,
         secret TEXT NOT NULL
     )""",
+    # each rater's accuracy on the hidden gold items and attention checks (phase), from the stored answers
+    """CREATE VIEW IF NOT EXISTS rater_checks AS
+        SELECT study, rater, phase, COUNT(*) AS answered,
+               SUM(score BETWEEN expected_low AND expected_high) AS in_range,
+               ROUND(1.0 * SUM(score BETWEEN expected_low AND expected_high) / COUNT(*), 4) AS accuracy
+        FROM answers WHERE phase IN ('gold', 'attention') GROUP BY study, rater, phase""",
 )
 
 
@@ -132,6 +154,8 @@ class Answer:
 
     ``response_ms``: server time from sending the image to the answer's
     arrival. ``session``: the rater's session number (0 = none recorded).
+    ``expected_low``/``expected_high``: the score range a calibration anchor,
+    gold item or attention check expects (None for rating items).
     ``attempts``: clicks it took (calibration: 1 + wrong clicks before the
     right one; rating: 1). ``view_ms``: the browser's time from the image
     being painted to the click (None if not reported).
@@ -151,6 +175,8 @@ class Answer:
     session: int = 0
     attempts: int = 1
     view_ms: int | None = None
+    expected_low: int | None = None
+    expected_high: int | None = None
 
     def validate(self) -> None:
         """Raise :class:`AnswerError` unless every field is within its range."""
@@ -163,6 +189,18 @@ class Answer:
         _check_count("attempts", self.attempts, low=1)
         if self.view_ms is not None:
             _check_count("view_ms", self.view_ms)
+        lo, hi = self.expected_low, self.expected_high
+        if (lo is None) != (hi is None):
+            raise AnswerError("expected_low and expected_high must both be given or both be None")
+        if lo is not None:
+            _check_score(lo)
+            _check_score(hi)
+            if lo > hi:
+                raise AnswerError(f"expected range {lo}..{hi} is empty")
+        if self.phase in CHECK_PHASES and lo is None:
+            raise AnswerError(f"a {self.phase} answer needs its expected score range")
+        if self.phase == "rating" and lo is not None:
+            raise AnswerError("a rating answer has no expected score range")
 
 
 @dataclass(frozen=True)
@@ -275,8 +313,27 @@ class Store:
 
     def _migrate(self, conn: sqlite3.Connection, version: int) -> None:
         """Bring a version-``version`` file to :data:`SCHEMA_VERSION` (inside the caller's transaction)."""
-        if version != 0:
+        if version not in (0, 2):
             raise AnswerError(f"{self.path}: unknown answer-file schema version {version}")
+        if version == 0:
+            self._migrate_0_to_2(conn)
+        self._migrate_2_to_3(conn)
+
+    @staticmethod
+    def _migrate_2_to_3(conn: sqlite3.Connection) -> None:
+        """Rebuild ``answers`` with the version-3 phases and the expected-range columns; rows are kept as
+        they are (rating rows get NULL ranges, calibration rows their anchor from the method)."""
+        columns = ", ".join(_V2_ANSWER_COLUMNS)
+        conn.execute("ALTER TABLE answers RENAME TO answers_v2")
+        conn.execute(_ANSWERS)
+        conn.execute(f"INSERT INTO answers ({columns}) SELECT {columns} FROM answers_v2 ORDER BY rowid")
+        conn.execute("UPDATE answers SET expected_low = 1, expected_high = 1 WHERE phase = 'calibration'"
+                     " AND method = 'nearest'")
+        conn.execute("UPDATE answers SET expected_low = 5, expected_high = 5 WHERE phase = 'calibration'"
+                     " AND method = 'hr'")
+        conn.execute("DROP TABLE answers_v2")
+
+    def _migrate_0_to_2(self, conn: sqlite3.Connection) -> None:
         clashes = conn.execute(
             "SELECT study, group_concat(DISTINCT rater) FROM answers GROUP BY study, lower(rater)"
             " HAVING COUNT(DISTINCT rater) > 1").fetchall()
@@ -331,12 +388,13 @@ class Store:
         answer.validate()
         cur = self._conn().execute(
             "INSERT INTO answers (study, rater, presentation, item, method, dataset, image, phase,"
-            " repeat, score, response_ms, timestamp, session, attempts, view_ms)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            " repeat, score, response_ms, timestamp, session, attempts, view_ms, expected_low, expected_high)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
             " ON CONFLICT (study, rater, presentation) DO NOTHING",
             (answer.study, answer.rater, answer.presentation, answer.item, answer.method,
              answer.dataset, answer.image, answer.phase, answer.repeat, answer.score,
-             answer.response_ms, utc_now(), answer.session, answer.attempts, answer.view_ms),
+             answer.response_ms, utc_now(), answer.session, answer.attempts, answer.view_ms,
+             answer.expected_low, answer.expected_high),
         )
         return cur.rowcount == 1
 
@@ -452,6 +510,16 @@ class Store:
                         "calibration_accuracy": round(first.get(rater, 0) / n, 4) if n else None})
         return out
 
+    def check_accuracy(self, study: str) -> list[dict]:
+        """Per rater and check phase (``gold``, ``attention``): answered, inside the expected range, accuracy.
+
+        Read from the ``rater_checks`` view (derived from the stored answers).
+        """
+        rows = self._conn().execute(
+            "SELECT rater, phase, answered, in_range, accuracy FROM rater_checks WHERE study = ?"
+            " ORDER BY rater, phase", (study,))
+        return [dict(zip(("rater", "phase", "answered", "in_range", "accuracy"), r)) for r in rows.fetchall()]
+
     # -- sessions ---------------------------------------------------------------------------------
 
     def sessions(self, study: str, rater: str) -> list[Session]:
@@ -519,6 +587,41 @@ class Store:
                          (study, secrets.token_hex(32)))
             row = conn.execute(sql, (study,)).fetchone()
         return bytes.fromhex(row[0])
+
+
+_STUDY_TABLES = ("answers", "sessions", "calibration_misses", "viewing", "study_secrets")
+
+
+def studies_in(path: str | os.PathLike) -> list[str]:
+    """Names of the studies an existing answer file holds anything of (read-only; [] for a new path)."""
+    path = Path(path)
+    if not path.is_file():
+        return []
+    store = Store(path, read_only=True)
+    try:
+        conn = store._conn()
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        names: set[str] = set()
+        for table in _STUDY_TABLES:
+            if table in tables:
+                names.update(r[0] for r in conn.execute(f"SELECT DISTINCT study FROM {table}"))
+        return sorted(names)
+    finally:
+        store.close()
+
+
+def check_study_database(path: str | os.PathLike, study: str) -> None:
+    """Refuse (:class:`AnswerError`, nothing written) an answer file that holds other studies but not ``study``.
+
+    One file may hold several studies, but a file with none of this study's
+    answers and some of another's is a mix-up (``--db`` of another study):
+    serving this study into it, or exporting this study from it, would be wrong.
+    """
+    found = studies_in(path)
+    if found and study not in found:
+        raise AnswerError(f"answer database {path} belongs to study {', '.join(map(repr, found))}, not to "
+                          f"{study!r}; give this study's answer file (default STUDY/ratings.sqlite) or a new "
+                          "path. Nothing was written")
 
 
 def _too_new(path: Path, version: int) -> str:

@@ -49,6 +49,10 @@ DEFAULT_SESSION_ITEMS = 200
 DEFAULT_SESSION_MINUTES = 20.0
 """ITU-R BT.500 limits a session to about 30 minutes; 20 minutes (or 200 images, ~17 min at 5 s each) leaves
 room for the instructions and calibration of the first session."""
+DEFAULT_GOLD_RATE = 0.05
+"""Hidden gold items per rating presentation in a new study (:mod:`srbench.mos_app.checks`): one in twenty.
+ITU-T P.808's crowdsourcing toolkits put one gold question into each task of about ten to twelve stimuli; a
+long lab-style session of hundreds of images needs fewer to measure a rater's attention over its course."""
 MIN_VIEW_RANGE_MS = (200, 60000)
 SESSION_ITEMS_RANGE = (1, 100000)
 SESSION_MINUTES_RANGE = (0.05, 240.0)
@@ -94,10 +98,13 @@ class StudyError(SrbenchError):
 
 @dataclass(frozen=True)
 class Stimulus:
-    """One image a rater can be shown (a rating item or a calibration anchor).
+    """One image a rater can be shown (a rating item, a calibration anchor, a gold item or an attention check).
 
     ``path`` is relative to the study folder (POSIX separators); ``anchor`` is
     the score a calibration image stands for (1 or 5), None for rating items.
+    ``check`` is ``"gold"`` or ``"attention"`` for the quality-control images
+    shown inside the rating phase (:mod:`srbench.mos_app.checks`), whose
+    expected score range is ``expected_low..expected_high``; None otherwise.
     """
 
     item: str
@@ -109,6 +116,9 @@ class Stimulus:
     width: int
     height: int
     anchor: int | None = None
+    check: str | None = None
+    expected_low: int | None = None
+    expected_high: int | None = None
 
 
 @dataclass(frozen=True)
@@ -124,10 +134,12 @@ class Study:
     raters: tuple[str, ...] | None
     settings: dict
     run: StudySettings = StudySettings()
+    checks: tuple[Stimulus, ...] = ()
+    """Gold items and attention checks, inserted into every rater's rating phase (manifest ``checks``)."""
 
     def stimulus(self, item: str) -> Stimulus:
-        """The rating item or calibration anchor with id ``item``."""
-        for s in self.items + self.calibration:
+        """The rating item, calibration anchor or check with id ``item``."""
+        for s in self.items + self.calibration + self.checks:
             if s.item == item:
                 return s
         raise StudyError(f"study {self.name!r} has no item {item!r}")
@@ -193,6 +205,10 @@ def load_study(root: str | os.PathLike, *, verify: bool = True) -> Study:
     try:
         items = tuple(Stimulus(**s) for s in manifest["items"])
         calibration = tuple(Stimulus(**s) for s in manifest["calibration"])
+        checks = tuple(Stimulus(**s) for s in manifest.get("checks", []))
+        if any(c.check not in ("gold", "attention") or not 1 <= c.expected_low <= c.expected_high <= 5
+               for c in checks):
+            raise ValueError("a check without kind gold/attention or with an expected range outside 1..5")
         settings = manifest["settings"]
         raters = settings.get("raters")
         run = StudySettings(**{f.name: settings[f.name] for f in fields(StudySettings)}).check()
@@ -206,6 +222,7 @@ def load_study(root: str | os.PathLike, *, verify: bool = True) -> Study:
             raters=tuple(r.lower() for r in raters) if raters else None,
             settings=settings,
             run=run,
+            checks=checks,
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise StudyError(f"{mpath}: malformed manifest ({exc!r})") from exc
@@ -216,7 +233,7 @@ def load_study(root: str | os.PathLike, *, verify: bool = True) -> Study:
 
 def verify_files(study: Study) -> None:
     """Check every stimulus file's SHA-256; raise :class:`StudyError` naming the first bad one."""
-    for stim in study.items + study.calibration:
+    for stim in study.items + study.calibration + study.checks:
         path = study.root / stim.path
         if not path.is_file():
             raise StudyError(f"study file {stim.path} is missing from {study.root}")

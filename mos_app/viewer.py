@@ -63,7 +63,7 @@ def media_url(png: bytes, token: str, slot: str) -> str:
 
 def largest(study: Study) -> tuple[int, int]:
     """Largest width and largest height (image pixels) among the study's stimuli."""
-    stims = study.items + study.calibration
+    stims = study.items + study.calibration + study.checks
     return max(s.width for s in stims), max(s.height for s in stims)
 
 

@@ -19,8 +19,12 @@ PER_IMAGE_COLUMNS: tuple[str, ...] = ("dataset", "image", "method", "protocol", 
 SUMMARY_COLUMNS: tuple[str, ...] = ("dataset", "method", "protocol", "n", "n_expected", "psnr", "ssim")
 RATING_COLUMNS: tuple[str, ...] = ("study", "rater", "item", "method", "dataset", "image", "phase", "repeat",
                                    "score", "response_ms", "timestamp")
-RATING_EXTRA_COLUMNS: tuple[str, ...] = ("session", "attempts", "view_ms")
+RATING_EXTRA_COLUMNS: tuple[str, ...] = ("session", "attempts", "view_ms", "expected_low", "expected_high")
 """Columns the MOS app's export adds after :data:`RATING_COLUMNS` (optional for readers): the rater's session
-number, clicks it took (calibration: 1 + wrong clicks) and the page's display-to-click time in ms."""
+number, clicks it took (calibration: 1 + wrong clicks), the page's display-to-click time in ms, and the
+expected score range of a calibration anchor, gold item or attention check (empty for rating items)."""
+RATING_PHASES: tuple[str, ...] = ("calibration", "rating", "gold", "attention")
+"""Phases of an answer: labelled anchors, the items a MOS is made of, hidden gold items and attention checks
+(both inside the rating phase, never part of a MOS)."""
 HR_METHOD = "hr"
 """The original HR image as it appears among the methods of a MOS study and in the report's tables."""

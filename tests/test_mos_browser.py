@@ -305,6 +305,8 @@ def test_whole_study_counts_phases_order_and_sessions(served, browser):
             break
         if kind == "break":
             breaks.append(heading)
+            # the heading can arrive before the rest of the page: wait for the counts line itself
+            page.wait_for_function("() => document.body.innerText.includes('images rated')", timeout=20000)
             body = page.inner_text("body")
             done_rating = max(0, len(shown) - n_cal)
             assert f"{done_rating} of 26 images rated" in body and "another day is fine" in body

@@ -141,7 +141,7 @@ def test_csv_export_long_format(tmp_path):
     text = out.read_text()
     assert text.splitlines()[0] == ",".join(CSV_COLUMNS)
     assert text.splitlines()[0] == ("study,rater,item,method,dataset,image,phase,repeat,score,response_ms,timestamp,"
-                                    "session,attempts,view_ms")
+                                    "session,attempts,view_ms,expected_low,expected_high")
     rows = list(csv.DictReader(io.StringIO(text)))
     assert [(r["phase"], r["method"], r["repeat"], r["score"]) for r in rows] == [
         ("calibration", "nearest", "0", "1"), ("rating", "bicubic", "1", "5")]
@@ -228,7 +228,7 @@ def test_version0_file_is_read_as_is_and_migrated_when_opened_for_writing(tmp_pa
     ro.close()
     assert db.read_bytes() == before  # reading never migrates
     store = Store(db)
-    assert store.schema_version() == 2
+    assert store.schema_version() == 3
     assert [(r["rater"], r["session"], r["attempts"]) for r in store.rows()] == [("alice", 0, 1), ("bob", 0, 1)]
     assert store.record(_answer("alice", 1, session=2, attempts=1, view_ms=2100)) is True
     assert store.record(_answer("alice", 0)) is False  # the migrated answer keeps its unique key
@@ -236,7 +236,7 @@ def test_version0_file_is_read_as_is_and_migrated_when_opened_for_writing(tmp_pa
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     assert {"answers", "sessions", "calibration_misses", "viewing", "study_secrets"} <= tables
-    assert Store(db).schema_version() == 2  # reopening is a no-op
+    assert Store(db).schema_version() == 3  # reopening is a no-op
 
 
 def test_version0_file_with_ids_differing_only_in_case_is_refused_unchanged(tmp_path):
