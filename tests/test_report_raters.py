@@ -236,3 +236,26 @@ def test_an_existing_report_is_left_untouched_when_the_ratings_are_refused_SYNTH
         report.build_report(RUNS, [write(tmp_path / "bad.csv", rows)], out)
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
     assert not any(name.startswith(".") for name in os.listdir(out))
+
+
+def test_report_reads_gold_answers_from_the_app_database_SYNTHETIC(tmp_path):
+    """Answers written through the MOS app's store (schema 3, gold rows with their range) screen as in a CSV."""
+    from srbench.mos_app.store import Answer, Store
+
+    db = tmp_path / "answers.db"
+    store = Store(db)
+    for k, r in enumerate(rows_for(n_good=3)):
+        lo = int(r["expected_low"]) if r["expected_low"] != "" else None
+        hi = int(r["expected_high"]) if r["expected_high"] != "" else None
+        if r["phase"] == "rating":
+            lo = hi = None
+        assert store.record(Answer(r["study"], r["rater"], k, r["item"], r["method"], r["dataset"], r["image"],
+                                   r["phase"], r["repeat"], r["score"], r["response_ms"], attempts=1,
+                                   expected_low=lo, expected_high=hi))
+    store.close()
+    report.build_report([], [db], tmp_path / "from_db")
+    report.build_report([], [write(tmp_path / "r.csv", rows_for(n_good=3))], tmp_path / "from_csv")
+    a = pd.read_csv(tmp_path / "from_db" / "screening.csv", keep_default_na=False)
+    b = pd.read_csv(tmp_path / "from_csv" / "screening.csv", keep_default_na=False)
+    pd.testing.assert_frame_equal(a, b)
+    assert a.set_index("rater").loc[f"{STUDY}/threes", "gold_n"] == 4

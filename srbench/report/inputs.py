@@ -137,7 +137,7 @@ def _read_ratings_db(path: Path) -> pd.DataFrame:
             store.close()
     except (sqlite3.DatabaseError, SrbenchError) as exc:
         raise SrbenchError(f"{path}: not a readable MOS app database ({exc})") from exc
-    return pd.DataFrame(rows, columns=list(CSV_COLUMNS)).fillna("").astype(str)
+    return pd.DataFrame(rows, columns=list(CSV_COLUMNS), dtype=object).fillna("").astype(str)
 
 
 def _integers(df: pd.DataFrame, column: str, *, required: bool) -> pd.Series:
