@@ -59,8 +59,11 @@ def test_checks_are_inside_the_rating_phase_and_leave_the_item_order_alone(tmp_p
         plain = [(p.stimulus.item, p.repeat) for p in presentations(without, rater)]
         assert [(p.stimulus.item, p.repeat) for p in seq if p.phase in ("calibration", "rating")] == plain
         assert [p.index for p in seq] == list(range(len(seq)))
-    orders = {tuple(p.stimulus.item for p in presentations(with_checks, r)) for r in ("ann", "bob", "cy", "dee")}
-    assert len(orders) > 1  # positions differ between raters
+    positions = {r: tuple(p.index for p in presentations(with_checks, r) if p.phase in ("gold", "attention"))
+                 for r in ("ann", "bob", "cy", "dee")}
+    assert len(set(positions.values())) > 1  # the positions differ between raters
+    last = len(presentations(with_checks, "ann")) - 1
+    assert all(min(pos) < last - 3 for pos in positions.values())  # mixed in, not appended at the end
     assert presentations(with_checks, "ann") == presentations(with_checks, "ann")  # and are reproducible
 
 
