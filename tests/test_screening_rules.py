@@ -125,7 +125,7 @@ def test_gold_attention_calibration_and_retest_rules_SYNTHETIC():
     out = by_rater(pd.concat([df, sloppy]))
     row = out.loc["sloppy"]
     assert set(row["rejected_by"].split(",")) == {"calibration", "retest"}
-    assert "calibration: 3 of 8 anchors right at the first click (0.38 < 0.8)" in row["reasons"]
+    assert "calibration: 3 of 8 anchors right at the first click (0.38 < 0.7)" in row["reasons"]
     assert row["retest_mean_abs_diff"] > 1
 
 
@@ -135,7 +135,7 @@ def test_calibration_without_attempts_uses_the_anchor_of_the_method_SYNTHETIC():
                                                                           ("hr", 5), ("nearest", 1)])]
     out = by_rater(pd.DataFrame(rows))
     assert out.loc["a", "calibration_n"] == 5 and out.loc["a", "calibration_correct"] == 4
-    assert out.loc["a", "kept"]  # 0.8 is not below 0.8
+    assert out.loc["a", "kept"]  # 0.8 is not below 0.7
     rows[0]["score"] = 2
     out = by_rater(pd.DataFrame(rows))
     assert out.loc["a", "rejected_by"] == "calibration"
@@ -190,3 +190,15 @@ def test_too_few_data_leaves_a_rule_unapplied_and_empty_input():
     assert screen_raters(pd.DataFrame(columns=["rater", "item", "phase", "score"])).empty
     with pytest.raises(SrbenchError, match="lack column"):
         screen_raters(pd.DataFrame({"rater": ["a"]}))
+
+
+def test_bench_screening_smoke():
+    """bench/bench_screening.py --smoke runs and rejects every planted rater (SYNTHETIC, in memory)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parent.parent / "bench" / "bench_screening.py"
+    proc = subprocess.run([sys.executable, str(script), "--smoke"], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "planted raters kept: []" in proc.stdout and "screen_raters: " in proc.stdout

@@ -26,7 +26,7 @@ committed report byte for byte, make the data available, e.g.
 Rater screening (every rule, its threshold and source are listed in report.md):
 too_fast min_median_response_ms=1000, straight_lining min_score_variance=0.15
 (min_items=10), gold min_gold_accuracy=0.6, attention min_attention_accuracy=1,
-calibration min_calibration_accuracy=0.8, retest max_retest_mean_abs_diff=1
+calibration min_calibration_accuracy=0.7, retest max_retest_mean_abs_diff=1
 (min_retest_pairs=4), bt500=on, correlation min_correlation=off. Change one with
 --screening KEY=VALUE (VALUE 'off' switches a rule off); requires --out.
 
