@@ -36,7 +36,7 @@ from srbench.mos_app import admin, viewer
 from srbench.mos_app.flow import Outcome, RaterFlow, Screen, minutes_text, plan
 from srbench.mos_app.invites import WRONG_LINK, InviteError, access_mode, check_token
 from srbench.mos_app.order import Presentation, presentations
-from srbench.mos_app.store import Store
+from srbench.mos_app.store import Store, check_study_database
 from srbench.mos_app.study import DB_NAME, Study, StudyError, check_rater_id, load_study
 from srbench.mos_app.viewing import VIEWING_GUIDANCE, describe, fits, needed_window, page_css, parse_view
 
@@ -51,7 +51,8 @@ def _study(path: str) -> Study:
 
 
 @st.cache_resource
-def _store(path: str) -> Store:
+def _store(path: str, study: str) -> Store:
+    check_study_database(path, study)  # another study's answer file: refused before anything is written
     return Store(path)
 
 
@@ -73,7 +74,7 @@ def main() -> None:
         return
     db = os.environ.get(ENV_DB) or str(study.root / DB_NAME)
     try:
-        store = _store(db)
+        store = _store(db, study.name)
     except (sqlite3.Error, StudyError) as exc:
         st.error(f"The answer database {db} cannot be opened ({exc}); check the path and its permissions.")
         return

@@ -593,11 +593,15 @@ _STUDY_TABLES = ("answers", "sessions", "calibration_misses", "viewing", "study_
 
 
 def studies_in(path: str | os.PathLike) -> list[str]:
-    """Names of the studies an existing answer file holds anything of (read-only; [] for a new path)."""
+    """Names of the studies an existing answer file holds anything of (read-only; [] for a new path or a file
+    that is not an answer file, which :class:`Store` then refuses with its own message)."""
     path = Path(path)
     if not path.is_file():
         return []
-    store = Store(path, read_only=True)
+    try:
+        store = Store(path, read_only=True)
+    except AnswerError:  # not an answer file: opening it for writing says what it is
+        return []
     try:
         conn = store._conn()
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}

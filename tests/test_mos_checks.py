@@ -218,3 +218,26 @@ def test_create_study_with_gold_and_attention_from_real_bsd200(tmp_path, data_ro
     with pytest.raises(Exception, match="--attention must be 0..20"):
         create_study(tmp_path / "t", name="x", methods=["nearest"], datasets=["set5"], data_root=data_root,
                      train_root=train_root, calibration=0, attention=21)
+
+
+def test_the_page_refuses_another_studys_answer_file_before_writing(tmp_path, monkeypatch):
+    """The app itself (not only 'srbench mos serve') checks the answer file it is pointed at (AppTest)."""
+    from pathlib import Path
+
+    from streamlit.testing.v1 import AppTest
+
+    a = make_study(tmp_path / "a", name="alpha", gold=0, attention=0)
+    b = make_study(tmp_path / "b", name="beta", gold=0, attention=0)
+    db = tmp_path / "alpha.sqlite"
+    flow = RaterFlow(a, Store(db), "ann")
+    flow.start_session()
+    flow.store.close()
+    before = db.read_bytes()
+    monkeypatch.setenv("SRBENCH_MOS_STUDY", str(b.root))
+    monkeypatch.setenv("SRBENCH_MOS_DB", str(db))
+    app = str(Path(__file__).resolve().parent.parent / "mos_app" / "app.py")
+    at = AppTest.from_file(app, default_timeout=30)
+    at.query_params["rater"] = "ann"
+    at.run()
+    assert "belongs to study 'alpha', not to 'beta'" in at.error[0].value
+    assert db.read_bytes() == before
