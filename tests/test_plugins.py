@@ -144,7 +144,8 @@ def test_entry_point_plugin_in_run_mos_create_and_report(installed_plugin, tmp_p
 
     study = tmp_path / "study"
     proc = _srbench(["mos", "create", "--name", "synthetic-plugin", "--methods", "bicubic-plus-zero,nearest",
-                     "--datasets", "set5", "--calibration", "0", "--data-root", str(data_root), "--out", str(study)],
+                     "--datasets", "set5", "--calibration", "0", "--gold-rate", "0", "--data-root", str(data_root),
+                     "--out", str(study)],
                     env, tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
     manifest = json.loads((study / "manifest.json").read_text())
@@ -178,7 +179,7 @@ def test_plugin_flag_and_environment_variable(tmp_path, data_root):
 
     study = tmp_path / "study"
     proc = _srbench(["mos", "create", "--plugin", "srbench_synthetic_flag", "--name", "synthetic-flag",
-                     "--methods", "nearest-plus-zero", "--datasets", "set5", "--calibration", "0",
+                     "--methods", "nearest-plus-zero", "--datasets", "set5", "--calibration", "0", "--gold-rate", "0",
                      "--data-root", str(data_root), "--out", str(study)], env, tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
     proc = _srbench(["report", "--plugin", "srbench_synthetic_flag", "--runs", str(run), "--out",
