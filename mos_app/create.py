@@ -304,7 +304,8 @@ def create_study(
 ) -> Path:
     """Compute every stimulus and write the study folder (see :func:`write_study`).
 
-    ``train_root`` is the ``--train-data`` flag (else ``$SRBENCH_TRAIN_DATA``).
+    ``train_root`` is the ``--train-data`` flag (else ``$SRBENCH_TRAIN_DATA``);
+    ``method_settings`` go to the methods that take them (:func:`rating_items`).
     ``gold_rate``: hidden gold items per rating presentation (at least one if
     > 0), from the BSD200 photos after the calibration ones; ``attention``:
     attention checks per rater (:mod:`srbench.mos_app.checks`). ``screening``:
