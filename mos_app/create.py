@@ -342,8 +342,8 @@ def create_study(
     check_attention_count(attention)
     train = resolve_train_root(train_root) if calibration or n_gold else None
     if train is not None:
-        photos = _calibration_files(train, calibration + n_gold,
-                                    what=f"--calibration {calibration} plus {n_gold} gold item(s) (--gold-rate) need")
+        what = f"--calibration {calibration} plus {n_gold} gold item(s) (--gold-rate) need" if n_gold else "--calibration"
+        photos = _calibration_files(train, calibration + n_gold, what=what)
     items = rating_items(methods, sets, data_root, method_settings)
     pairs = calibration_pairs(train, calibration) if calibration else []
     checks = (gold_specs(photos[calibration:], n_gold) if n_gold else []) + attention_specs(attention, seed)

@@ -135,7 +135,9 @@ def test_create_checks_sets_raters_and_calibration_before_any_image_work(tmp_pat
         (dict(datasets=[]), "--datasets is empty"),
         (dict(datasets=["set5", "Set5"]), "--datasets lists a set twice"),
         (dict(datasets=["set5"], raters=["ok", "b c"]), "invalid rater id"),
-        (dict(datasets=["set5"], calibration=5), "--calibration 5 exceeds the 2 images"),
+        (dict(datasets=["set5"], calibration=5, gold_rate=0), "--calibration 5 exceeds the 2 images"),
+        (dict(datasets=["set5"], calibration=1, gold_rate=0.5),
+         r"--calibration 1 plus \d+ gold item\(s\) \(--gold-rate\) need \d+ images, .*bsd200 has 2"),
     ]
     for extra, message in cases:
         with pytest.raises(StudyError, match=message):
