@@ -401,6 +401,8 @@ def test_a_truncated_checkpoint_is_not_ready_and_all_skips_it(data_root, tmp_pat
     data = source.read_bytes()
     (tmp_path / "ckpt" / "espcn" / "model.safetensors").write_bytes(data[: len(data) - 1000])
     monkeypatch.setenv("SRBENCH_CHECKPOINTS", str(tmp_path / "ckpt"))
+    (tmp_path / "no-release").mkdir()  # the authors' images not installed: 'all' is nearest, bicubic and espcn
+    monkeypatch.setenv("SRBENCH_PUBLISHED", str(tmp_path / "no-release"))
     assert main(["run", "--list-methods"]) == 0
     listed = [line for line in capsys.readouterr().out.splitlines() if line.startswith("espcn ")]
     assert len(listed) == 1 and "unavailable: unusable checkpoint" in listed[0] and "is truncated" in listed[0]
