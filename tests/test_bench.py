@@ -29,6 +29,7 @@ SMOKE_TESTED_ELSEWHERE = {
     "bench_startup.py": "test_registry.py",
     "bench_mos_latency.py": "test_mos_browser.py",
     "bench_upscale.py": "test_upscale.py",
+    "bench_screening.py": "test_screening_rules.py",
 }
 SMOKE_TESTED_HERE = ("bench_inference_cpu.py", "bench_paper_metric.py", "bench_run.py")
 
