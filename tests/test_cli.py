@@ -91,17 +91,19 @@ def test_list_methods_names_every_method_and_why_it_cannot_run(tmp_path, capsys,
     monkeypatch.chdir(tmp_path)
     assert main(["run", "--list-methods"]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
-    # "NAME (ALIAS, ...)   STATE" per registered method, in registration order, then one line per
-    # family pattern (external:NAME=DIR, ...) and the closing 'all' line
-    names = all_method_names()
+    # "NAME (ALIAS, ...)   STATE" per method, "PATTERN   family (KIND): ..." per family, the family's
+    # members (those 'all' includes) indented under it, and the closing 'all' line
     assert lines[-1].split()[0] == "all"
-    parsed = [re.fullmatch(r"(\S+)(?: \(([^)]*)\))? +(.*)", line).groups() for line in lines[:len(names)]]
+    families = [line for line in lines[:-1] if re.match(r"\S+ +family \(", line)]
+    assert "external:NAME=DIR" in [line.split()[0] for line in families]
+    parsed = [re.fullmatch(r" *(\S+)(?: \(([^)]*)\))? +(.*)", line).groups()
+              for line in lines[:-1] if line not in families]
     listed = {name: state for name, _aliases, state in parsed}
-    assert list(listed) == names  # one line each, in registration order
+    assert list(listed) == all_method_names()  # one line each, in registration order
     assert dict((name, aliases) for name, aliases, _ in parsed)["nearest"] == "nn"
-    assert all(" family (" in line for line in lines[len(names):-1]) and len(lines) > len(names) + 1
-    assert {name for name, state in listed.items() if state == "ready"} == {"nearest", "bicubic", "espcn"}
-    for name, state in listed.items():
+    own = {name: state for name, state in listed.items() if ":" not in name}  # not a family's member
+    assert {name for name, state in own.items() if state == "ready"} == {"nearest", "bicubic", "espcn"}
+    for name, state in own.items():
         if state != "ready":
             assert state == f"unavailable: no checkpoint at {checkpoints / name / 'model.safetensors'} " \
                             f"(train it with 'srbench train --method {name} ...')", state
@@ -136,10 +138,12 @@ def test_default_run_folders_never_collide(tmp_path, monkeypatch):
 @pytest.mark.slow
 def test_report_without_arguments_rebuilds_results_report(tmp_path):
     """``srbench report`` alone: every results/metrics/*/ and results/ratings/* of the project into
-    results/report/ - here a copy of the committed results under $SRBENCH_HOME, rebuilt to the same bytes."""
+    results/report/ - here a copy of the committed results under $SRBENCH_HOME (with the checkpoints
+    that Figure 2/6 run), rebuilt to the same bytes."""
     home = tmp_path / "home"
     committed = PROJECT_ROOT / "results"
     shutil.copytree(committed / "metrics", home / "results" / "metrics")
+    shutil.copytree(committed / "checkpoints", home / "results" / "checkpoints")  # 19 MB
     if (committed / "ratings").is_dir():
         shutil.copytree(committed / "ratings", home / "results" / "ratings")
     proc = _srbench("report", env={"SRBENCH_HOME": str(home)}, cwd=tmp_path)
@@ -214,7 +218,8 @@ def test_os_error_verifying_datasets_is_one_line(data_root, tmp_path, capsys, fa
     assert captured.err == ""
     assert captured.out.splitlines() == ["set5/HR/woman.png: cannot read (Permission denied)",  # HR and LR files
                                          "set5/LR_bicubic_x4/woman.png: cannot read (Permission denied)",
-                                         f"2 problem(s) in {root}; 'srbench datasets fetch' replaces damaged sets"]
+                                         "2 problem(s); 'srbench datasets fetch --datasets NAME --force' replaces "
+                                         "a damaged set or release"]
 
 
 def test_os_error_saving_a_training_checkpoint_is_one_line(train_root, tmp_path, capsys, fail_on):
