@@ -10,12 +10,16 @@ from srbench.errors import SrbenchError
 
 EPILOG = """\
 examples:
-  srbench train --method srresnet-mse --train-data DATA/t91,DATA/bsd200 --iters 1000000
-  srbench train --method srresnet-mse --train-data DATA/t91 --fast --budget-minutes 7
-  srbench train --method srresnet-mse --train-data DATA/t91 --fast --iters 300000 --budget-minutes 8
-  srbench train --method srresnet-mse --train-data DATA/t91 --resume results/checkpoints/srresnet-mse --budget-minutes 8
-  srbench train --method srgan-vgg54 --train-data DATA/t91 --vgg-weights vgg19-dcbb9e9d.pth
-  torchrun --nproc_per_node 4 -m srbench train --method srresnet-mse --train-data DATA/t91 --fast --iters 50000
+  srbench train --method srresnet-mse --train-data DATA/t91,DATA/bsd200 --iters 1000000 --out results/runs/srresnet
+  srbench train --method srresnet-mse --train-data DATA/t91 --fast --budget-minutes 7 --out results/runs/fast
+  srbench train --method srresnet-mse --train-data DATA/t91 --fast --iters 300000 --budget-minutes 8 --out results/runs/a
+  srbench train --method srresnet-mse --train-data DATA/t91 --resume results/runs/a --budget-minutes 8
+  srbench train --method srgan-vgg54 --train-data DATA/t91 --vgg-weights vgg19-dcbb9e9d.pth --out results/runs/gan
+  torchrun --nproc_per_node 4 -m srbench train --method srresnet-mse --train-data DATA/t91 --fast --iters 50000 --out results/runs/ddp
+
+DATA is the training-image folder (../shared/datasets/train beside a clone).
+The default --out, results/checkpoints/METHOD, holds the committed checkpoints
+of srresnet-mse, srcnn and espcn, so a new run of those needs another --out.
 
 Without --fast the paper's recipe is used: 96x96 HR crops, batch 16, Adam
 (beta1 0.9), lr 1e-4; SRGAN variants start from results/checkpoints/srresnet-mse
@@ -43,9 +47,21 @@ writes everything.
 
 
 def _positive_int(text: str) -> int:
-    value = int(text)
+    """A whole number in 1 .. 2**63 - 1 (torch's int64); ``1e6`` and ``1_000_000`` are accepted too."""
+    try:
+        value = int(text)
+    except ValueError:
+        try:
+            number = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+        if not number.is_integer():  # also nan and inf
+            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+        value = int(number)
     if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {text}")
+    if value >= 2**63:
+        raise argparse.ArgumentTypeError(f"must be below 2**63, got {text}")
     return value
 
 
@@ -104,15 +120,11 @@ def add_parser(subparsers) -> None:
     p.set_defaults(func=_run)
 
 
-def _run(args: argparse.Namespace) -> int:
-    from .train import RANDOM_VGG_ENV, TrainConfig, train
+def config_from_args(args: argparse.Namespace):
+    """The :class:`~srbench.methods.train_config.TrainConfig` that ``srbench train ARGS`` trains with."""
+    from .train_config import TrainConfig
 
-    if os.environ.get(RANDOM_VGG_ENV):
-        raise SrbenchError(
-            f"${RANDOM_VGG_ENV} is set: random VGG19 weights exist for tests only and are refused by "
-            "'srbench train'; unset it and give real weights with --vgg-weights"
-        )
-    cfg = TrainConfig(
+    return TrainConfig(
         method=args.method,
         train_data=[d for d in args.train_data.split(",") if d],
         iters=args.iters,
@@ -142,6 +154,17 @@ def _run(args: argparse.Namespace) -> int:
         resume_state=not args.no_resume_state,
         progress=not args.no_progress,
     )
+
+
+def _run(args: argparse.Namespace) -> int:
+    from .train import RANDOM_VGG_ENV, train
+
+    if os.environ.get(RANDOM_VGG_ENV):
+        raise SrbenchError(
+            f"${RANDOM_VGG_ENV} is set: random VGG19 weights exist for tests only and are refused by "
+            "'srbench train'; unset it and give real weights with --vgg-weights"
+        )
+    cfg = config_from_args(args)
     result = train(cfg)
     val = result.validation
     planned = result.horizon if result.horizon is not None else "?"

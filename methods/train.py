@@ -82,10 +82,14 @@ from .train_state import (
 )
 from .train_step import StepRunner, make_adam
 from .train_tail import plain_output_layer
+from srbench.atomicio import make_staging_dir, remove_tree
 from srbench.errors import SrbenchError
 from srbench.paths import CHECKPOINTS_DIR
 
 CHECKPOINT_ROOT = CHECKPOINTS_DIR
+# A lower bound on one step's memory per HR pixel of the batch: the sampler's int64 gather indices
+# (rows, columns, flat: 3 x 8 bytes) and the float32 RGB patch (12 bytes); the networks need more.
+BYTES_PER_PATCH_PIXEL = 36
 RANDOM_VGG_ENV = "SRBENCH_TEST_RANDOM_VGG"  # "1": random VGG weights (tests; the CLI refuses to run with it)
 
 
@@ -126,21 +130,29 @@ class Trainer:
             if cfg.init:
                 raise SrbenchError("--init and --resume exclude each other (a resumed run keeps its weights)")
             self._read_resume()
-            resumed_hyper = Hyper(**{**self.resume_meta["hyper"], "adam_betas": tuple(self.resume_meta["hyper"]["adam_betas"])})
+            try:
+                saved = self.resume_meta["hyper"]
+                resumed_hyper = Hyper(**{**saved, "adam_betas": tuple(saved["adam_betas"])})
+            except (TypeError, KeyError) as exc:
+                raise SrbenchError(f"{self.resume_dir}/resume.json: unreadable hyper-parameters ({exc}); "
+                                   "cannot resume from it") from None
             if resumed_hyper.method != self.spec.name:
                 raise SrbenchError(f"{cfg.resume} is a {resumed_hyper.method} run, not {self.spec.name}")
         done = int(self.resume_meta.get("step", 0))
         self.hyper = resolve_hyper(cfg, self.spec, resumed_hyper, done)
         validate_numbers(cfg, self.hyper, adversarial=self.spec.adversarial)
+        self._check_batch_fits()  # before the OOM killer would end the process
         self.plan = Plan.from_json(self.hyper.schedule)
         self.budget = Budget(cfg.budget_minutes * 60 if cfg.budget_minutes is not None else None, self.clock)
         self.out = Path(cfg.out) if cfg.out else (self.resume_dir or CHECKPOINT_ROOT / self.spec.name)
         self._check_out()
+        self.init_path = self._init_path()
         self.amp = torch.bfloat16 if (self.hyper.fast and self.device.type == "cuda") else None
         self.tail = cfg.tail or ("pad8" if self.hyper.fast else "fp32")
         self.channels_last = self.hyper.fast
         self.sync_every = cfg.sync_every or (1 if self.device.type == "cpu" else 25)
         self.log = RunLog(self.out, enabled=False)  # opened in run(), once the inputs are checked
+        self.saved = False  # a checkpoint was written by this invocation
         self.stop_requested = False
 
     # -- checks and inputs -------------------------------------------------
@@ -155,6 +167,9 @@ class Trainer:
             )
 
     def _check_out(self) -> None:
+        """Refuse an --out that is a file, holds another run's checkpoint, or cannot be created (nothing is made)."""
+        if self.out.exists() and not self.out.is_dir():
+            raise SrbenchError(f"--out {self.out} is a file; give a folder for the checkpoint and logs")
         existing = ckpt.checkpoint_paths(self.out)[0]
         resuming_here = self.resume_dir is not None and self.resume_dir.resolve() == self.out.resolve()
         if existing.is_file() and not resuming_here:
@@ -162,6 +177,49 @@ class Trainer:
                 f"{self.out} already holds a checkpoint; continue it with --resume {self.out}, "
                 "or choose another --out"
             )
+        check_writable(self.out, "--out")
+
+    def _check_batch_fits(self) -> None:
+        """Refuse a --batch/--patch whose patches alone cannot fit in memory (before the OOM killer steps in)."""
+        phase_batch = self.hyper.batch  # the current phase's
+        need = phase_batch * self.hyper.patch**2 * BYTES_PER_PATCH_PIXEL
+        free = available_memory(self.device)
+        if free is not None and need > free:
+            raise SrbenchError(
+                f"--batch {phase_batch} with {self.hyper.patch}px crops needs at least {need / 2**30:.1f} GiB for one "
+                f"step's patches alone, more than the {free / 2**30:.1f} GiB available on {self.device}; "
+                "lower --batch or --patch"
+            )
+
+    def _init_path(self) -> Path | None:
+        """The ``--init`` (or the spec's ``init_from``) checkpoint file, checked without loading it."""
+        if self.resume_dir is not None:
+            return None
+        if self.cfg.init:
+            given = Path(self.cfg.init)
+            if given.is_dir():
+                path = ckpt.checkpoint_paths(given)[0]
+                if not path.is_file():
+                    raise SrbenchError(f"--init {given}: no model.safetensors in this folder "
+                                       "(give a checkpoint folder or a .safetensors file)")
+            elif given.is_file():
+                if given.suffix != ".safetensors":
+                    raise SrbenchError(f"--init {given} is not a checkpoint: give a model.safetensors file "
+                                       "or the folder holding one")
+                path = given
+            else:
+                raise SrbenchError(f"--init {given}: no such file or folder")
+        elif self.spec.init_from:
+            path = ckpt.checkpoint_paths(CHECKPOINT_ROOT / self.spec.init_from)[0]
+            if not path.is_file():
+                raise SrbenchError(
+                    f"{self.spec.name} starts from a trained {self.spec.init_from}, but there is no checkpoint at "
+                    f"{path}; train it first (srbench train --method {self.spec.init_from} ...) or pass --init CKPT"
+                )
+        else:
+            return None
+        ckpt.check_checkpoint_file(path)  # truncated or not a safetensors file: refused now
+        return path
 
     def _content_loss(self) -> nn.Module:
         from .losses import build_content_loss
@@ -176,22 +234,11 @@ class Trainer:
 
     def _init_weights(self) -> tuple[dict[str, torch.Tensor] | None, dict | None]:
         """The ``--init`` (or the spec's ``init_from`` default) generator weights and their provenance."""
-        if self.resume_dir is not None:
+        weights = self.init_path
+        if weights is None:
             return None, None
-        if self.cfg.init:
-            path = self.cfg.init
-        elif self.spec.init_from:
-            path = CHECKPOINT_ROOT / self.spec.init_from
-            if not ckpt.checkpoint_paths(path)[0].is_file():
-                raise SrbenchError(
-                    f"{self.spec.name} starts from a trained {self.spec.init_from}, but there is no checkpoint at "
-                    f"{ckpt.checkpoint_paths(path)[0]}; train it first (srbench train --method {self.spec.init_from} "
-                    "...) or pass --init CKPT"
-                )
-        else:
-            return None, None
-        state, sidecar = ckpt.load_checkpoint(checkpoint_dir(path) if Path(path).is_dir() else path)
-        weights = ckpt.checkpoint_paths(checkpoint_dir(path))[0] if Path(path).is_dir() else Path(path)
+        state, sidecar = ckpt.load_checkpoint(weights)
+        self._check_fits(state, "--init checkpoint", weights)  # before any training image is decoded
         info = {
             "path": str(weights),
             "sha256": ckpt.file_sha256(weights),
@@ -261,8 +308,15 @@ class Trainer:
         try:
             self.generator.load_state_dict(state, strict=True)
         except RuntimeError as exc:
-            first = str(exc).strip().splitlines()[0]
-            raise SrbenchError(f"the {what} does not fit the {self.spec.name} generator ({first})") from None
+            raise SrbenchError(f"the {what} does not fit the {self.spec.name} generator ({_first_problem(exc)})") from None
+
+    def _check_fits(self, state: dict[str, torch.Tensor], what: str, path: Path) -> None:
+        """Refuse weights that do not fit this run's generator, on the CPU, before any heavy work."""
+        try:
+            build_network(self.spec, self.hyper.arch).load_state_dict(state, strict=True)
+        except RuntimeError as exc:
+            raise SrbenchError(f"the {what} {path} does not fit the {self.spec.name} generator "
+                               f"({_first_problem(exc)})") from None
 
     # -- checkpoints -------------------------------------------------------
     def _sidecar(self, step: int, patches: int, wall: float, complete: bool) -> dict:
@@ -378,6 +432,7 @@ class Trainer:
             }
             save_resume(self.out, tensors, meta)
         ckpt.save_checkpoint(self.out, self.generator.state_dict(), self._sidecar(step, patches, wall, complete))
+        self.saved = True
         self.log.info(f"checkpoint: {self.out} at iteration {step} ({patches} patches)")
 
     # -- the loop ----------------------------------------------------------
@@ -386,6 +441,28 @@ class Trainer:
         signal.signal(signum, signal.SIG_DFL)  # a second signal ends the process at once
 
     def run(self) -> TrainResult:
+        """Train (see the module docstring); a failure says what this invocation left in the output folder."""
+        try:
+            try:
+                return self._run_invocation()
+            except RuntimeError as exc:  # torch.OutOfMemoryError is one
+                if not _out_of_memory(exc):
+                    raise
+                raise SrbenchError(
+                    f"out of memory on {self.device} at batch {self.plan.last.batch} with {self.hyper.patch}px crops "
+                    f"({_first_line(exc)}); lower --batch or --patch"
+                ) from None
+        except BaseException as exc:
+            if self.log.written and not self.saved:
+                note = (f"no checkpoint was written by this invocation; what it logged is in "
+                        f"{self.out / 'train.log'} and {self.out / 'metrics.jsonl'}")
+                if isinstance(exc, SrbenchError) and exc.args and note not in str(exc):
+                    exc.args = (f"{exc.args[0]}; {note}", *exc.args[1:])
+                elif not isinstance(exc, SrbenchError):
+                    exc.__notes__ = [*getattr(exc, "__notes__", []), note]
+            raise
+
+    def _run_invocation(self) -> TrainResult:
         content_loss = self._content_loss()  # VGG weights checked before any heavy work
         init_state, self.init_info = self._init_weights()
         if self.resume_dir is not None:
@@ -517,8 +594,10 @@ class Trainer:
         from tqdm import tqdm
 
         cfg = self.cfg
-        bar = tqdm(total=self.plan.horizon, initial=self.step if self.plan.horizon else 0, unit="it",
-                   dynamic_ncols=True, disable=not (cfg.progress and self.ctx.is_main), desc=self.spec.name)
+        # The bar counts the run's iterations (a resumed run continues where it stopped) towards the plan's
+        # total; a budget-planned phase has no total until its speed probe fixes it (a few dozen steps).
+        bar = tqdm(total=self.plan.horizon, initial=self.step, unit="it", dynamic_ncols=True,
+                   disable=not (cfg.progress and self.ctx.is_main), desc=self.spec.name)
         flags = torch.zeros(2, device=self.device)  # [non-finite loss seen, stop requested]
         loss_sum = torch.zeros(1, device=self.device)
         loss_n = 0
@@ -620,6 +699,72 @@ class Trainer:
         )
         self.log.info(message)
         raise TrainingDiverged(message)
+
+
+def _out_of_memory(exc: RuntimeError) -> bool:
+    """True for a failed allocation: CUDA's OutOfMemoryError, or the CPU allocator's "can't allocate memory"."""
+    return isinstance(exc, torch.OutOfMemoryError) or "can't allocate memory" in str(exc)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    line = text.splitlines()[0] if text else type(exc).__name__
+    line = line.split("DefaultCPUAllocator: ", 1)[-1]  # drop the C++ assertion's location
+    return line if len(line) <= 200 else line[:197] + "..."
+
+
+def available_memory(device: torch.device) -> int | None:
+    """Bytes this process may still allocate on ``device`` (None if unknown).
+
+    CUDA: the free device memory. CPU: ``MemAvailable`` of /proc/meminfo, capped by the
+    address-space limit (``ulimit -v``) if one is set.
+    """
+    if device.type == "cuda":
+        return torch.cuda.mem_get_info(device)[0]
+    if device.type != "cpu":
+        return None
+    free = None
+    try:
+        with open("/proc/meminfo", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    free = int(line.split()[1]) * 1024
+                    break
+    except (OSError, ValueError):
+        pass
+    try:
+        import resource
+
+        soft, _ = resource.getrlimit(resource.RLIMIT_AS)
+        if soft != resource.RLIM_INFINITY:
+            free = soft if free is None else min(free, soft)
+    except (ImportError, OSError, ValueError):
+        pass
+    return free
+
+
+def _first_problem(exc: RuntimeError) -> str:
+    """The informative part of ``load_state_dict``'s error (its first line only names the class)."""
+    lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
+    detail = lines[1] if len(lines) > 1 else (lines[0] if lines else str(exc))
+    return detail if len(detail) <= 240 else detail[:237] + "..."
+
+
+def check_writable(folder: Path, flag: str) -> None:
+    """Raise :class:`SrbenchError` unless ``folder`` exists as a writable folder or could be created.
+
+    Nothing is left behind: the nearest existing folder is probed by making and removing a folder in it.
+    """
+    for parent in [folder, *folder.absolute().parents]:
+        if parent.exists():
+            if not parent.is_dir():
+                raise SrbenchError(f"cannot create {flag} {folder}: {parent} is a file, not a folder")
+            try:
+                remove_tree(make_staging_dir(parent, prefix=".srbench-write-test-"))
+            except OSError as exc:
+                raise SrbenchError(f"cannot write {flag} {folder}: {parent} is not writable "
+                                   f"({exc.strerror or exc})") from None
+            return
 
 
 def train(cfg: TrainConfig, *, clock: Clock | None = None) -> TrainResult:

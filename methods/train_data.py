@@ -69,6 +69,8 @@ def list_training_files(dirs: Sequence[str | os.PathLike]) -> list[TrainFile]:
     files: list[TrainFile] = []
     for d in dirs:
         root = Path(d)
+        if root.is_file():
+            raise DataError(f"--train-data {root} is a file; give the folder(s) holding the training images")
         if not root.is_dir():
             raise DataError(f"training data folder {root} does not exist")
         for p in root.rglob("*"):

@@ -34,6 +34,7 @@ from srbench.errors import SrbenchError
 RESUME_TENSORS = "resume.safetensors"
 RESUME_JSON = "resume.json"
 FORMAT = "srbench-resume-1"
+REQUIRED_KEYS = ("tensors_sha256", "step", "patches_seen", "hyper", "optimizers", "rng")
 
 
 # ---------------------------------------------------------------- optimizer flattening
@@ -123,15 +124,27 @@ def save_resume(folder: str | os.PathLike, tensors: dict[str, torch.Tensor], met
 def load_resume(folder: str | os.PathLike) -> tuple[dict[str, torch.Tensor], dict]:
     """Read a resume state saved by :func:`save_resume`; :class:`SrbenchError` if absent or inconsistent."""
     folder = Path(folder)
+    if not folder.exists():
+        raise SrbenchError(f"--resume {folder}: no such folder (give the checkpoint folder of the run to continue)")
+    if not folder.is_dir():
+        raise SrbenchError(f"--resume {folder} is a file; give the checkpoint folder of the run to continue")
     jpath, tpath = folder / RESUME_JSON, folder / RESUME_TENSORS
     if not jpath.is_file() or not tpath.is_file():
         raise SrbenchError(
             f"{folder} holds no resume state ({RESUME_JSON} + {RESUME_TENSORS}); "
             "use --init to start a new run from its weights instead"
         )
-    meta = json.loads(jpath.read_text())
+    try:
+        meta = json.loads(jpath.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise SrbenchError(f"{jpath} is not valid JSON ({exc}); cannot resume from it") from None
+    if not isinstance(meta, dict):
+        raise SrbenchError(f"{jpath} is not a JSON object; cannot resume from it")
     if meta.get("format") != FORMAT:
         raise SrbenchError(f"{jpath}: unknown resume format {meta.get('format')!r}")
+    missing = [key for key in REQUIRED_KEYS if key not in meta]
+    if missing:
+        raise SrbenchError(f"{jpath} lacks {', '.join(missing)} (edited by hand?); cannot resume from it")
     if sha256_file(tpath) != meta["tensors_sha256"]:
         raise SrbenchError(f"{tpath} does not match {jpath} (interrupted write?); cannot resume from it")
     return load_file(str(tpath)), meta

@@ -48,6 +48,8 @@ def default_validation_folder() -> Path | None:
 def load_validation(folder: str | os.PathLike) -> ValidationSet:
     """Load a validation folder (see the module docstring); :class:`DataError` if unusable."""
     folder = Path(folder)
+    if folder.is_file():
+        raise DataError(f"--val-data {folder} is a file; give a folder holding HR/ and LR_bicubic_x4/ (or 'none')")
     if not folder.is_dir():
         raise DataError(f"validation folder {folder} does not exist")
     key = folder.name.lower()

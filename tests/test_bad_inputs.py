@@ -137,3 +137,112 @@ def test_a_closed_stdout_ends_quietly(data_root):
     finally:
         os.close(write)
     assert proc.returncode == 1 and proc.stderr == "", proc.stderr
+
+
+# ---------------------------------------------------------------- srbench train
+TRAIN_DEFAULTS = ("--method srresnet-mse --train-data IMGS --out T/o --iters 1 --batch 2 --patch 32 --blocks 1 "
+                  "--channels 8 --device cpu --val-data none --no-progress")
+
+
+@pytest.fixture()
+def train_place(place, tmp_path) -> dict[str, str]:
+    """``place`` plus SYNTHETIC training inputs: IMGS (three random 48x48 PNGs), BADIMGS (one of them and a
+    corrupt PNG), VALBAD (an HR/LR pair of the wrong sizes), BROKEN (a resume.json that is not JSON), FAKE (a
+    .safetensors name on text) and SRCNN (the committed srcnn checkpoint, read only)."""
+    import numpy as np
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    for name in ("imgs", "badimgs", "valbad/HR", "valbad/LR_bicubic_x4", "broken"):
+        (tmp_path / name).mkdir(parents=True)
+    for i in range(3):
+        Image.fromarray(rng.integers(0, 256, (48, 48, 3), dtype=np.uint8)).save(tmp_path / "imgs" / f"{i}.png")
+    Image.open(tmp_path / "imgs" / "0.png").save(tmp_path / "badimgs" / "good.png")
+    (tmp_path / "badimgs" / "bad.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 40)  # cut short
+    Image.fromarray(rng.integers(0, 256, (48, 48, 3), dtype=np.uint8)).save(tmp_path / "valbad" / "HR" / "a.png")
+    Image.fromarray(rng.integers(0, 256, (11, 11, 3), dtype=np.uint8)).save(tmp_path / "valbad" / "LR_bicubic_x4" / "a.png")
+    (tmp_path / "broken" / "resume.json").write_text("{\"format\": \"srbench-resume-1\", \n")  # cut short
+    (tmp_path / "broken" / "resume.safetensors").write_bytes(b"\0" * 16)
+    (tmp_path / "fake.safetensors").write_text("not a checkpoint\n")
+    return {**place, "IMGS": str(tmp_path / "imgs"), "BADIMGS": str(tmp_path / "badimgs"),
+            "VALBAD": str(tmp_path / "valbad"), "BROKEN": str(tmp_path / "broken"),
+            "FAKE": str(tmp_path / "fake.safetensors"), "SRCNN": str(ROOT / "results" / "checkpoints" / "srcnn")}
+
+
+TRAIN_CASES = [
+    # where the output goes (these two were tracebacks: FileExistsError, PermissionError/FileNotFoundError)
+    ("--out TXT", "is a file; give a folder for the checkpoint and logs"),
+    ("--out RO/o", "cannot write --out"),
+    ("--out SRCNN", "already holds a checkpoint; continue it with --resume"),
+    # training images (a failure after the output folder was made used to leave empty train.log/metrics.jsonl)
+    ("--train-data TXT", "is a file; give the folder(s) holding the training images"),
+    ("--train-data T/nowhere", "training data folder"),
+    ("--train-data EMPTY", "no training images (PNG, JPEG, WebP) found under"),
+    ("--train-data ,", "no training data folder given"),
+    ("--train-data BADIMGS", "bad.png: not an image file Pillow can read"),
+    ("--patch 4096", "no training image is at least 4096x4096 pixels"),
+    ("--patch 30", "--patch must be a multiple of 4"),
+    # validation sets (item 4: a bad --val-data left empty log files)
+    ("--val-data T/nowhere", "does not exist"),
+    ("--val-data EMPTY", "needs HR/ and LR_bicubic_x4/ subfolders"),
+    ("--val-data TXT", "is a file; give a folder holding HR/ and LR_bicubic_x4/"),
+    ("--val-data VALBAD", "LR is 11x11 but HR is 48x48"),
+    # --init names the path given, and is checked before any image is decoded
+    ("--init TXT", "notes.txt is not a checkpoint: give a model.safetensors file"),
+    ("--init EMPTY", "no model.safetensors in this folder"),
+    ("--init T/nowhere", "nowhere: no such file or folder"),
+    ("--init FAKE", "fake.safetensors is truncated"),
+    ("--init SRCNN", "does not fit the srresnet-mse generator"),
+    # --resume
+    ("--resume EMPTY", "holds no resume state (resume.json + resume.safetensors)"),
+    ("--resume T/nowhere", "no such folder"),
+    ("--resume TXT", "is a file; give the checkpoint folder of the run to continue"),
+    ("--resume BROKEN", "resume.json is not valid JSON"),  # was a JSONDecodeError traceback
+    ("--resume SRCNN --out T/o --iters 9", "is a srcnn run, not srresnet-mse"),
+    ("--resume SRCNN --init SRCNN", "--init and --resume exclude each other"),
+    # names and numbers
+    ("--method srresnet", "no trainable method 'srresnet'; trainable: espcn, srcnn"),
+    ("--iters abc", "argument --iters: expected a whole number, got 'abc'"),
+    ("--iters 1e30", "argument --iters: must be below 2**63"),
+    ("--iters 0", "argument --iters: must be at least 1"),
+    ("--lr -1", "--lr must be a positive finite number"),
+    ("--budget-minutes 0", "--budget-minutes must be a positive finite number"),
+    ("--val-every -5", "--val-every must be >= 0"),
+    ("--method srresnet-vgg22 --vgg-weights TXT", "not a PyTorch weights file"),  # was "...notes.txt: 101"
+]
+
+
+@pytest.mark.parametrize("args, fragment", TRAIN_CASES, ids=[c[0][:60] for c in TRAIN_CASES])
+def test_bad_train_input_is_one_clear_line_and_leaves_nothing(train_place, tmp_path, args, fragment, capsys):
+    test_bad_input_is_one_clear_line(train_place, f"train {TRAIN_DEFAULTS} {args}", fragment, capsys)
+    assert not (tmp_path / "o").exists(), sorted(p.name for p in (tmp_path / "o").iterdir())
+
+
+def test_train_with_a_batch_beyond_memory_is_refused_not_killed(train_place, tmp_path):
+    """A --batch whose patches cannot fit is refused before allocating; one that fails to allocate later is
+    reported as out of memory. The child's address space is capped at 1 GiB above what its imports took, so
+    neither can reach the OOM killer even without the checks (the old code then died with a traceback)."""
+    child = ("import resource, sys\n"
+             "from srbench.cli import main\n"
+             "import srbench.methods.train\n"
+             "size = int(open('/proc/self/statm').read().split()[0]) * resource.getpagesize()\n"
+             "resource.setrlimit(resource.RLIMIT_AS, (size + 2**30, resource.getrlimit(resource.RLIMIT_AS)[1]))\n"
+             "sys.exit(main(sys.argv[1:]))\n")
+    args = [_expand(w, train_place) for w in shlex.split(f"train {TRAIN_DEFAULTS}")]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    for batch, fragment in (("1000000000", "needs at least"), ("40000", "out of memory on cpu at batch 40000")):
+        proc = subprocess.run([sys.executable, "-c", child, *args, "--batch", batch], capture_output=True, text=True,
+                              env=env, cwd=ROOT, timeout=300)
+        err = proc.stderr.strip().splitlines()
+        assert proc.returncode == 2 and len(err) == 1 and fragment in err[0], proc.stderr[-2000:]
+        assert "lower --batch or --patch" in err[0]
+
+
+def test_a_train_that_fails_after_logging_says_what_it_left(train_place, tmp_path, capsys):
+    """Divergence (lr 1e30) with no checkpoint yet: the one error line names the logs this invocation wrote."""
+    argv = [_expand(w, train_place) for w in shlex.split(f"train {TRAIN_DEFAULTS}")]
+    rc = main([*argv, "--iters", "20", "--lr", "1e30", "--ckpt-every", "0"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2 and len(err) == 1 and "non-finite loss" in err[0], err
+    assert f"no checkpoint was written by this invocation; what it logged is in {tmp_path / 'o' / 'train.log'}" in err[0]
+    assert sorted(p.name for p in (tmp_path / "o").iterdir()) == ["metrics.jsonl", "train.log"]

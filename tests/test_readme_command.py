@@ -84,3 +84,33 @@ def test_the_readme_command_passes_as_written():
                           timeout=600)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
     assert "1 passed" in proc.stdout
+
+
+def _readme_train_lines(text: str) -> list[str]:
+    """The ``srbench train`` command lines of the README's Training section (comments dropped)."""
+    section = text.split("## Training", 1)[1].split("\n## ", 1)[0]
+    return [line.split("#", 1)[0].strip() for line in section.splitlines() if line.startswith("srbench train ")]
+
+
+def test_the_readme_training_examples_start_in_a_fresh_clone(train_root, tmp_path, monkeypatch):
+    """Every README training line passes the trainer's start-up checks (output folder, --init/--resume, flags) from a
+    clone's root, and none writes into a committed checkpoint folder (issue 15, item 5: the first example used to
+    be refused there: "results/checkpoints/srresnet-mse already holds a checkpoint").
+
+    The clone is tmp_path with results/ linked to this checkout's (only read here): nothing is trained.
+    """
+    from srbench.cli import build_parser
+    from srbench.methods.cli_train import config_from_args
+    from srbench.methods.train import Trainer
+
+    lines = _readme_train_lines(README.read_text(encoding="utf-8"))
+    assert len(lines) >= 4, lines
+    (tmp_path / "results").symlink_to(ROOT / "results")
+    monkeypatch.chdir(tmp_path)
+    committed = (ROOT / "results" / "checkpoints").resolve()
+    parser = build_parser("train")
+    for line in lines:
+        argv = [word.replace("DATA/", f"{train_root}/") for word in line.split()[1:]]
+        trainer = Trainer(config_from_args(parser.parse_args(argv)))  # raises SrbenchError if refused
+        out = trainer.out.resolve()
+        assert committed not in (out, *out.parents), f"{line}: writes into the committed {out}"

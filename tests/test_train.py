@@ -551,3 +551,27 @@ def test_resumed_optimizer_moments_follow_channels_last_parameters():
 
     reference, fused = run(False), run(True)
     assert torch.allclose(fused, reference, atol=1e-6), (fused - reference).abs().max()
+
+
+def _bar_frames(stderr: str, method: str = "srresnet-mse") -> list[tuple[int, int | None]]:
+    """(position, total) of every frame tqdm drew for the training bar (``desc`` = the method's name)."""
+    import re
+
+    frames = re.findall(rf"{method}[^:\r\n|]*: +(?:\d+%\|[^|]*\| )?(\d+)(?:/(\d+))?", stderr)
+    return [(int(n), int(total) if total else None) for n, total in frames]
+
+
+def test_the_progress_bar_counts_the_runs_iterations_towards_its_total_across_a_resume(images, tmp_path, capsys):
+    """A budget-planned --fast run interrupted during its speed probe, then resumed: the resumed bar starts at the
+    run's iteration (not 0) and, once the probe fixes the plan, ends at total/total."""
+    quiet = {**TINY, "progress": True}
+    train(TrainConfig(method="srresnet-mse", train_data=[str(images)], out=str(tmp_path / "r"), budget_minutes=0.1,
+                      fast=True, warmup=40, stop_after=5, **quiet), clock=FakeClock(0.05))
+    first = _bar_frames(capsys.readouterr().err)
+    assert first[0] == (0, None) and first[-1] == (5, None), first  # no total before the probe has measured
+    result = train(TrainConfig(method="srresnet-mse", train_data=[str(images)], resume=str(tmp_path / "r"),
+                               budget_minutes=0.1, device="cpu", val_data="none", progress=True),
+                   clock=FakeClock(0.05))
+    frames = _bar_frames(capsys.readouterr().err)
+    assert frames[0] == (5, None), frames  # continues at the run's iteration 5
+    assert result.horizon and frames[-1][1] == result.horizon and frames[-1][0] == result.iterations, frames
