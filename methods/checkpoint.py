@@ -149,6 +149,10 @@ def check_checkpoint_file(path: str | os.PathLike) -> dict:
             if len(head) < 8:
                 raise CheckpointError(f"{path} is truncated ({size} bytes; not even a safetensors header)")
             (length,) = struct.unpack("<Q", head)
+            if f.read(1) != b"{":  # a safetensors header is a JSON object
+                raise CheckpointError(f"{path} is not a safetensors file (it does not start with a safetensors "
+                                      "header: 8 length bytes, then JSON)")
+            f.seek(8)
             if length > size - 8:
                 raise CheckpointError(f"{path} is truncated: its header says {length} header bytes, "
                                       f"the file has {size - 8} after the length field")

@@ -93,9 +93,8 @@ def _load_into(features: nn.Sequential, path: Path) -> None:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # pickle/zip errors, or a file that is not a plain state dict
-        raise VGGWeightsError(f"cannot read VGG19 weights {path}: not a PyTorch weights file "
-                              f"({type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else '?'}); "
-                              f"give torchvision's {VGG19_WEIGHTS_FILE}") from exc
+        raise VGGWeightsError(f"cannot read VGG19 weights {path}: not a PyTorch weights file that loads without "
+                              f"pickled code ({type(exc).__name__}); give torchvision's {VGG19_WEIGHTS_FILE}") from exc
     if not isinstance(state, dict):
         raise VGGWeightsError(f"{path} does not hold a state dict (got {type(state).__name__})")
     wanted = features.state_dict()

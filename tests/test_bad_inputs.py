@@ -191,7 +191,7 @@ TRAIN_CASES = [
     ("--init TXT", "notes.txt is not a checkpoint: give a model.safetensors file"),
     ("--init EMPTY", "no model.safetensors in this folder"),
     ("--init T/nowhere", "nowhere: no such file or folder"),
-    ("--init FAKE", "fake.safetensors is truncated"),
+    ("--init FAKE", "fake.safetensors is not a safetensors file"),
     ("--init SRCNN", "does not fit the srresnet-mse generator"),
     # --resume
     ("--resume EMPTY", "holds no resume state (resume.json + resume.safetensors)"),

@@ -122,10 +122,10 @@ def test_check_checkpoint_file_reads_only_the_header_and_catches_damage(tmp_path
     assert check_checkpoint_file(path) == {"method": "synthetic", "iterations": 3}
     data = path.read_bytes()
     cases = {"short": data[:-4], "padded": data + b"\0" * 8, "tiny": data[:5], "garbage": b"\xff" * 64,
-             "huge header": (10**9).to_bytes(8, "little") + data[8:]}
+             "text": b"not a checkpoint, a text file\n", "huge header": (10**9).to_bytes(8, "little") + data[8:]}
     messages = {"short": "is truncated: its tensors need", "padded": "unexpected bytes after its tensors",
-                "tiny": "not even a safetensors header", "garbage": "is truncated: its header says",
-                "huge header": "is truncated: its header says"}
+                "tiny": "not even a safetensors header", "garbage": "is not a safetensors file",
+                "text": "is not a safetensors file", "huge header": "is truncated: its header says"}
     for name, content in cases.items():
         bad = tmp_path / f"{name}.safetensors"
         bad.write_bytes(content)
