@@ -83,7 +83,7 @@ from .train_state import (
 from .train_step import StepRunner, make_adam
 from .train_tail import plain_output_layer
 from srbench.atomicio import make_staging_dir, remove_tree
-from srbench.errors import SrbenchError
+from srbench.errors import SrbenchError, describe_os_error
 from srbench.paths import CHECKPOINTS_DIR
 
 CHECKPOINT_ROOT = CHECKPOINTS_DIR
@@ -458,6 +458,8 @@ class Trainer:
                         f"{self.out / 'train.log'} and {self.out / 'metrics.jsonl'}")
                 if isinstance(exc, SrbenchError) and exc.args and note not in str(exc):
                     exc.args = (f"{exc.args[0]}; {note}", *exc.args[1:])
+                elif isinstance(exc, OSError):  # a full disk, a folder removed under the run: one line too
+                    raise SrbenchError(f"{describe_os_error(exc)}; {note}") from exc
                 elif not isinstance(exc, SrbenchError):
                     exc.__notes__ = [*getattr(exc, "__notes__", []), note]
             raise

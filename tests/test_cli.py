@@ -234,3 +234,4 @@ def test_os_error_saving_a_training_checkpoint_is_one_line(train_root, tmp_path,
     assert rc == 2
     line = _one_error_line(capsys.readouterr().err, "train")
     assert line.startswith("srbench train: error: No space left on device: ") and "model.safetensors" in line
+    assert "no checkpoint was written by this invocation; what it logged is in" in line  # issue 15, item 4
