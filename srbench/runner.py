@@ -8,8 +8,15 @@
   means over the set; ``psnr``/``ssim`` stay empty when a method covered only
   part of a set (``n < n_expected``), so a partial set is never averaged as if
   it were complete;
-* ``OUT/run.json``     - provenance: protocols, data checksums, methods with
-  their checkpoint sidecars, skipped methods and why, code revision, versions.
+* ``OUT/run.json``     - provenance: protocols, metrics, data checksums,
+  methods with their checkpoint sidecars, skipped methods and why, code
+  revision, versions (and NIQE's model checksum and settings when measured).
+
+With ``metrics`` including ``niqe`` both CSV files gain the columns
+``niqe,niqe_note`` and one no-reference row per image and method (empty
+``protocol``), also for the HR images (method ``hr``); see
+:mod:`srbench.schema`. NIQE's model is loaded (and checksum-verified) before
+any work, so a missing model stops the run at once with the fetch command.
 
 Rows are appended to ``per_image.csv.partial`` as they are measured; the
 final files appear (atomically) only when the run completes.
@@ -36,7 +43,7 @@ from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, Mapping
+from typing import TYPE_CHECKING, Callable, Iterable, Iterator, Mapping
 
 import numpy as np
 import pandas as pd
@@ -47,10 +54,15 @@ from srbench.atomicio import write_atomic
 from srbench.data import BenchImage, load_dataset, normalize_dataset_name
 from srbench.errors import MissingOutput, SrbenchError, UnknownMethod
 from srbench.imageio import write_png
-from srbench.metrics import PROTOCOLS, evaluate_protocols
+from srbench.metrics import DEFAULT_METRICS, FULL_REFERENCE, NIQE_BORDER, NIQE_LUMA, PROTOCOLS, measure_image, \
+    parse_metrics
 from srbench.paths import RUNS_DIR
 from srbench.registry import Method
+from srbench.schema import HR_METHOD, NIQE_COLUMNS, NO_PROTOCOL, NOT_AVAILABLE
 from srbench.schema import PER_IMAGE_COLUMNS as _PER_IMAGE, SUMMARY_COLUMNS as _SUMMARY
+
+if TYPE_CHECKING:
+    from srbench.metrics.niqe_model import NiqeModel
 
 PER_IMAGE_COLUMNS = list(_PER_IMAGE)
 SUMMARY_COLUMNS = list(_SUMMARY)
@@ -148,18 +160,22 @@ Group = tuple[str, str, Iterator[Upscaled]]
 
 
 def produce(chosen: list[Method], images: dict[str, list[BenchImage]], *, save_to: Path | None = None,
-            on_missing: Callable[[Upscaled], None] | None = None) -> Iterator[Group]:
+            on_missing: Callable[[Upscaled], None] | None = None, include_hr: bool = False) -> Iterator[Group]:
     """Upscale every image of every set with every method: one group per (set, method), in that order.
 
     Each group's images are upscaled lazily, one per step of its iterator. A
     method without output for an image (:class:`MissingOutput`) gives
     ``sr=None`` after calling ``on_missing``. With ``save_to`` the SR images are
-    also written as ``save_to/<method>/<dataset>/<image>.png``. Raises
+    also written as ``save_to/<method>/<dataset>/<image>.png``. With
+    ``include_hr`` each set ends with a group of its HR images themselves
+    (method :data:`srbench.schema.HR_METHOD`, for no-reference metrics). Raises
     :class:`SrbenchError` if a method returns anything but uint8 of the HR shape.
     """
     for dataset, bench in images.items():
         for method in chosen:
             yield dataset, method.name, _upscale_all(method, dataset, bench, save_to, on_missing)
+        if include_hr:
+            yield dataset, HR_METHOD, (Upscaled(dataset, HR_METHOD, image, image.hr) for image in bench)
 
 
 def _upscale_all(method: Method, dataset: str, bench: list[BenchImage], save_to: Path | None,
@@ -183,38 +199,61 @@ def _upscale_all(method: Method, dataset: str, bench: list[BenchImage], save_to:
         yield Upscaled(dataset, method.name, image, sr)
 
 
-def measure(groups: Iterable[Group], protocols: list[str], pool: Executor, *,
+def measure(groups: Iterable[Group], protocols: list[str], pool: Executor, *, niqe_model=None,
             on_measured: Callable[[], None] | None = None) -> Iterator[list[list]]:
-    """Compute PSNR/SSIM of every produced image under every protocol, in ``pool``.
+    """Compute the metrics of every produced image, in ``pool``.
 
-    Each image is submitted as soon as it is upscaled, so the workers measure
-    while the group's next images are upscaled. Yields the per-image rows
-    (:data:`PER_IMAGE_COLUMNS`) of one group at a time, in production order,
-    once the group is measured (before the next group is upscaled); images
-    without output give no rows. ``on_measured`` is called (from the pool's
-    thread) as each image's metrics are done.
+    PSNR/SSIM under every protocol (none for the HR group, which is measured
+    only by no-reference metrics) and, with ``niqe_model``, NIQE. Each image is
+    submitted as soon as it is upscaled, so the workers measure while the
+    group's next images are upscaled. Yields the per-image rows of one group
+    at a time (:func:`per_image_columns`: a row per protocol, then the NIQE
+    row), in production order, once the group is measured (before the next
+    group is upscaled); images without output give no rows. ``on_measured``
+    is called (from the pool's thread) as each image's metrics are done.
     """
-    for _dataset, _method, items in groups:
+    for _dataset, method, items in groups:
+        own = () if method == HR_METHOD else tuple(protocols)
         pending = []
         for item in items:
             if item.sr is None:
                 continue
-            future = pool.submit(evaluate_protocols, item.sr, item.image.hr, tuple(protocols), item.image.is_gray)
+            future = pool.submit(measure_image, item.sr, item.image.hr, own, item.image.is_gray, niqe_model)
             if on_measured:
                 future.add_done_callback(lambda _f: on_measured())
             pending.append((item, future))
         rows = []
         for item, future in pending:
-            for protocol, (psnr, ssim) in zip(protocols, future.result()):
-                rows.append([item.dataset, item.image.name, item.method, protocol, psnr, ssim])
+            full, nr = future.result()
+            key = [item.dataset, item.image.name, item.method]
+            extra = [math.nan, ""] if niqe_model is not None else []
+            for protocol, (psnr, ssim) in zip(own, full):
+                rows.append(key + [protocol, psnr, ssim] + extra)
+            if nr is not None:
+                value = math.nan if nr.value is None else nr.value
+                rows.append(key + [NO_PROTOCOL, math.nan, math.nan, value, nr.reason])
         yield rows
 
 
+def per_image_columns(niqe: bool) -> list[str]:
+    """``per_image.csv``'s columns: :data:`PER_IMAGE_COLUMNS`, plus ``niqe,niqe_note`` when NIQE is measured."""
+    return PER_IMAGE_COLUMNS + (list(NIQE_COLUMNS) if niqe else [])
+
+
+def summary_columns(niqe: bool) -> list[str]:
+    """``summary.csv``'s columns: :data:`SUMMARY_COLUMNS`, plus ``niqe,niqe_note`` when NIQE is measured."""
+    return SUMMARY_COLUMNS + (list(NIQE_COLUMNS) if niqe else [])
+
+
 def write_run(out_dir: Path, per_image: pd.DataFrame, summary: pd.DataFrame, record: dict) -> None:
-    """Write ``per_image.csv``, ``summary.csv`` (6 decimals) and ``run.json`` atomically; drop the partial file."""
-    _write_csv(per_image, out_dir / "per_image.csv")
+    """Write ``per_image.csv``, ``summary.csv`` (6 decimals) and ``run.json`` atomically; drop the partial file.
+
+    A NIQE value that is NaN is written ``n/a`` where ``niqe_note`` gives a
+    reason (it could not be computed), else left empty (not measured on that row).
+    """
+    _write_csv(_niqe_text(per_image), out_dir / "per_image.csv")
     (out_dir / "per_image.csv.partial").unlink(missing_ok=True)
-    _write_csv(summary, out_dir / "summary.csv")
+    _write_csv(_niqe_text(summary), out_dir / "summary.csv")
     _write_text(out_dir / "run.json", json.dumps(record, indent=1, sort_keys=True) + "\n")
 
 
@@ -231,6 +270,8 @@ def run_benchmark(
     jobs: int | None = None,
     log: Callable[[str], None] | None = None,
     method_settings: Mapping | None = None,
+    metrics: Iterable[str] = DEFAULT_METRICS,
+    niqe_model: str | os.PathLike | None = None,
 ) -> RunResult:
     """Super-resolve ``datasets`` with ``methods`` and write the tables to ``out_dir``.
 
@@ -245,15 +286,32 @@ def run_benchmark(
     image is measured (they are also in ``RunResult.coverage``).
     ``method_settings`` (``checkpoint_root``, ``device``, ``tile``, ...) go to
     the methods that take them (see :func:`select_methods`).
+    ``metrics``: from ``psnr``, ``ssim`` (together) and ``niqe``
+    (:func:`srbench.metrics.parse_metrics`); with ``niqe`` the model is
+    ``niqe_model`` (a path), else ``$SRBENCH_NIQE_MODEL``, else the data cache,
+    loaded before any work (:class:`srbench.metrics.niqe_model.NiqeModelError`
+    naming the fetch command if it is missing), and the HR images are measured too.
     """
     start = time.perf_counter()
     datasets = list(dict.fromkeys(normalize_dataset_name(d) for d in datasets))
+    metrics = parse_metrics(metrics)
     for protocol in protocols:
         if protocol not in PROTOCOLS:
             raise SrbenchError(f"unknown protocol {protocol!r}; choose from {', '.join(PROTOCOLS)}")
     if not datasets or not protocols or not methods:
         raise SrbenchError("need at least one method, one dataset and one protocol")
+    if not set(FULL_REFERENCE) & set(metrics):
+        protocols = []  # NIQE alone: no protocol applies
+    if niqe_model and "niqe" not in metrics:
+        raise SrbenchError("a NIQE model was given but NIQE is not among the metrics (add niqe to --metrics)")
+    model = None
+    if "niqe" in metrics:  # before any method is built or image read: a missing model stops the run here
+        from srbench.metrics.niqe_model import load_model
+
+        model = load_model(niqe_model)
     chosen, skipped = select_methods(methods, method_settings)
+    if any(m.name == HR_METHOD for m in chosen):
+        raise SrbenchError(f"a method may not be called {HR_METHOD!r}: that name stands for the HR images")
     # methods that read stored results (external:) say up front what they lack,
     # and refuse wrong-size or unreadable files before any work is done
     reports = [r for r in (m.check_coverage(datasets) for m in chosen) if r is not None]
@@ -266,20 +324,22 @@ def run_benchmark(
     if (out_dir / "per_image.csv").exists() and not overwrite:
         raise SrbenchError(f"{out_dir} already holds a run (per_image.csv); choose another --out or pass --overwrite")
     created = _make_out_dir(out_dir)
+    columns = per_image_columns(model is not None)
     rows: list[list] = []
     try:
         images, missing = _produce_and_measure(chosen, datasets, data_root, out_dir, protocols, save_images,
-                                               progress, jobs, rows)
+                                               progress, jobs, rows, model)
     except BaseException as exc:
         _explain_leftovers(exc, out_dir, len(rows), created=created)
         raise
 
-    per_image = pd.DataFrame(rows, columns=PER_IMAGE_COLUMNS)
+    per_image = pd.DataFrame(rows, columns=columns)
     expected = {name: len(v) for name, v in images.items()}
     summary = summarize(per_image, expected, [m.name for m in chosen], protocols)
     seconds = time.perf_counter() - start
     record = {
         "protocols": list(protocols),
+        "metrics": list(metrics),
         "datasets": {name: {"images": expected[name], "manifest_sha256": provenance.manifest_sha256(name)}
                      for name in datasets},
         "methods": {m.name: _method_record(m) for m in chosen},
@@ -290,16 +350,23 @@ def run_benchmark(
         "environment": provenance.environment(),
         "seconds": round(seconds, 2),
     }
+    if model is not None:
+        record["niqe"] = {"model_sha256": model.sha256, "model_file": Path(model.path).name, "luma": NIQE_LUMA,
+                          "border": NIQE_BORDER, "block": 96, "hr_measured": True}
     write_run(out_dir, per_image, summary, record)
     return RunResult(out_dir, per_image, summary, skipped, missing, coverage, seconds)
 
 
 def _produce_and_measure(chosen: list[Method], datasets: list[str], data_root: Path, out_dir: Path,
                          protocols: list[str], save_images: bool, progress: bool, jobs: int | None,
-                         rows: list[list]) -> tuple[dict[str, list[BenchImage]], dict[str, list[str]]]:
-    """Load the sets, upscale and measure: rows go to ``rows`` and to the partial file as they are measured."""
+                         rows: list[list], model: NiqeModel | None
+                         ) -> tuple[dict[str, list[BenchImage]], dict[str, list[str]]]:
+    """Load the sets, upscale and measure: rows go to ``rows`` and to the partial file as they are measured.
+
+    With a NIQE ``model`` the HR images are measured too (method ``hr``) and the rows carry NIQE's columns.
+    """
     images = {name: load_dataset(name, data_root) for name in datasets}
-    total = sum(len(v) for v in images.values()) * len(chosen)
+    total = sum(len(v) for v in images.values()) * (len(chosen) + (model is not None))
     missing: dict[str, list[str]] = {}
     if jobs is None:  # workers pay off only beyond a few images (each imports numpy/scipy)
         jobs = usable_cpus() if total >= MIN_IMAGES_FOR_WORKERS else 1
@@ -307,7 +374,7 @@ def _produce_and_measure(chosen: list[Method], datasets: list[str], data_root: P
         total, "srbench run", enabled=progress
     ) as bar, _metric_executor(jobs) as pool:
         writer = csv.writer(partial)
-        writer.writerow(PER_IMAGE_COLUMNS)
+        writer.writerow(per_image_columns(model is not None))
 
         def on_missing(item: Upscaled) -> None:
             missing.setdefault(f"{item.method}/{item.dataset}", []).append(item.image.name)
@@ -318,9 +385,11 @@ def _produce_and_measure(chosen: list[Method], datasets: list[str], data_root: P
                 bar.set_postfix_str(f"{method} on {dataset}")
                 yield dataset, method, items
 
-        produced = produce(chosen, images, save_to=out_dir / "images" if save_images else None, on_missing=on_missing)
-        for group_rows in measure(announce(produced), list(protocols), pool, on_measured=lambda: bar.update(1)):
-            writer.writerows(group_rows)
+        produced = produce(chosen, images, save_to=out_dir / "images" if save_images else None, on_missing=on_missing,
+                           include_hr=model is not None)
+        for group_rows in measure(announce(produced), list(protocols), pool, niqe_model=model,
+                                  on_measured=lambda: bar.update(1)):
+            writer.writerows(_partial_text(row) for row in group_rows)
             rows += group_rows
             partial.flush()
     return images, missing
@@ -472,31 +541,63 @@ def summarize(per_image: pd.DataFrame, expected: dict[str, int], method_names: l
     """Per (dataset, method, protocol) means; empty means where coverage is partial.
 
     Infinite PSNR (identical images) makes the mean infinite, as it should.
+    With NIQE columns, each (dataset, method) and the HR images also get a
+    no-reference row: ``n`` = images with a NIQE value, the mean only when
+    all ``n_expected`` have one, else NaN with ``niqe_note`` saying why.
     """
+    niqe = "niqe" in per_image.columns
     rows = []
     for dataset, n_expected in expected.items():
-        for method in method_names:
-            for protocol in protocols:
+        for method in method_names + ([HR_METHOD] if niqe else []):
+            for protocol in protocols if method != HR_METHOD else ():
                 sel = per_image[(per_image.dataset == dataset) & (per_image.method == method)
                                 & (per_image.protocol == protocol)]
                 n = len(sel)
                 complete = n == n_expected
                 rows.append([dataset, method, protocol, n, n_expected,
                              sel.psnr.mean() if complete else math.nan,
-                             sel.ssim.mean() if complete else math.nan])
-    return pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
+                             sel.ssim.mean() if complete else math.nan] + ([math.nan, ""] if niqe else []))
+            if niqe:
+                sel = per_image[(per_image.dataset == dataset) & (per_image.method == method)
+                                & (per_image.protocol == NO_PROTOCOL)]
+                value, note = niqe_set_mean(sel.niqe.astype(float).tolist(), sel.niqe_note.tolist(), n_expected)
+                n = int(sel.niqe.astype(float).notna().sum())
+                rows.append([dataset, method, NO_PROTOCOL, n, n_expected, math.nan, math.nan, value, note])
+    return pd.DataFrame(rows, columns=summary_columns(niqe))
+
+
+def niqe_set_mean(values: list[float], notes: list[str], n_expected: int) -> tuple[float, str]:
+    """``(mean, note)`` of a set's per-image NIQE values; NaN with the reason unless all ``n_expected`` have one.
+
+    A set with an image whose NIQE is n/a, or with images not measured at all
+    (partial coverage), is not averaged: the mean would silently describe
+    another set of images.
+    """
+    present = [v for v in values if not math.isnan(v)]
+    if len(present) == n_expected:
+        return sum(present) / n_expected, ""
+    parts = []
+    na = [note for v, note in zip(values, notes) if math.isnan(v)]
+    if na:
+        parts.append(f"NIQE n/a for {len(na)} of {n_expected} images (e.g. {na[0]})")
+    if len(values) < n_expected:
+        parts.append(f"partial coverage: {len(values)} of {n_expected} images measured")
+    return math.nan, "; ".join(parts) + "; a set with missing values is not averaged"
 
 
 def format_summary(summary: pd.DataFrame) -> str:
-    """A readable table: one row per method and protocol, ``PSNR / SSIM`` per dataset."""
+    """A readable table: one row per method and protocol, ``PSNR / SSIM`` per dataset (and ``NIQE`` rows)."""
     datasets = list(dict.fromkeys(summary.dataset))
     header = ["method", "protocol"] + datasets
     lines = []
     for (method, protocol), group in summary.groupby(["method", "protocol"], sort=False):
-        cells = [method, protocol]
+        niqe = protocol == NO_PROTOCOL
+        cells = [method, "NIQE" if niqe else protocol]
         for dataset in datasets:
             row = group[group.dataset == dataset].iloc[0]
-            if row.n < row.n_expected:
+            if niqe:
+                cells.append(NOT_AVAILABLE if math.isnan(row.niqe) else f"{row.niqe:.4f}")
+            elif row.n < row.n_expected:
                 cells.append(f"partial {row.n}/{row.n_expected}")
             else:
                 cells.append(f"{row.psnr:.2f} / {row.ssim:.4f}")
@@ -504,7 +605,28 @@ def format_summary(summary: pd.DataFrame) -> str:
     widths = [max(len(str(r[i])) for r in [header] + lines) for i in range(len(header))]
     fmt = lambda r: "  ".join(str(c).ljust(w) for c, w in zip(r, widths)).rstrip()  # noqa: E731
     sep = "  ".join("-" * w for w in widths)
-    return "\n".join([fmt(header), sep] + [fmt(r) for r in lines]) + "\n(PSNR dB / SSIM on Y, 4-px border crop)"
+    legend = "\n(PSNR dB / SSIM on Y, 4-px border crop)"
+    if (summary.protocol == NO_PROTOCOL).any():
+        legend += "\n(NIQE: no-reference, lower = more natural; gray luma, no crop; n/a: see summary.csv niqe_note)"
+    return "\n".join([fmt(header), sep] + [fmt(r) for r in lines]) + legend
+
+
+def _niqe_text(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with its ``niqe`` column as text: 6 decimals, ``n/a`` (NaN with a reason) or empty."""
+    if "niqe" not in frame.columns:
+        return frame
+    text = [("" if not note else NOT_AVAILABLE) if math.isnan(v) else f"{v:.6f}"
+            for v, note in zip(frame["niqe"].astype(float), frame["niqe_note"])]
+    return frame.assign(niqe=text)
+
+
+def _partial_text(row: list) -> list:
+    """A per-image row for the partial file: NaN (a NIQE row's PSNR/SSIM, a protocol row's NIQE) empty, or n/a."""
+    if len(row) == len(PER_IMAGE_COLUMNS):
+        return row
+    *head, niqe, note = row
+    cells = ["" if isinstance(x, float) and math.isnan(x) else x for x in head]
+    return cells + [(NOT_AVAILABLE if note else "") if math.isnan(niqe) else niqe, note]
 
 
 def _write_csv(frame: pd.DataFrame, path: Path) -> None:

@@ -6,6 +6,9 @@ Every ``SRBENCH_*`` variable whose value is an existing relative path is made
 absolute here, once, before any test runs: tests symlink these files, change
 directory and start subprocesses elsewhere, where a relative path would point
 nowhere (a variable added later, such as a model file's path, is covered too).
+
+NIQE's model is ``$SRBENCH_NIQE_MODEL`` (the README's test command sets it to
+``../shared/reference/niqe_modelparameters.mat``), else that shared file when present.
 """
 
 from __future__ import annotations
@@ -17,6 +20,10 @@ import pytest
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SHARED = PROJECT_ROOT.parent / "shared" / "datasets"
+SHARED_NIQE_MODEL = PROJECT_ROOT.parent / "shared" / "reference" / "niqe_modelparameters.mat"
+
+if not os.environ.get("SRBENCH_NIQE_MODEL") and SHARED_NIQE_MODEL.is_file():
+    os.environ["SRBENCH_NIQE_MODEL"] = str(SHARED_NIQE_MODEL)
 
 
 def absolute_path_variables(environ: dict) -> dict[str, str]:
@@ -87,3 +94,12 @@ def published_root(data_root) -> Path:
     if not (root / "ledig2017").is_dir():
         pytest.fail(f"the published release ledig2017 was not found in {root} ({origin}): set SRBENCH_PUBLISHED")
     return root.resolve()
+
+
+@pytest.fixture(scope="session")
+def niqe_model_path() -> Path:
+    """NIQE's pristine model (``$SRBENCH_NIQE_MODEL``, resolved above)."""
+    path = Path(os.environ.get("SRBENCH_NIQE_MODEL") or SHARED_NIQE_MODEL)
+    if not path.is_file():
+        pytest.fail(f"NIQE model not found at {path}: set SRBENCH_NIQE_MODEL")
+    return path

@@ -1,12 +1,13 @@
-"""``srbench datasets fetch|verify|list``: install and check the benchmark sets and published releases."""
+"""``srbench datasets fetch|verify|list``: install and check the benchmark sets, published releases and NIQE's model."""
 
 from __future__ import annotations
 
 import argparse
+import math
 from pathlib import Path
 
 from srbench.data import DATASETS, data_root_choice, resolve_data_root
-from srbench.errors import DataError
+from srbench.errors import DataError, SrbenchError
 from srbench.published import (
     RELEASES,
     is_release,
@@ -56,16 +57,24 @@ on Set5 and Set14; no licence stated: for research comparison, cite the paper):
   srbench datasets verify --datasets ledig2017
 It is installed as PUBLISHED_ROOT/ledig2017/<method>/<set>/NAME.png (datasets/manifests/ledig2017.json
 pins every file) and evaluated as published:srresnet-mse and published:srgan-vgg54.
+
+--niqe-model fetches NIQE's pristine model instead of the sets (the authors'
+modelparameters.mat, SHA-256 checked; needed by 'srbench run --metrics ...,niqe').
+It goes to $SRBENCH_NIQE_MODEL if set, else datasets/cache/niqe/; --source is then
+a URL or a local copy of the file (default: the public URLs in srbench/data/niqe_model.json):
+  srbench datasets fetch --niqe-model
+  srbench datasets fetch --niqe-model --source ../shared/reference/niqe_modelparameters.mat
 """
 
 
 def add_parser(subparsers) -> None:
     p = subparsers.add_parser(
         "datasets",
-        help="fetch, verify and list the benchmark sets (Set5, Set14, BSD100)",
-        description="Install the benchmark sets into the data root, check them, or list them.",
+        help="fetch, verify and list the benchmark sets (Set5, Set14, BSD100) and NIQE's model",
+        description="Install the benchmark sets into the data root (or NIQE's model), check them, or list them.",
         epilog="examples:\n  srbench datasets fetch\n  srbench datasets verify\n  srbench datasets list\n"
-               "  srbench datasets fetch --source ../shared/datasets/benchmark --data-root /data/srbench",
+               "  srbench datasets fetch --source ../shared/datasets/benchmark --data-root /data/srbench\n"
+               "  srbench datasets fetch --niqe-model\n  srbench datasets verify --niqe-model",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     actions = p.add_subparsers(dest="action", metavar="ACTION")
@@ -78,10 +87,13 @@ def add_parser(subparsers) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     fetch.add_argument("--source", help="URL, folder or archive to install from (default: SelfExSR on GitHub)")
-    fetch.add_argument("--datasets", default="all", help=DATASETS_HELP)
+    fetch.add_argument("--datasets", default=None, help=DATASETS_HELP)
     fetch.add_argument("--data-root", help=DATA_ROOT_HELP)
     fetch.add_argument("--published-root", help=PUBLISHED_ROOT_HELP)
-    fetch.add_argument("--force", action="store_true", help="fetch again even if a set is already present and valid")
+    fetch.add_argument("--niqe-model", action="store_true",
+                       help="fetch NIQE's pristine model instead of the sets (see below)")
+    fetch.add_argument("--force", action="store_true", help="fetch again even if a set is already present and valid "
+                       "(NIQE's model: a valid file is always kept, an altered one always replaced)")
     fetch.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT_S,
                        help=f"seconds before a network operation is abandoned (default {DEFAULT_TIMEOUT_S:g})")
     fetch.add_argument("--no-progress", action="store_true", help="hide the progress bars")
@@ -92,12 +104,15 @@ def add_parser(subparsers) -> None:
         help="check the installed sets file by file",
         description="Check each set: missing or extra files, checksum mismatches, unreadable images, "
         "LR x4 != HR size. Lists every problem, one per line; exit status 1 if any.",
-        epilog="examples:\n  srbench datasets verify\n  srbench datasets verify --datasets set14 --data-root /data/srbench",
+        epilog="examples:\n  srbench datasets verify\n  srbench datasets verify --datasets set14 --data-root /data/srbench"
+               "\n  srbench datasets verify --niqe-model",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    verify.add_argument("--datasets", default="all", help=DATASETS_HELP)
+    verify.add_argument("--datasets", default=None, help=DATASETS_HELP)
     verify.add_argument("--data-root", help=DATA_ROOT_HELP)
     verify.add_argument("--published-root", help=PUBLISHED_ROOT_HELP)
+    verify.add_argument("--niqe-model", action="store_true",
+                        help="check NIQE's model file instead ($SRBENCH_NIQE_MODEL, else datasets/cache/niqe/)")
     verify.set_defaults(func=_verify)
 
     listing = actions.add_parser("list", help="the known sets and whether the data root has them",
@@ -126,10 +141,34 @@ def _split_names(text: str) -> tuple[list[str], list[str]]:
     return parse_datasets(",".join(rest) if rest else text), releases  # text naming nothing: parse_datasets says so
 
 
+def _model_only(args: argparse.Namespace, action: str) -> None:
+    """Refuse set options beside ``--niqe-model`` (the model is fetched/checked on its own)."""
+    given = [flag for flag, value in (("--datasets", args.datasets), ("--data-root", args.data_root),
+                                      ("--published-root", args.published_root)) if value is not None]
+    if given:
+        verb = {"fetch": "fetches", "verify": "checks"}[action]
+        raise SrbenchError(f"--niqe-model {verb} only NIQE's model; {' and '.join(given)} "
+                           f"{'belongs' if len(given) == 1 else 'belong'} to the sets: run "
+                           f"'srbench datasets {action}' for them separately")
+
+
 def _fetch(args: argparse.Namespace) -> int:
+    if args.niqe_model:
+        _model_only(args, "fetch")
+        from srbench.metrics.niqe_model import fetch_model, manifest, model_path_choice
+
+        if not (args.timeout > 0 and math.isfinite(args.timeout)):
+            raise SrbenchError(f"--timeout must be a positive number of seconds, got {args.timeout}")
+        dest, origin = model_path_choice(None)  # where 'srbench run' will look; a valid file there is kept
+        try:
+            path = fetch_model(args.source, dest, timeout=args.timeout, progress=not args.no_progress)
+        except OSError as exc:
+            raise SrbenchError(f"cannot install NIQE's model at {dest}: {exc.strerror or exc}") from None
+        print(f"NIQE model at {path} (from {origin}): sha256 {manifest()['sha256']} OK")
+        return 0
     from srbench.published_fetch import fetch_release
 
-    sets, releases = _split_names(args.datasets)
+    sets, releases = _split_names("all" if args.datasets is None else args.datasets)
     results = []
     if sets:
         results += fetch_datasets(
@@ -145,7 +184,14 @@ def _fetch(args: argparse.Namespace) -> int:
 
 
 def _verify(args: argparse.Namespace) -> int:
-    sets, releases = _split_names(args.datasets)
+    if args.niqe_model:
+        _model_only(args, "verify")
+        from srbench.metrics.niqe_model import load_model
+
+        model = load_model()
+        print(f"OK: NIQE model {model.path}: sha256 {model.sha256}")
+        return 0
+    sets, releases = _split_names("all" if args.datasets is None else args.datasets)
     problems, checked, scratch, files = [], [], [], 0
     if sets:
         root = resolve_data_root(args.data_root)
@@ -188,4 +234,19 @@ def _list(args: argparse.Namespace) -> int:
         files = release_files(release)
         print(f"{release:10s} {len(files):6d} {sum(f.bytes for f in files) / 1e6:6.1f}  "
               f"{release_status(release, Path(proot))}")
+    print(f"NIQE model: {_model_state()}")
     return 0
+
+
+def _model_state() -> str:
+    """One line: where NIQE's model is looked for and whether it is there and intact."""
+    from srbench.metrics.niqe_model import FETCH_COMMAND, NiqeModelError, model_path_choice, verify_file
+
+    path, origin = model_path_choice(None)
+    if not path.is_file():
+        return f"{path} (from {origin}) - not fetched ('{FETCH_COMMAND}')"
+    try:
+        verify_file(path)
+    except NiqeModelError:
+        return f"{path} (from {origin}) - altered or a different model ('{FETCH_COMMAND}' replaces it)"
+    return f"{path} (from {origin}) - OK"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from srbench.data import DATASETS
-from srbench.metrics import PROTOCOLS
+from srbench.metrics import DEFAULT_METRICS, METRICS, PROTOCOLS
 from srbench.registry import add_plugin_flag
 
 EPILOG = """\
@@ -15,6 +15,13 @@ examples:
   srbench run --methods external:selfexsr=/data/SelfExSR_x4 --datasets bsd100
   srbench run --methods published:srgan-vgg54,srresnet-mse --datasets set5,set14
   srbench run --plugin my_sr_methods --methods my-sr,bicubic --datasets set5
+  srbench run --methods all --metrics psnr,ssim,niqe
+  srbench run --methods external:mine=/data/my_sr --metrics niqe
+
+Metrics (--metrics): psnr,ssim (default; computed together under each --protocol)
+and niqe (no-reference, lower = more natural: measured once per image, also on
+the HR images, with the authors' pristine model - fetch it once with
+'srbench datasets fetch --niqe-model'; a missing model stops the run before any work).
 
 Methods: registry names (see 'srbench run --list-methods'), 'all' (every method
 that can run here; the others are listed with the reason they were skipped),
@@ -30,9 +37,9 @@ or $SRBENCH_PLUGINS.
 def add_parser(subparsers) -> None:
     p = subparsers.add_parser(
         "run",
-        help="super-resolve benchmark sets 4x and compute Y-PSNR/SSIM per image",
+        help="super-resolve benchmark sets 4x and compute Y-PSNR/SSIM (and NIQE) per image",
         description="Super-resolve benchmark sets 4x with the chosen methods and compute Y-channel "
-        "PSNR/SSIM (4-pixel border crop) per image under each named protocol.",
+        "PSNR/SSIM (4-pixel border crop) per image under each named protocol, and optionally NIQE.",
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -41,6 +48,11 @@ def add_parser(subparsers) -> None:
     p.add_argument("--protocol", "--protocols", dest="protocols", default=",".join(PROTOCOLS),
                    help="metric protocols, comma-separated: paper (daala tools, the SRGAN paper's), "
                    "matlab (community); default: both")
+    p.add_argument("--metrics", default=",".join(DEFAULT_METRICS),
+                   help=f"comma-separated, from {', '.join(METRICS)} or all (default: {','.join(DEFAULT_METRICS)}); "
+                   "psnr and ssim go together")
+    p.add_argument("--niqe-model", metavar="PATH",
+                   help="NIQE's model file (default: $SRBENCH_NIQE_MODEL, else datasets/cache/niqe/)")
     p.add_argument("--data-root", help="folder holding set5/ set14/ bsd100/ (default: $SRBENCH_DATA, else datasets/cache)")
     p.add_argument("--published-root", help="folder holding the published releases (default: $SRBENCH_PUBLISHED, "
                    "else published/ in the data root, or beside it)")
@@ -68,6 +80,7 @@ def _positive_int(text: str) -> int:
 def _run(args: argparse.Namespace) -> int:
     from srbench import registry
     from srbench.data import resolve_data_root
+    from srbench.metrics import parse_metrics
     from srbench.published import method_settings
     from srbench.runner import format_summary, parse_list, run_benchmark
 
@@ -76,6 +89,7 @@ def _run(args: argparse.Namespace) -> int:
         print(format_method_list(method_settings(["all"], args.published_root, args.data_root)))
         return 0
     names = parse_list(args.methods)
+    metrics = parse_metrics(parse_list(args.metrics))  # a bad --metrics is named before the data root is looked at
     result = run_benchmark(
         names,
         parse_list(args.datasets),
@@ -88,6 +102,8 @@ def _run(args: argparse.Namespace) -> int:
         jobs=args.jobs,
         log=print,  # external: coverage, before the progress bar starts
         method_settings=method_settings(names, args.published_root, args.data_root),
+        metrics=metrics,
+        niqe_model=args.niqe_model,
     )
     for name, reason in result.skipped.items():
         print(f"skipped {name}: {reason}")

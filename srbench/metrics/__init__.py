@@ -10,8 +10,11 @@ which SSIM. Each is one :class:`Protocol` record in :data:`REGISTRY`:
 
 Both crop ``border`` = 4 pixels off every side. Every number srbench writes
 carries the name of the protocol that produced it. Which metrics a run
-reports (PSNR and SSIM per protocol today) is separate from the protocol:
-a no-reference metric (NIQE) measures the SR image alone and has no protocol.
+reports is separate from the protocol (:data:`METRICS`, :func:`parse_metrics`):
+``psnr`` and ``ssim`` are computed together, once per protocol; ``niqe``
+(:mod:`srbench.metrics.niqe`) is no-reference - it measures the SR image
+alone, so it has no protocol and is computed once per image, with
+:data:`NIQE_LUMA` luma and no border crop (MATLAB's and the authors' setting).
 
 This module imports no numpy: a protocol's implementation module is imported
 the first time it computes something.
@@ -21,7 +24,7 @@ from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Callable, Iterable
 
 from srbench.errors import SrbenchError
 
@@ -29,6 +32,12 @@ if TYPE_CHECKING:
     import numpy as np
 
 BORDER = 4
+METRICS = ("psnr", "ssim", "niqe")
+FULL_REFERENCE = ("psnr", "ssim")  # computed together by a protocol
+NO_REFERENCE = ("niqe",)
+DEFAULT_METRICS = FULL_REFERENCE
+NIQE_LUMA = "gray"  # MATLAB rgb2gray, as the authors' release and MATLAB's niqe
+NIQE_BORDER = 0
 
 
 @dataclass(frozen=True)
@@ -101,3 +110,45 @@ def evaluate_protocols(
     Module-level (and light to import) so that the runner's worker processes can call it.
     """
     return [evaluate(sr, hr, protocol=protocol, is_gray=is_gray) for protocol in protocols]
+
+
+def parse_metrics(names: Iterable[str]) -> tuple[str, ...]:
+    """Check a metric selection and return it in :data:`METRICS` order.
+
+    Names are ``psnr``, ``ssim``, ``niqe`` (case-insensitive) or ``all``.
+    ``psnr`` and ``ssim`` come together (one protocol pass computes both), so
+    naming only one of them is an error; so is an empty selection.
+    """
+    chosen = set()
+    for name in names:
+        key = str(name).strip().lower()
+        if key == "all":
+            chosen |= set(METRICS)
+        elif key in METRICS:
+            chosen.add(key)
+        elif key:
+            raise SrbenchError(f"unknown metric {name!r}; choose from {', '.join(METRICS)} (or all)")
+    if not chosen:
+        raise SrbenchError(f"no metric chosen; choose from {', '.join(METRICS)}")
+    partial = chosen & set(FULL_REFERENCE)
+    if partial and partial != set(FULL_REFERENCE):
+        raise SrbenchError("psnr and ssim are computed together by each protocol: give both (psnr,ssim) or neither")
+    return tuple(m for m in METRICS if m in chosen)
+
+
+def measure_image(
+    sr: np.ndarray, hr: np.ndarray, protocols: tuple[str, ...], is_gray: bool = False, niqe_model=None
+) -> tuple[list[tuple[float, float]], object]:
+    """Every metric of one image: ``([(psnr_db, ssim) per protocol], NiqeResult or None)``.
+
+    ``niqe_model`` (a :class:`srbench.metrics.niqe_model.NiqeModel`) None
+    skips NIQE. NIQE is computed on ``sr`` alone (pass ``sr=hr`` and no
+    protocols to measure an HR image). Module-level and light to import, for
+    the runner's worker processes.
+    """
+    full = [evaluate(sr, hr, protocol=protocol, is_gray=is_gray) for protocol in protocols]
+    if niqe_model is None:
+        return full, None
+    from srbench.metrics.niqe import niqe
+
+    return full, niqe(sr, model=niqe_model, luma=NIQE_LUMA, border=NIQE_BORDER)

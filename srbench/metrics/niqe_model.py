@@ -9,12 +9,14 @@ Where it is looked for, first match wins:
 1. a path given by the caller (``load_model(path)``);
 2. ``$SRBENCH_NIQE_MODEL``;
 3. the data cache, ``datasets/cache/niqe/niqe_modelparameters.mat``
-   (where ``python -m srbench.metrics.niqe_model fetch`` puts it).
+   (where ``srbench datasets fetch --niqe-model`` puts it).
 
 Every load checks the file's SHA-256 against the manifest (a custom model
 can be loaded with ``verify=False``; its own SHA-256 is still recorded).
 
-Command line (thin layer over :func:`fetch_model` / :func:`load_model`)::
+Command line (thin layers over :func:`fetch_model` / :func:`load_model`):
+``srbench datasets fetch --niqe-model [--source URL|FILE]``, ``srbench
+datasets verify --niqe-model``, and, without the CLI package::
 
     python -m srbench.metrics.niqe_model fetch                      # from the manifest's URLs
     python -m srbench.metrics.niqe_model fetch --source ../shared/reference/niqe_modelparameters.mat
@@ -40,7 +42,7 @@ from srbench.data import DEFAULT_CACHE, sha256_file
 from srbench.errors import SrbenchError
 
 MANIFEST_PATH = Path(__file__).resolve().parent.parent / "data" / "niqe_model.json"
-FETCH_COMMAND = "python -m srbench.metrics.niqe_model fetch"
+FETCH_COMMAND = "srbench datasets fetch --niqe-model"
 FEATURES = 36
 
 

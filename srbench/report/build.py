@@ -14,6 +14,9 @@ writes into ``out``:
 ``subject_raters.csv``  subject-model bias and inconsistency per rater
 ``figure5.csv/.png/.pdf``  Figure 5's data and drawing (only with BSD100 ratings)
 ``figure2.csv/.png/.pdf``  Figures 2/6: zoomed crops per method (:mod:`.crops`; needs the images)
+``perception.csv``     the perception-distortion plane's data (when a run measured NIQE)
+``perception_<set>.png/.pdf``  its drawing per set (:mod:`srbench.report.perception`)
+``agreement.csv``      rank correlations of PSNR/SSIM/NIQE with MOS (with ratings; :mod:`srbench.report.agreement`)
 =====================  ============================================================
 
 Text outputs are byte-deterministic: inputs are sorted, floats have fixed
@@ -37,20 +40,24 @@ from srbench.paper_values import load_paper_values
 from srbench.paths import REPORT_DIR, RESULTS_DIR
 from srbench.screening_rules import ScreeningConfig
 
+from . import agreement as report_agreement
 from . import crops as report_crops
 from . import figure as report_figure
+from . import perception as report_perception
 from . import provenance as report_provenance
 from . import raters as report_raters
 from . import render as report_format
 from . import subjects as report_subjects
-from .inputs import RunInput, combine_runs, load_ratings, load_run, method_key
+from .inputs import RunInput, combine_no_reference, combine_runs, load_ratings, load_run, method_key
 from .tables import Evidence, build_table, significance_rows, table_spec
 
 RESULTS = RESULTS_DIR
 DEFAULT_OUT = REPORT_DIR
 OUTPUT_NAMES = ("report.md", "table1.md", "table1.tex", "table1.csv", "table2.md", "table2.tex", "table2.csv",
                 "significance.csv", "mos.csv", "screening.csv", "subject_model.csv", "subject_raters.csv",
-                "figure5.csv", "figure5.png", "figure5.pdf", "figure2.csv", "figure2.png", "figure2.pdf")
+                "figure5.csv", "figure5.png", "figure5.pdf", "figure2.csv", "figure2.png", "figure2.pdf",
+                "perception.csv", "agreement.csv",
+                *(f"perception_{d}.{x}" for d in ("set5", "set14", "bsd100") for x in ("png", "pdf")))
 CORRECTIONS = ("none", "holm")
 
 
@@ -157,7 +164,8 @@ def build_report(run_dirs: list[str | Path], rating_paths: list[str | Path], out
     screened = report_raters.screen(ratings, screening)
     kept = screened.kept_scores if screened is not None else None
     ev = Evidence(protocol, combine_runs(runs, protocol), others, ratings, kept, _skipped(runs),
-                  _method_records(runs, "checkpoint"), _method_records(runs, "source"))
+                  _method_records(runs, "checkpoint"), _method_records(runs, "source"),
+                  niqe=combine_no_reference(runs))
 
     paper = load_paper_values()
     synthetic = report_provenance.is_synthetic(runs, ratings)
@@ -187,6 +195,18 @@ def build_report(run_dirs: list[str | Path], rating_paths: list[str | Path], out
     md_parts.append(_crops_markdown(crops_figure))
     if crops_figure.crops:
         files["figure2.csv"] = report_crops.to_csv(crops_figure).encode()
+
+    plane = report_perception.points(ev.per_image, ev.niqe) if ev.niqe is not None else []
+    drawn = report_perception.drawable(plane)
+    md_parts.append("\n## Perception-distortion plane (ours)\n\n" + report_perception.markdown(plane, protocol, drawn))
+    if plane:
+        files["perception.csv"] = report_perception.to_csv(plane).encode()
+
+    agreeing = report_agreement.agreement(kept, ev.per_image, ev.niqe)
+    md_parts.append("\n## Which metric agrees with people (ours)\n\n" + report_agreement.markdown(
+        agreeing, ratings_given=ratings is not None, protocol=protocol, synthetic=synthetic))
+    if agreeing:
+        files["agreement.csv"] = report_agreement.to_csv(agreeing).encode()
 
     sig = significance_rows(ev)
     files["significance.csv"] = _csv(
@@ -230,6 +250,11 @@ def build_report(run_dirs: list[str | Path], rating_paths: list[str | Path], out
         with atomic_path(out / "figure2.png") as png, atomic_path(out / "figure2.pdf") as pdf:
             report_crops.draw(crops_figure, png, pdf, title_note=note)
         written += [out / "figure2.png", out / "figure2.pdf"]
+    for dataset in drawn:
+        stem = out / report_perception.file_stem(dataset)
+        with atomic_path(stem.with_suffix(".png")) as png, atomic_path(stem.with_suffix(".pdf")) as pdf:
+            report_perception.draw(plane, dataset, protocol, png, pdf, title_note=" [SYNTHETIC]" if synthetic else "")
+        written += [stem.with_suffix(".png"), stem.with_suffix(".pdf")]
     for name in OUTPUT_NAMES:  # drop outputs of an earlier report that this one does not produce
         if out / name not in written:
             (out / name).unlink(missing_ok=True)

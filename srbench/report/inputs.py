@@ -21,6 +21,8 @@ from srbench.errors import SrbenchError
 from srbench.registry import method_key
 
 PER_IMAGE_COLUMNS = list(schema.PER_IMAGE_COLUMNS)
+NIQE_HEADER = PER_IMAGE_COLUMNS + list(schema.NIQE_COLUMNS)
+NO_REFERENCE_COLUMNS = ["dataset", "image", "method", "niqe", "niqe_note"]
 RATING_COLUMNS = list(schema.RATING_COLUMNS)
 
 
@@ -33,16 +35,19 @@ class RunInput:
     """One ``srbench run`` output folder."""
 
     name: str
-    per_image: pd.DataFrame
+    per_image: pd.DataFrame  # the protocol rows (PSNR/SSIM), columns PER_IMAGE_COLUMNS
     per_image_sha256: str
     run_json: dict = field(default_factory=dict)
+    no_reference: pd.DataFrame | None = None  # NIQE rows (NO_REFERENCE_COLUMNS; niqe NaN = n/a), None: not measured
 
 
 def load_run(folder: str | Path) -> RunInput:
     """Read ``folder/per_image.csv`` (required) and ``folder/run.json`` (optional).
 
     Raises :class:`SrbenchError` for a missing folder/file, a wrong header, or
-    unparsable numbers. ``psnr`` may be ``inf`` (identical images).
+    unparsable numbers. ``psnr`` may be ``inf`` (identical images). A file
+    with NIQE columns (see :mod:`srbench.schema`) is split: its protocol rows
+    go to ``per_image``, its no-reference rows to ``no_reference``.
     """
     folder = Path(folder)
     csv_path = folder / "per_image.csv"
@@ -50,18 +55,22 @@ def load_run(folder: str | Path) -> RunInput:
         raise SrbenchError(f"{folder}: no per_image.csv (is this an 'srbench run' output folder?)")
     raw = csv_path.read_bytes()
     header = raw.split(b"\n", 1)[0].decode("utf-8", "replace").strip()
-    if header != ",".join(PER_IMAGE_COLUMNS):
-        raise SrbenchError(f"{csv_path}: header is {header!r}, expected {','.join(PER_IMAGE_COLUMNS)!r}")
+    if header not in (",".join(PER_IMAGE_COLUMNS), ",".join(NIQE_HEADER)):
+        raise SrbenchError(f"{csv_path}: header is {header!r}, expected {','.join(PER_IMAGE_COLUMNS)!r} "
+                           f"or {','.join(NIQE_HEADER)!r}")
     try:
-        df = pd.read_csv(csv_path, dtype={"dataset": str, "image": str, "method": str, "protocol": str},
-                         keep_default_na=False)
+        df = pd.read_csv(csv_path, dtype=str, keep_default_na=False)
+        df["protocol"] = df["protocol"].str.strip().str.lower()
+        nr = df[df["protocol"] == schema.NO_PROTOCOL] if "niqe" in df.columns else None
+        df = df[df["protocol"] != schema.NO_PROTOCOL][PER_IMAGE_COLUMNS].reset_index(drop=True)
         df["psnr"] = pd.to_numeric(df["psnr"], errors="raise").astype(float)
         df["ssim"] = pd.to_numeric(df["ssim"], errors="raise").astype(float)
+        if nr is not None:
+            nr = _no_reference_rows(nr, csv_path)
     except (ValueError, pd.errors.ParserError) as exc:
         raise SrbenchError(f"{csv_path}: cannot parse ({exc})") from exc
     df["dataset"] = df["dataset"].str.strip().str.lower()
     df["method"] = df["method"].map(method_key)
-    df["protocol"] = df["protocol"].str.strip().str.lower()
     run_json: dict = {}
     json_path = folder / "run.json"
     if json_path.is_file():
@@ -69,7 +78,50 @@ def load_run(folder: str | Path) -> RunInput:
             run_json = json.loads(json_path.read_text())
         except json.JSONDecodeError as exc:
             raise SrbenchError(f"{json_path}: not valid JSON ({exc})") from exc
-    return RunInput(folder.resolve().name, df, sha256_bytes(raw), run_json)
+    return RunInput(folder.resolve().name, df, sha256_bytes(raw), run_json, nr)
+
+
+def _no_reference_rows(rows: pd.DataFrame, csv_path: Path) -> pd.DataFrame:
+    """The NIQE rows of a per_image.csv as :data:`NO_REFERENCE_COLUMNS`; ``n/a`` (with a note) -> NaN."""
+    text = rows["niqe"].str.strip()
+    na = text == schema.NOT_AVAILABLE
+    if (na & (rows["niqe_note"].str.strip() == "")).any() or (text == "").any():
+        raise SrbenchError(f"{csv_path}: a NIQE row without a value needs 'n/a' and the reason in niqe_note")
+    out = pd.DataFrame({
+        "dataset": rows["dataset"].str.strip().str.lower(),
+        "image": rows["image"],
+        "method": rows["method"].map(method_key),
+        "niqe": pd.to_numeric(text.mask(na), errors="raise").astype(float),
+        "niqe_note": rows["niqe_note"],
+    })
+    return out.reset_index(drop=True)
+
+
+def combine_no_reference(runs: list[RunInput]) -> pd.DataFrame | None:
+    """NIQE rows of every run that measured NIQE, one per (dataset, method, image); None if none did.
+
+    The same row in two runs must agree exactly, and runs must have measured
+    NIQE with the same settings and model (``run.json`` ``niqe``), else
+    :class:`SrbenchError`: a column never mixes NIQE conventions.
+    """
+    measured = [r for r in runs if r.no_reference is not None]
+    if not measured:
+        return None
+    settings = {}
+    for r in measured:
+        rec = r.run_json.get("niqe")
+        if isinstance(rec, dict):
+            settings[r.name] = {k: rec.get(k) for k in ("model_sha256", "luma", "border", "block")}
+    if len({repr(sorted(v.items())) for v in settings.values()}) > 1:
+        raise SrbenchError("runs measured NIQE with different settings or models: "
+                           + "; ".join(f"{name}: {v}" for name, v in sorted(settings.items())))
+    df = pd.concat([r.no_reference.assign(run=r.name) for r in measured], ignore_index=True)
+    keys = ["dataset", "method", "image"]
+    for key, group in df[df.duplicated(keys, keep=False)].groupby(keys):
+        if group[["niqe"]].astype(str).drop_duplicates().shape[0] > 1:
+            raise SrbenchError(f"conflicting NIQE for {'/'.join(key)} in runs {', '.join(sorted(group['run']))}: "
+                               "pass only one of them with --runs")
+    return df.sort_values(keys + ["run"]).drop_duplicates(keys, keep="first").reset_index(drop=True)
 
 
 def combine_runs(runs: list[RunInput], protocol: str) -> pd.DataFrame:

@@ -51,6 +51,10 @@ def run_lines(run: RunInput, protocol: str) -> list[str]:
     lines = [f"- run `{run.name}`: per_image.csv sha256 `{run.per_image_sha256}`, {len(rows)} rows "
              f"({int((rows['protocol'] == protocol).sum())} under protocol `{protocol}`)"]
     rj = run.run_json
+    if run.no_reference is not None:
+        niqe = rj.get("niqe") if isinstance(rj.get("niqe"), dict) else {}
+        lines[0] += (f", {len(run.no_reference)} NIQE rows (model sha256 `{niqe.get('model_sha256', 'not recorded')}`, "
+                     f"luma `{niqe.get('luma', '?')}`, border {niqe.get('border', '?')})")
     if not rj:
         lines.append("  - run.json: missing (code revision, data and checkpoints unknown)")
         return lines

@@ -12,9 +12,10 @@ import csv
 import io
 import math
 
-from .tables import DATASET_LABELS, DISPLAY_DECIMALS, METRICS, Cell, Table
+from . import niqe_column
+from .tables import DATASET_LABELS, DISPLAY_DECIMALS, OURS_ONLY, Cell, Table
 
-METRIC_LABELS = {"psnr": "PSNR [dB]", "ssim": "SSIM", "mos": "MOS"}
+METRIC_LABELS = {"psnr": "PSNR [dB]", "ssim": "SSIM", "mos": "MOS", niqe_column.METRIC: niqe_column.LABEL}
 DASH = "—"
 
 
@@ -55,6 +56,8 @@ def caption(table: Table) -> str:
     if any(s.released for s in t.slots):
         text += (" Rows labelled (authors' images): the SRGAN authors' released outputs measured by srbench, "
                  "a check of the metrics, not a model trained here; never bolded or starred.")
+    if niqe_column.METRIC in table.metrics:
+        text += " " + niqe_column.CAPTION
     return text
 
 
@@ -89,20 +92,22 @@ def to_markdown(table: Table) -> str:
     """GitHub-flavoured Markdown table with caption and footnotes."""
     notes = _Footnotes()
     header = ["Set", "Method"]
-    for m in METRICS:
-        header += [METRIC_LABELS[m] + (" [95% CI]" if m == "mos" else ""), "paper", "Δ"]
+    for m in table.metrics:
+        header += [METRIC_LABELS[m] + (" [95% CI]" if m == "mos" else "")] + ([] if m in OURS_ONLY else ["paper", "Δ"])
     lines = [f"**{caption(table)}**", "", "| " + " | ".join(header) + " |",
-             "|" + "|".join(["---", "---"] + ["---:"] * (3 * len(METRICS))) + "|"]
+             "|" + "|".join(["---", "---"] + ["---:"] * (len(header) - 2)) + "|"]
     for row in table.rows:
         row_mark = notes.mark(row.note)
         row_label = row.slot.label + (f" [^t{table.spec.number}-{row_mark}]" if row_mark else "")
         cells = [DATASET_LABELS[row.dataset], row_label]
-        for m in METRICS:
+        for m in table.metrics:
             c = row.cells[m]
             mark = notes.mark(c.note)
             ours = _ours_text(c, m, bold=("**", "**"), star="\\*")
             label = f"t{table.spec.number}-{mark}"  # unique across tables in report.md
-            cells += [ours + (f" [^{label}]" if mark else ""), _paper(c.paper, m), _signed(c.diff, m)]
+            cells += [ours + (f" [^{label}]" if mark else "")]
+            if m not in OURS_ONLY:
+                cells += [_paper(c.paper, m), _signed(c.diff, m)]
         lines.append("| " + " | ".join(cells) + " |")
     lines.append("")
     lines += [f"[^t{table.spec.number}-{i}]: {n}" for i, n in enumerate(notes.notes, 1)]
@@ -119,7 +124,8 @@ def tex_escape(text: str) -> str:
     """Escape LaTeX special characters and map the few non-ASCII symbols srbench prints."""
     out = "".join(_TEX_ESCAPES.get(ch, ch) for ch in text)
     return (out.replace("∞", r"$\infty$").replace("—", "---").replace("–", "--")
-            .replace("Δ", r"$\Delta$").replace("≥", r"$\geq$").replace("±", r"$\pm$"))
+            .replace("Δ", r"$\Delta$").replace("≥", r"$\geq$").replace("±", r"$\pm$")
+            .replace("↓", r"$\downarrow$"))
 
 
 def _tex_num(text: str) -> str:
@@ -129,11 +135,15 @@ def _tex_num(text: str) -> str:
 def to_latex(table: Table) -> str:
     """A booktabs ``table`` environment with caption and footnotes (needs ``\\usepackage{booktabs}``)."""
     notes = _Footnotes()
+    width = sum(1 if m in OURS_ONLY else 3 for m in table.metrics)
     lines = [r"\begin{table}[t]", r"\centering", r"\scriptsize",
-             r"\begin{tabular}{ll" + "r" * (3 * len(METRICS)) + "}", r"\toprule"]
-    lines.append(" & ".join(["Set", "Method"] + [r"\multicolumn{3}{c}{" + tex_escape(METRIC_LABELS[m]) + "}"
-                                                 for m in METRICS]) + r" \\")
-    lines.append(" & ".join(["", ""] + ["ours", "paper", r"$\Delta$"] * len(METRICS)) + r" \\")
+             r"\begin{tabular}{ll" + "r" * width + "}", r"\toprule"]
+    lines.append(" & ".join(["Set", "Method"] + [
+        tex_escape(METRIC_LABELS[m]) if m in OURS_ONLY else r"\multicolumn{3}{c}{" + tex_escape(METRIC_LABELS[m]) + "}"
+        for m in table.metrics]) + r" \\")
+    lines.append(" & ".join(["", ""] + [x for m in table.metrics
+                                        for x in (["ours"] if m in OURS_ONLY else ["ours", "paper", r"$\Delta$"])])
+                 + r" \\")
     previous = None
     for row in table.rows:
         if row.dataset != previous:
@@ -142,14 +152,14 @@ def to_latex(table: Table) -> str:
         cells = [DATASET_LABELS[row.dataset] if row.dataset != previous else "",
                  tex_escape(row.slot.label) + (r"\textsuperscript{" + row_mark + "}" if row_mark else "")]
         previous = row.dataset
-        for m in METRICS:
+        for m in table.metrics:
             c = row.cells[m]
             mark = notes.mark(c.note)
             ours = _tex_num(_ours_text(c, m, bold=(r"\textbf{", "}"), star=r"$^{*}$"))
             ours = ours.replace(DASH, "---")
             if mark:
                 ours += r"\textsuperscript{" + mark + "}"
-            cells += [ours, _tex_num(_paper(c.paper, m)), _signed(c.diff, m)]
+            cells += [ours] if m in OURS_ONLY else [ours, _tex_num(_paper(c.paper, m)), _signed(c.diff, m)]
         lines.append(" & ".join(cells) + r" \\")
     lines += [r"\bottomrule", r"\end{tabular}"]
     if notes.notes:
@@ -176,7 +186,7 @@ def to_csv(table: Table) -> str:
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
     for row in table.rows:
-        for m in METRICS:
+        for m in table.metrics:
             c = row.cells[m]
             writer.writerow([
                 table.spec.number, row.dataset, row.slot.label, row.method, m, _f6(c.ours),

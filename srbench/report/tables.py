@@ -21,6 +21,7 @@ from srbench.data import load_manifest
 from srbench.errors import DataError
 from srbench.paper_values import METRICS, load_paper_values
 
+from . import niqe_column
 from .inputs import Ratings
 from .training import training_note
 
@@ -130,6 +131,7 @@ class Table:
     rows: list[Row]
     correction: str
     synthetic: bool = False  # some input is labelled synthetic: the caption says so
+    metrics: tuple[str, ...] = METRICS  # the columns, in order; metrics not in the paper come last (OURS_ONLY)
 
 
 @dataclass
@@ -144,6 +146,7 @@ class Evidence:
     skipped: dict[str, str] = field(default_factory=dict)  # method key -> why 'srbench run' skipped it
     checkpoints: dict[str, dict] = field(default_factory=dict)  # method key -> checkpoint sidecar from run.json
     sources: dict[str, dict] = field(default_factory=dict)  # method key -> where its stored images come from
+    niqe: pd.DataFrame | None = None  # NIQE rows of the runs (inputs.combine_no_reference); None: none measured
 
 
 def mos_pairs(scores: pd.DataFrame, dataset: str, a: str, b: str) -> tuple[list[float], list[float]]:
@@ -234,7 +237,11 @@ def _pick_key(ev: Evidence, dataset: str, slot: Slot) -> str:
 
 def build_table(spec: TableSpec, ev: Evidence, paper: dict, *, correction: str = "none",
                 synthetic: bool = False) -> Table:
-    """Compute every cell of ``spec`` from ``ev``; marks: bold (Table 2), star (Table 1 MOS)."""
+    """Compute every cell of ``spec`` from ``ev``; marks: bold (Table 2), star (Table 1 MOS).
+
+    Table 2 gains a NIQE column (ours only) when some run measured NIQE.
+    """
+    with_niqe = spec.number == 2 and ev.niqe is not None
     rows = []
     for dataset in spec.datasets:
         for slot in spec.slots:
@@ -246,10 +253,16 @@ def build_table(spec: TableSpec, ev: Evidence, paper: dict, *, correction: str =
             row.cells["mos"] = _mos_cell(ev, dataset, key, ref.get("mos"))
             row.note = _row_note(ev, key, measured=bool(row.cells["psnr"].n),
                                  rated=row.cells["mos"].ours is not None)
+            if with_niqe:
+                psnr = row.cells["psnr"]
+                row.cells[niqe_column.METRIC] = niqe_column.niqe_cell(
+                    ev.niqe, dataset, key, fallback=psnr.note if psnr.n == 0 else None)
             rows.append(row)
-    table = Table(spec, rows, correction, synthetic)
+    table = Table(spec, rows, correction, synthetic, METRICS + ((niqe_column.METRIC,) if with_niqe else ()))
     if spec.number == 2:
         _mark_best(table)
+        if with_niqe:
+            niqe_column.mark_lowest(table.rows, spec.datasets)
     if spec.number == 1 and ev.kept_scores is not None:
         _mark_significant(table, ev.kept_scores, correction)
     return table
@@ -275,7 +288,8 @@ def _row_note(ev: Evidence, key: str, *, measured: bool, rated: bool) -> str | N
     return None
 
 
-DISPLAY_DECIMALS = {"psnr": 2, "ssim": 4, "mos": 2}
+DISPLAY_DECIMALS = {"psnr": 2, "ssim": 4, "mos": 2, niqe_column.METRIC: niqe_column.DECIMALS}
+OURS_ONLY = (niqe_column.METRIC,)  # columns without a paper value (no "paper" and "Δ" columns)
 
 
 def _mark_best(table: Table) -> None:
