@@ -263,6 +263,7 @@ def test_planted_niqe_agreement_is_found_and_matches_an_independent_computation(
     kept, per_image, niqe = _kept(run, ratings)
     result = A.set_agreement(kept, per_image, niqe, "bsd100", n_boot=400)
     assert result.best == "niqe" and result.n_items == 120 and result.n_images == 30 and result.n_raters == 12
+    assert result.left_out == 0  # HR is rated, but it is not an item (not "left out for lack of PSNR")
     # independent: MOS per (method, image) by pandas, correlations by scipy on the raw (unaligned) NIQE
     scores = pd.read_csv(ratings)
     mos = scores[scores.method != "hr"].groupby(["method", "image"]).score.mean()
