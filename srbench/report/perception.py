@@ -235,12 +235,10 @@ def markdown(pts: list[Point], protocol: str, drawn: list[str]) -> str:
                else "no method has both RMSE and NIQE for every image of a set")
         lines.append(f"Not drawn: {why}.")
         return "\n".join(lines) + "\n"
-    for dataset in drawn:
+    for k, dataset in enumerate(drawn):
         stem = file_stem(dataset)
-        lines.append(f"![perception-distortion plane, {DATASET_LABELS[dataset]}]({stem}.png)")
-        lines.append("")
-        lines.append(f"PDF: `{stem}.pdf`. " + _extremes(pts, dataset))
-        lines.append("")
+        lines += ([""] if k else []) + [f"![perception-distortion plane, {DATASET_LABELS[dataset]}]({stem}.png)", "",
+                                        f"PDF: `{stem}.pdf`. " + _extremes(pts, dataset)]
     return "\n".join(lines) + "\n"
 
 
@@ -249,5 +247,9 @@ def _extremes(pts: list[Point], dataset: str) -> str:
     sel = [p for p in pts if p.dataset == dataset and p.plotted and p.method != HR_METHOD]
     low_d = min(sel, key=lambda p: (p.rmse, p.method))
     low_p = min(sel, key=lambda p: (p.niqe, p.method))
-    return (f"{DATASET_LABELS[dataset]}: least distortion `{low_d.method}` (RMSE {low_d.rmse:.2f}, NIQE "
-            f"{low_d.niqe:.2f}); most natural `{low_p.method}` (NIQE {low_p.niqe:.2f}, RMSE {low_p.rmse:.2f}).")
+    name = DATASET_LABELS[dataset]
+    if low_d is low_p:
+        return (f"{name}: `{low_d.method}` has both the least distortion and the most natural images "
+                f"(RMSE {low_d.rmse:.2f}, NIQE {low_d.niqe:.2f}): no trade-off among these methods.")
+    return (f"{name}: least distortion `{low_d.method}` (RMSE {low_d.rmse:.2f}, NIQE {low_d.niqe:.2f}); "
+            f"most natural `{low_p.method}` (NIQE {low_p.niqe:.2f}, RMSE {low_p.rmse:.2f}).")
