@@ -257,3 +257,12 @@ def test_bench_run_niqe_smoke(data_root, niqe_model_path):
     assert lines[0].startswith("smoke srbench run --methods nearest --datasets set5")
     assert "0 NIQE evaluations" in lines[1] and "10 NIQE evaluations" in lines[2]  # 5 SR + 5 HR images
     assert lines[3].startswith("NIQE adds") and lines[4].startswith("load average before:")
+
+
+def test_the_model_from_the_environment_is_found_from_any_directory(tmp_path):
+    """The README's test command gives $SRBENCH_NIQE_MODEL relative to the checkout; conftest makes it absolute,
+    so a subprocess working elsewhere (as several tests' are) still finds the model."""
+    code = "from srbench.metrics.niqe_model import load_model; print(load_model().sha256)"
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == manifest()["sha256"]
