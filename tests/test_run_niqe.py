@@ -29,6 +29,7 @@ from srbench.metrics.niqe import niqe
 from srbench.metrics.niqe_model import FETCH_COMMAND, load_model, manifest
 from srbench.resize import imresize
 from srbench.runner import run_benchmark
+from srbench.registry import Method
 
 PUBLISHED = Path(__file__).resolve().parent.parent.parent / "shared" / "datasets" / "published" / "ledig2017"
 
@@ -266,3 +267,68 @@ def test_the_model_from_the_environment_is_found_from_any_directory(tmp_path):
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == manifest()["sha256"]
+
+
+class _FailsAtHead(Method):
+    """SYNTHETIC method: nearest neighbour until it reaches head.png, where it fails."""
+
+    name = "synthetic-niqe-fails-at-head"
+
+    def upscale(self, lr, *, dataset="", name=""):
+        if name == "head.png":
+            raise SrbenchError("SYNTHETIC failure at head.png")
+        return np.repeat(np.repeat(lr, 4, axis=0), 4, axis=1)
+
+
+def test_a_failed_niqe_run_keeps_its_rows_in_the_partial_file_as_the_final_file_writes_them(tmp_path, monkeypatch,
+                                                                                          capsys):
+    """SYNTHETIC images (bird.png too small for NIQE): the partial file has NIQE's columns, empty cells and n/a."""
+    from srbench import registry
+
+    images = _synthetic_set(np.random.default_rng(5))
+    monkeypatch.setattr(runner, "load_dataset", lambda name, root: images)  # SYNTHETIC data, real pipeline
+    registry.register_method(_FailsAtHead.name, _FailsAtHead, description="SYNTHETIC")
+    try:
+        out = tmp_path / "run"
+        rc = main(["run", "--methods", f"bicubic,{_FailsAtHead.name}", "--datasets", "set5", "--protocol", "matlab",
+                   "--metrics", "psnr,ssim,niqe", "--data-root", str(tmp_path), "--out", str(out), "--no-progress",
+                   "--jobs", "1"])
+    finally:
+        registry._unregister(_FailsAtHead.name)
+    err = capsys.readouterr().err.strip().splitlines()
+    partial = out / "per_image.csv.partial"
+    assert rc == 2 and len(err) == 1 and "the 10 rows measured before it stopped are kept" in err[0], err
+    assert sorted(os.listdir(out)) == ["per_image.csv.partial"]
+    text = partial.read_text()
+    assert text.splitlines()[0] == "dataset,image,method,protocol,psnr,ssim,niqe,niqe_note"
+    assert "nan" not in text.lower()  # empty cells are empty, as in per_image.csv
+    rows = _rows(partial)
+    assert [r["method"] for r in rows] == ["bicubic"] * 10
+    fr = [r for r in rows if r["protocol"] == "matlab"]
+    nr = {r["image"]: r for r in rows if r["protocol"] == ""}
+    assert len(fr) == 5 and all(r["niqe"] == r["niqe_note"] == "" and float(r["psnr"]) > 0 for r in fr)
+    assert nr["bird.png"]["niqe"] == "n/a" and "smaller than one 96x96 NIQE block" in nr["bird.png"]["niqe_note"]
+    model = load_model()
+    by_name = {im.name: im for im in images}
+    for name in ("baby.png", "butterfly.png", "head.png", "woman.png"):
+        r = nr[name]
+        assert r["psnr"] == r["ssim"] == r["niqe_note"] == ""
+        sr = imresize(by_name[name].lr, 4, kernel="bicubic")
+        assert float(r["niqe"]) == pytest.approx(niqe(sr, model=model).value, abs=1e-9)
+
+
+@pytest.mark.skipif(not (Path(__file__).resolve().parent.parent.parent / "shared" / "reference").is_dir(),
+                    reason="the README's command expects ../shared beside the checkout")
+def test_the_readme_test_command_gives_the_tests_a_verified_niqe_model():
+    """The README's test command (the one CI runs) names NIQE's model, and that file passes the checksum."""
+    import shlex
+
+    root = Path(__file__).resolve().parent.parent
+    proc = subprocess.run([sys.executable, str(root / ".ci" / "readme_command.py"), str(root / "README.md")],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assignments = dict(word.split("=", 1) for word in shlex.split(proc.stdout) if "=" in word
+                       and word.split("=", 1)[0].isidentifier())
+    assert "SRBENCH_NIQE_MODEL" in assignments, proc.stdout
+    path = (root / assignments["SRBENCH_NIQE_MODEL"]).resolve()
+    assert load_model(path).sha256 == manifest()["sha256"]  # load_model refuses a file whose SHA-256 differs
