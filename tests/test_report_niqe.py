@@ -346,3 +346,25 @@ def test_weighted_spearman_equals_scipy_on_the_expanded_sample():
             assert math.isnan(rho)
         else:
             assert rho == pytest.approx(scipy.stats.spearmanr(ex, ey).statistic, abs=1e-12)
+
+
+def test_authors_images_are_never_bold_in_the_niqe_column(tmp_path):
+    """SYNTHETIC: the authors' released SRGAN images have the lowest NIQE; the bold goes to the lowest of ours
+    (released rows are a check of the metrics, never bolded, as in the PSNR/SSIM columns)."""
+    niqe_level = {"bicubic": 8.0, "srresnet-mse": 6.0, "published:srresnet-mse": 5.5, "published:srgan-vgg54": 4.0,
+                  "hr": 3.0}
+    fr, nr = {}, {}
+    for image in names("set5"):
+        for method, level in niqe_level.items():
+            if method != "hr":
+                fr[("set5", method, image)] = (30.0, 0.85)
+            nr[("set5", method, image)] = level
+    run = write_run(tmp_path / "synthetic-released", fr, nr)
+    out = tmp_path / "out"
+    report.build_report([run], [], out)
+    t2 = _table_csv(out)
+    niqe = t2[(t2.metric == "niqe") & (t2.dataset == "set5") & (t2.ours != "")]
+    bold = dict(zip(niqe.method, niqe.bold))
+    assert bold["published:srgan-vgg54"] == "0" and bold["published:srresnet-mse"] == "0" and bold["hr"] == "0"
+    assert bold["srresnet-mse"] == "1" and bold["bicubic"] == "0"
+    assert "authors' images excluded" in (out / "table2.md").read_text()

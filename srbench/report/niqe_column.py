@@ -6,7 +6,8 @@ The HR row is *measured* (NIQE of the original images), unlike its PSNR/SSIM,
 which hold by definition. A set is averaged only when every image has a value:
 an image whose NIQE is n/a (smaller than one 96x96 block, ...) or that a
 method did not produce leaves the cell empty with a footnote, never a mean of
-the rest. Bold marks the lowest mean per set at display precision, HR excluded.
+the rest. Bold marks the lowest mean per set at display precision, HR and the
+authors' released images excluded.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ DECIMALS = 2
 LABEL = "NIQE ↓ (ours)"
 CAPTION = ("NIQE (ours; the paper has no NIQE, so no paper value or difference): no-reference quality "
            "(Mittal et al. 2013, the authors' pristine model, gray luma, no border crop), mean over the set's "
-           "images, lower = more natural; measured for HR too; bold = lowest of ours (HR excluded).")
+           "images, lower = more natural; measured for HR too; bold = lowest of ours (HR and authors' images excluded).")
 NOT_MEASURED = ("NIQE not measured in the given runs for this method on this set "
                 "('srbench run --metrics psnr,ssim,niqe' measures it)")
 
@@ -52,10 +53,12 @@ def niqe_cell(niqe: pd.DataFrame, dataset: str, key: str, *, fallback: str | Non
 
 
 def mark_lowest(rows: list, datasets: tuple[str, ...]) -> None:
-    """Bold the lowest NIQE mean (at display precision) per dataset among ``rows``, HR excluded."""
+    """Bold the lowest NIQE mean (at display precision) per dataset among ``rows``; HR and the authors'
+    released images (``published:``, a check of the metrics, not srbench's own) are excluded, as in the
+    PSNR/SSIM columns."""
     for dataset in datasets:
         cells = [r.cells[METRIC] for r in rows
-                 if r.dataset == dataset and r.method != HR_METHOD and METRIC in r.cells]
+                 if r.dataset == dataset and r.method != HR_METHOD and not r.slot.released and METRIC in r.cells]
         values = [round(c.ours, DECIMALS) for c in cells if c.ours is not None]
         if not values:
             continue
