@@ -215,7 +215,8 @@ def test_plane_from_real_runs_shows_the_trade_off(data_root, tmp_path):
 def agreement_inputs(tmp_path: Path, score_of, *, n_images: int = 30, n_raters: int = 12, seed: int = 0,
                      methods=("bicubic", "srcnn", "srresnet-mse", "srgan-vgg54")):
     """SYNTHETIC run + ratings on BSD100 images. Metric values per item are drawn at random; each rater's score
-    of an item is ``score_of(item_metrics, rater, rng)``. HR is rated too (score 5) and has a NIQE row."""
+    of an item is ``score_of(item_metrics, rater, rng)``. HR is rated too (score 5) and has a NIQE row.
+    Responses take 2.5 s, so no rater is screened out as too fast (the report's screening, issue 14)."""
     rng = np.random.default_rng(seed)
     images = names("bsd100")[:n_images]
     fr, nr, items = {}, {}, {}
@@ -235,7 +236,7 @@ def agreement_inputs(tmp_path: Path, score_of, *, n_images: int = 30, n_raters: 
             k += 1
             score = 5 if values is None else int(score_of(values, r, rng))
             rows.append(dict(study="SYNTHETIC-agreement", rater=f"r{r:02d}", item=str(k), method=method,
-                             dataset="bsd100", image=image, phase="rating", repeat=0, score=score, response_ms=900,
+                             dataset="bsd100", image=image, phase="rating", repeat=0, score=score, response_ms=2500,
                              timestamp="2026-01-01T00:00:00+00:00"))
     ratings = tmp_path / "synthetic_ratings.csv"
     with open(ratings, "w", newline="") as f:
