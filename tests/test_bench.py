@@ -26,6 +26,7 @@ SMOKE_TESTED_ELSEWHERE = {
     "train_throughput.py": "test_gpu_lease.py",
     "subject_model_study.py": "test_subject_model.py",
     "bench_niqe.py": "test_niqe.py",
+    "bench_run_niqe.py": "test_run_niqe.py",
     "bench_startup.py": "test_registry.py",
     "bench_mos_latency.py": "test_mos_browser.py",
     "bench_upscale.py": "test_upscale.py",
