@@ -84,8 +84,11 @@ def _srbench(args: list[str], env: dict, cwd: Path) -> subprocess.CompletedProce
 
 
 def _committed(method: str) -> list[dict]:
+    """The committed classic run's PSNR/SSIM rows of ``method`` on Set5 (its NIQE rows and columns left out)."""
+    columns = ("dataset", "image", "method", "protocol", "psnr", "ssim")
     with open(ROOT / "results" / "metrics" / "classic" / "per_image.csv") as f:
-        return [r for r in csv.DictReader(f) if r["method"] == method and r["dataset"] == "set5"]
+        return [{k: r[k] for k in columns} for r in csv.DictReader(f)
+                if r["method"] == method and r["dataset"] == "set5" and r["protocol"]]
 
 
 def _rows(path: Path) -> list[dict]:
