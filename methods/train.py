@@ -474,7 +474,11 @@ class Trainer:
         self.vset = self._validation_set()
         train_dist.init(self.ctx, self.device)
         try:
-            return self._run(content_loss, init_state)
+            result = self._run(content_loss, init_state)
+            # every rank reaches the end (rank 0 has written its files) before any rank leaves the group:
+            # a rank that exits while its peer still talks to it makes gloo abort the peer (SIGABRT)
+            train_dist.barrier(self.ctx)
+            return result
         finally:
             self.log.close()
             train_dist.shutdown(self.ctx)
