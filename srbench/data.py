@@ -78,8 +78,11 @@ def resolve_data_root(flag: str | os.PathLike | None = None) -> Path:
 @lru_cache(maxsize=None)
 def load_manifest(dataset: str) -> dict:
     """Return the parsed manifest of ``dataset`` (one of :data:`DATASETS`)."""
-    dataset = normalize_dataset_name(dataset)
-    path = MANIFEST_DIR / f"{dataset}.json"
+    return read_packaged_manifest(MANIFEST_DIR / f"{normalize_dataset_name(dataset)}.json")
+
+
+def read_packaged_manifest(path: Path) -> dict:
+    """Parse one of the JSON manifests installed with srbench; DataError if the installation lacks it."""
     try:
         return json.loads(path.read_text())
     except FileNotFoundError as exc:

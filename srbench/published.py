@@ -20,13 +20,12 @@ Nothing here decodes images except to report why an altered file is unusable;
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from srbench.data import MANIFEST_DIR, data_root_choice, sha256_file
+from srbench.data import MANIFEST_DIR, data_root_choice, read_packaged_manifest, sha256_file
 from srbench.errors import DataError
 
 RELEASES = ("ledig2017",)
@@ -65,12 +64,7 @@ def normalize_release(name: str) -> str:
 @lru_cache(maxsize=None)
 def load_release(release: str) -> dict:
     """The parsed manifest of ``release``."""
-    release = normalize_release(release)
-    path = MANIFEST_DIR / f"{release}.json"
-    try:
-        return json.loads(path.read_text())
-    except FileNotFoundError as exc:
-        raise DataError(f"manifest {path} is missing from this installation") from exc
+    return read_packaged_manifest(MANIFEST_DIR / f"{normalize_release(release)}.json")
 
 
 def manifest_sha256(release: str) -> str:

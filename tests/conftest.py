@@ -103,3 +103,16 @@ def niqe_model_path() -> Path:
     if not path.is_file():
         pytest.fail(f"NIQE model not found at {path}: set SRBENCH_NIQE_MODEL")
     return path
+
+
+@pytest.fixture()
+def one_torch_thread():
+    """Run the test on one torch thread (tiny CPU steps are fastest and reproducible so, like each DDP rank
+    under OMP_NUM_THREADS=1); the previous thread count is restored afterwards. Opt in per module with
+    ``pytestmark = pytest.mark.usefixtures("one_torch_thread")``."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

@@ -20,6 +20,7 @@ import urllib.request
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from srbench.mos_app.create import ImageSpec, calibration_pairs, write_study
 from srbench.mos_app.study import StudySettings
@@ -175,3 +176,25 @@ def sha_index(study) -> dict[str, object]:
 
 def file_sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+# ---------------------------------------------------------------- fixtures shared by the browser test modules
+# (a test module imports them by name: ``from mos_browser_helpers import browser, page``)
+@pytest.fixture(scope="module")
+def browser():
+    """One headless Debian Chromium for the whole test module."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser):
+    """A fresh browser context (no cookies, 1280x800) and page per test."""
+    ctx = browser.new_context(viewport={"width": 1280, "height": 800})
+    pg = ctx.new_page()
+    yield pg
+    ctx.close()

@@ -26,7 +26,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from mos_browser_helpers import (CHROMIUM, CHROMIUM_ARGS, INSPECT_IMAGE, TOKEN, begin, build_study, click_score,
+from mos_browser_helpers import browser, page  # noqa: F401 (fixtures)
+from mos_browser_helpers import (INSPECT_IMAGE, TOKEN, begin, build_study, click_score,
                                  db_rows, kill_server, rate, rgba_of, sha_index, shown_sha256, start_server,
                                  wait_ready)
 from srbench.mos_app.blind import item_token
@@ -34,7 +35,7 @@ from srbench.mos_app.order import photo_gap, presentations, repeat_gap
 from srbench.mos_app.store import Store
 from srbench.mos_app.study import StudySettings, load_study
 
-playwright_api = pytest.importorskip("playwright.sync_api")
+pytest.importorskip("playwright.sync_api")  # the fixtures browser/page need it
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 ROOT = Path(__file__).resolve().parent.parent
@@ -49,22 +50,6 @@ def served(tmp_path_factory, data_root, train_root):
     proc, url = start_server(study.root, db)
     yield study, url, db
     kill_server(proc)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with playwright_api.sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
-
-
-@pytest.fixture
-def page(browser):
-    ctx = browser.new_context(viewport={"width": 1280, "height": 800})
-    pg = ctx.new_page()
-    yield pg
-    ctx.close()
 
 
 def message(page) -> str:

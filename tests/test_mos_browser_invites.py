@@ -17,7 +17,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from mos_browser_helpers import CHROMIUM, CHROMIUM_ARGS, kill_server, rate, shown_sha256, start_server, wait_ready
+from mos_browser_helpers import browser, page  # noqa: F401 (fixtures)
+from mos_browser_helpers import kill_server, rate, shown_sha256, start_server, wait_ready
 from srbench.data import load_manifest
 from srbench.imageio import read_image
 from srbench.mos_app.checks import gold_specs
@@ -26,7 +27,7 @@ from srbench.mos_app.invites import WRONG_LINK
 from srbench.mos_app.study import StudySettings, load_study
 from srbench.resize import imresize
 
-playwright_api = pytest.importorskip("playwright.sync_api")
+pytest.importorskip("playwright.sync_api")  # the fixtures browser/page need it
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 INVITE_ONLY_TEXT = "This study is by invitation."
@@ -73,22 +74,6 @@ def served(tmp_path_factory, data_root, train_root):
     proc, url = start_server(root, db)
     yield load_study(root), other, url, db
     kill_server(proc)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with playwright_api.sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
-
-
-@pytest.fixture
-def page(browser):
-    ctx = browser.new_context(viewport={"width": 1280, "height": 800})
-    pg = ctx.new_page()
-    yield pg
-    ctx.close()
 
 
 def shows_begin(page) -> bool:

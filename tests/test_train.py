@@ -24,17 +24,10 @@ from srbench.methods.train_data import list_training_files, manifest_sha256
 from srbench.cli import main as cli_main
 from srbench.errors import SrbenchError
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tests/conftest.py
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 TINY = dict(batch=4, patch=32, blocks=1, channels=8, device="cpu", val_data="none", progress=False)
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny CPU steps run fastest (and reproducibly) on one thread on the shared CI cores."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")

@@ -32,6 +32,8 @@ from safetensors.torch import load_file
 
 from ddp_probe import CASES, STEPS, PerRankHalves, make_runner, synthetic_batch
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tests/conftest.py
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 WEIGHT_TOLERANCE = 1e-5  # see the module docstring: 13x the largest measured difference, 300x below a step
 
@@ -58,15 +60,6 @@ def _torchrun_command(args: list[str], cwd: Path, *, expect_rc: int = 0) -> subp
 
 def _torchrun(args: list[str], cwd: Path, *, expect_rc: int = 0) -> subprocess.CompletedProcess:
     return _torchrun_command(["-m", "srbench", "train", *args, *TINY], cwd, expect_rc=expect_rc)
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """The single-process references run on one thread, like each rank (OMP_NUM_THREADS=1)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 # ---------------------------------------------------------------- DDP arithmetic (tests/ddp_probe.py)

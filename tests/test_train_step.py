@@ -17,15 +17,9 @@ from srbench.methods.train_tail import (
 )
 
 SPEC = TRAIN_SPECS["srresnet-mse"]
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tests/conftest.py
+
 TINY = {"num_blocks": 1, "channels": 8}
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def test_pad8_tail_gives_the_same_output_and_gradients():
