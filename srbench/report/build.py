@@ -26,8 +26,6 @@ revisions, not the current checkout's. Each file is written atomically.
 
 from __future__ import annotations
 
-import csv
-import io
 from pathlib import Path
 
 import pandas as pd
@@ -70,14 +68,6 @@ def default_ratings(results: Path = RESULTS) -> list[Path]:
     """Every committed ratings file: ``results/ratings/*.csv`` and ``*.db``."""
     folder = results / "ratings"
     return sorted([*folder.glob("*.csv"), *folder.glob("*.db")])
-
-
-def _csv(header: list[str], rows: list[list]) -> str:
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(header)
-    w.writerows(rows)
-    return buf.getvalue()
 
 
 def _g(x: float) -> str:
@@ -209,7 +199,7 @@ def build_report(run_dirs: list[str | Path], rating_paths: list[str | Path], out
         files["agreement.csv"] = report_agreement.to_csv(agreeing).encode()
 
     sig = significance_rows(ev)
-    files["significance.csv"] = _csv(
+    files["significance.csv"] = report_format.csv_text(
         ["dataset", "metric", "method_a", "method_b", "n_pairs", "n_zero", "n", "statistic", "p_method",
          "pvalue", "p_holm", "effect", "mean_diff"],
         [[r["dataset"], r["metric"], r["method_a"], r["method_b"], r["n_pairs"], r["n_zero"], r["n"],
@@ -221,7 +211,7 @@ def build_report(run_dirs: list[str | Path], rating_paths: list[str | Path], out
             m = stats.mos_with_ci(group[["rater", "image", "score"]], label=f"{dataset}/{method}")
             mos_rows.append([dataset, method, m.n_scores, m.n_raters, m.n_images,
                              f"{m.mean:.6f}", f"{m.ci_low:.6f}", f"{m.ci_high:.6f}"])
-    files["mos.csv"] = _csv(["dataset", "method", "n_scores", "n_raters", "n_images", "mean", "ci_low", "ci_high"],
+    files["mos.csv"] = report_format.csv_text(["dataset", "method", "n_scores", "n_raters", "n_images", "mean", "ci_low", "ci_high"],
                             mos_rows).encode()
     files["screening.csv"] = report_raters.to_csv(screened).encode()
     subjects = report_subjects.subject_outputs(screened.kept_answers if screened is not None else None)

@@ -174,6 +174,15 @@ CSV_COLUMNS = ["table", "dataset", "label", "method", "metric", "ours", "ci_low"
                "n_expected", "paper", "diff", "bold", "star", "note", "row_note"]
 
 
+def csv_text(header: list[str], rows: list[list]) -> str:
+    """CSV text with ``\n`` line ends (the report's CSV files are byte-deterministic)."""
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(header)
+    w.writerows(rows)
+    return buf.getvalue()
+
+
 def _f6(x: float | None) -> str:
     if x is None:
         return ""

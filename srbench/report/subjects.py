@@ -17,8 +17,6 @@ items, ...) the section says why and the CSV files hold only their header.
 
 from __future__ import annotations
 
-import csv
-import io
 import math
 from dataclasses import dataclass
 
@@ -28,6 +26,7 @@ from srbench import stats
 from srbench.errors import SrbenchError
 from srbench.subject_model import method_quality
 
+from .render import csv_text
 from .tables import DATASET_LABELS
 
 MODEL_COLUMNS = ["dataset", "method", "n_raters", "n_ratings", "n_images", "n_model_ratings", "mos", "mos_ci_low",
@@ -48,22 +47,14 @@ def _f(x: float) -> str:
     return "" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.6f}"
 
 
-def _csv(header: list[str], rows: list[list]) -> str:
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(header)
-    w.writerows(rows)
-    return buf.getvalue()
-
-
 def subject_outputs(kept_answers: pd.DataFrame | None) -> SubjectOutputs:
     """Fit the model on ``kept_answers`` (rating phase, kept raters; None = no ratings) and render it."""
     head = ["", "## Subject model (item quality with rater bias and inconsistency)", ""]
     if kept_answers is None:
-        return SubjectOutputs(_csv(MODEL_COLUMNS, []), _csv(RATER_COLUMNS, []),
+        return SubjectOutputs(csv_text(MODEL_COLUMNS, []), csv_text(RATER_COLUMNS, []),
                               "\n".join(head + ["No ratings: nothing fitted."]) + "\n")
     if kept_answers.empty:
-        return SubjectOutputs(_csv(MODEL_COLUMNS, []), _csv(RATER_COLUMNS, []),
+        return SubjectOutputs(csv_text(MODEL_COLUMNS, []), csv_text(RATER_COLUMNS, []),
                               "\n".join(head + ["No kept ratings: nothing fitted."]) + "\n")
     df = kept_answers[["rater", "dataset", "method", "image", "repeat", "score"]].copy()
     df["score"] = df["score"].astype(float)
@@ -72,7 +63,7 @@ def subject_outputs(kept_answers: pd.DataFrame | None) -> SubjectOutputs:
     except SrbenchError as exc:
         text = (f"Not fitted: {exc}. The plain MOS (Tables 1-2, `mos.csv`) stands alone; "
                 "`subject_model.csv` and `subject_raters.csv` hold only their header.")
-        return SubjectOutputs(_csv(MODEL_COLUMNS, []), _csv(RATER_COLUMNS, []), "\n".join(head + [text]) + "\n")
+        return SubjectOutputs(csv_text(MODEL_COLUMNS, []), csv_text(RATER_COLUMNS, []), "\n".join(head + [text]) + "\n")
     first = df[df["repeat"] == 0].groupby(["dataset", "method"])
     model_rows, md_rows = [], []
     for r in table.itertuples(index=False):
@@ -112,5 +103,5 @@ def subject_outputs(kept_answers: pd.DataFrame | None) -> SubjectOutputs:
     ]
     if fit.notes:
         text += ["", "Notes of the fit:", *[f"- {n}" for n in fit.notes]]
-    return SubjectOutputs(_csv(MODEL_COLUMNS, model_rows), _csv(RATER_COLUMNS, rater_rows),
+    return SubjectOutputs(csv_text(MODEL_COLUMNS, model_rows), csv_text(RATER_COLUMNS, rater_rows),
                           "\n".join(head + text) + "\n")
