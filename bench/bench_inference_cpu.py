@@ -25,7 +25,7 @@ import torch  # noqa: E402
 
 from srbench.methods.srgan_family import build_srresnet  # noqa: E402
 from srbench.methods.tiling import upscale_tiled  # noqa: E402
-from srbench.data import load_dataset, resolve_data_root  # noqa: E402
+from srbench.data.sets import load_dataset, resolve_data_root  # noqa: E402
 
 
 def time_set(model: torch.nn.Module, images, repeats: int) -> tuple[float, float, list[float]]:

@@ -61,11 +61,11 @@ async ([score, next]) => {
 
 def build_study(out: Path, n_images: int, min_view_s: float) -> Path:
     """Real BSD100 images (HR + nearest 4x), one calibration pair; sessions long enough for the run."""
-    from srbench.data import load_manifest, resolve_data_root
-    from srbench.imageio import read_image
+    from srbench.data.sets import load_manifest, resolve_data_root
+    from srbench.data.imageio import read_image
     from srbench.mos_app.create import ImageSpec, calibration_pairs, resolve_train_root, write_study
     from srbench.mos_app.study import StudySettings
-    from srbench.resize import imresize
+    from srbench.data.resize import imresize
 
     data_root = resolve_data_root(None)
     items = []

@@ -23,11 +23,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import numpy as np  # noqa: E402
 
-from srbench.data import DATASETS, load_dataset, resolve_data_root  # noqa: E402
+from srbench.data.sets import DATASETS, load_dataset, resolve_data_root  # noqa: E402
 from srbench.errors import SrbenchError  # noqa: E402
 from srbench.metrics.niqe import niqe  # noqa: E402
 from srbench.metrics.niqe_model import load_model  # noqa: E402
-from srbench.resize import imresize  # noqa: E402
+from srbench.data.resize import imresize  # noqa: E402
 
 SOURCES = ("hr", "bicubic")
 

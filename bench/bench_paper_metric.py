@@ -22,10 +22,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import numpy as np  # noqa: E402
 
-from srbench.data import DATASETS, load_dataset, resolve_data_root  # noqa: E402
+from srbench.data.sets import DATASETS, load_dataset, resolve_data_root  # noqa: E402
 from srbench.metrics import paper  # noqa: E402
 from srbench.paper_values import load_paper_values  # noqa: E402
-from srbench.registry import get_method  # noqa: E402
+from srbench.run.registry import get_method  # noqa: E402
 
 
 def main() -> None:

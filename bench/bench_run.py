@@ -26,9 +26,9 @@ import numpy as np
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
 from srbench import methods
-from srbench.data import DATASETS, load_dataset, resolve_data_root
+from srbench.data.sets import DATASETS, load_dataset, resolve_data_root
 from srbench.metrics import PROTOCOLS, evaluate
-from srbench.runner import run_benchmark
+from srbench.run.runner import run_benchmark
 
 
 def _luma(rgb: np.ndarray) -> np.ndarray:

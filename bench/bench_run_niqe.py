@@ -3,7 +3,7 @@
     python bench/bench_run_niqe.py [--methods all] [--datasets set5,set14,bsd100] [--repeat 1] [--jobs N] [--smoke]
 
 After an untimed warm-up run (imports, model checksum, caches), each repeat
-runs the two variants back to back (without NIQE first, then with), each into a fresh temporary folder through :func:`srbench.runner.run_benchmark`
+runs the two variants back to back (without NIQE first, then with), each into a fresh temporary folder through :func:`srbench.run.runner.run_benchmark`
 (the API behind ``srbench run``: same workers, same files). Printed per
 variant: wall seconds (median over repeats), CPU seconds of this process and
 of its worker processes, and the number of NIQE evaluations (images x
@@ -26,9 +26,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from srbench.data import resolve_data_root  # noqa: E402
+from srbench.data.sets import resolve_data_root  # noqa: E402
 from srbench.errors import SrbenchError  # noqa: E402
-from srbench.runner import parse_list, run_benchmark  # noqa: E402
+from srbench.run.runner import parse_list, run_benchmark  # noqa: E402
 
 VARIANTS = (("without NIQE", ("psnr", "ssim")), ("with NIQE", ("psnr", "ssim", "niqe")))
 

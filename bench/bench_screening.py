@@ -8,8 +8,8 @@ what the MOS app adds per rater: 40 calibration anchors, 20 repeated items and 5
 about 4 s. Planted: issue 14's click-through rater (median 128 ms, plausible scores), a rater who
 gives 3 to everything, a random clicker, and a rater who ignores the gold items. Printed: the rejected
 raters with their rules, the kept count, false rejections among the genuine raters, and the time of
-:func:`srbench.screening_rules.screen_raters` and of the subject model fit on the kept raters
-(:func:`srbench.subject_model.method_quality`), with the load average.
+:func:`srbench.ratings.screening.screen_raters` and of the subject model fit on the kept raters
+(:func:`srbench.ratings.subject_model.method_quality`), with the load average.
 
 Every rating is SYNTHETIC and lives in memory only. ``--smoke`` runs a tiny panel (used by
 tests/test_screening_rules.py).
@@ -24,8 +24,8 @@ import time
 import numpy as np
 import pandas as pd
 
-from srbench.screening_rules import screen_raters
-from srbench.subject_model import method_quality
+from srbench.ratings.screening import screen_raters
+from srbench.ratings.subject_model import method_quality
 
 PLANTED = ("fast", "threes", "random", "goldblind")
 

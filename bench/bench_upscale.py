@@ -5,7 +5,7 @@ an LR image; the method is ``srresnet-mse`` with the committed checkpoint
 (``results/checkpoints/srresnet-mse``), on the CPU. Each setting runs in a
 fresh process (so one's memory does not hide another's) and reports
 
-* seconds: wall time of :func:`srbench.upscale.upscale_array` alone (the
+* seconds: wall time of :func:`srbench.run.upscale.upscale_array` alone (the
   network is built and loaded before the clock starts);
 * peak RSS: ``resource.getrusage(RUSAGE_SELF).ru_maxrss`` of that process at
   the end (resident memory high-water mark, MiB: Python, torch, the model, the
@@ -44,8 +44,8 @@ def worker(size: int, tile: int, data_root: Path, threads: int | None) -> dict:
     """One measurement in this process (see the module docstring)."""
     import torch
 
-    from srbench.imageio import read_image
-    from srbench.upscale import build_method, upscale_array
+    from srbench.data.imageio import read_image
+    from srbench.run.upscale import build_method, upscale_array
 
     if threads:
         torch.set_num_threads(threads)

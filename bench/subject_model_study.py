@@ -1,4 +1,4 @@
-"""SYNTHETIC study of the subject model (srbench.subject_model): recovery, CI coverage, plain MOS.
+"""SYNTHETIC study of the subject model (srbench.ratings.subject_model): recovery, CI coverage, plain MOS.
 
     python bench/subject_model_study.py [--reps 200] [--seed 14] [--smoke]
 
@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 
 from srbench.errors import SrbenchError
-from srbench.subject_model import fit_subject_model, method_quality, simulate_ratings
+from srbench.ratings.subject_model import fit_subject_model, method_quality, simulate_ratings
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """The built-in super-resolution methods (installed as ``srbench.methods``).
 
 Importing this package registers every built-in method with the core registry
-(:mod:`srbench.registry`): names, metadata and factories, and the trainer's
+(:mod:`srbench.run.registry`): names, metadata and factories, and the trainer's
 :class:`~srbench.methods.specs.TrainSpec` s. Registration imports no torch; a
 network is built only when its method is. The registry imports this package by
 name the first time a method is looked up, so use ``srbench.get_method`` /
@@ -15,7 +15,7 @@ name the first time a method is looked up, so use ``srbench.get_method`` /
 =============================  ==========================================================
 """
 
-from srbench.registry import Method, all_method_names, get_method, list_methods, register_method  # noqa: F401
+from srbench.run.registry import Method, all_method_names, get_method, list_methods, register_method  # noqa: F401
 
 # registration order is the order of 'srbench run --methods all' (and of its output rows)
 from . import classic  # noqa: F401,E402

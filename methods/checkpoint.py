@@ -27,8 +27,8 @@ from pathlib import Path
 import torch
 
 from srbench.atomicio import atomic_path, write_atomic
-from srbench.data import sha256_file as file_sha256  # noqa: F401  (public name of this module)
-from srbench.provenance import git_revision
+from srbench.data.sets import sha256_file as file_sha256  # noqa: F401  (public name of this module)
+from srbench.run.stamp import git_revision
 from srbench.errors import SrbenchError
 
 SIDECAR_KEY = "srbench.sidecar"

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from srbench import SCALE
-from srbench.registry import Method, PaperRow, register_method
+from srbench.run.registry import Method, PaperRow, register_method
 
 if TYPE_CHECKING:
     import numpy as np
@@ -20,7 +20,7 @@ class ResizeMethod(Method):
     kernel: str  # "nearest" or "bicubic"
 
     def upscale(self, lr: np.ndarray, *, dataset: str = "", name: str = "") -> np.ndarray:
-        from srbench.resize import imresize
+        from srbench.data.resize import imresize
 
         return imresize(lr, SCALE, kernel=self.kernel)
 

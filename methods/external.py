@@ -15,7 +15,7 @@ name as the HR file** (``baby.png``, ``img_001.png``), in one of two layouts:
   names do not collide).
 
 Each SR image must be exactly 4x the LR image in both sides (the HR size);
-it is read with :func:`srbench.imageio.read_image` (so 8-bit RGB, gray or
+it is read with :func:`srbench.data.imageio.read_image` (so 8-bit RGB, gray or
 palette PNGs all work). An image that is not there raises
 :class:`srbench.errors.MissingOutput`; :func:`check_coverage` lists missing,
 extra and mis-sized files up front so a runner can mark a set as partially
@@ -35,11 +35,11 @@ import numpy as np
 from PIL import Image
 
 from srbench import SCALE
-from srbench.coverage import CoverageReport, DatasetCoverage  # noqa: F401  (re-exported)
-from srbench.data import DATASETS, load_manifest, normalize_dataset_name
+from srbench.data.set_coverage import CoverageReport, DatasetCoverage  # noqa: F401  (re-exported)
+from srbench.data.sets import DATASETS, load_manifest, normalize_dataset_name
 from srbench.errors import DataError, MissingOutput, SrbenchError
-from srbench.imageio import read_image
-from srbench.registry import Method, is_registered
+from srbench.data.imageio import read_image
+from srbench.run.registry import Method, is_registered
 
 PREFIX = "external:"
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9_.-]+$")
@@ -211,7 +211,7 @@ def external_method(text: str) -> ExternalMethod:
 
 
 def family_member(spec: str) -> ExternalMethod:
-    """The ``external:`` family's factory (``srbench.registry.get_method``): ``spec`` is ``NAME=DIR``."""
+    """The ``external:`` family's factory (``srbench.run.registry.get_method``): ``spec`` is ``NAME=DIR``."""
     return external_method(PREFIX + spec)
 
 

@@ -16,7 +16,7 @@ only when a member is built.
 
 from __future__ import annotations
 
-from srbench.registry import PaperRow, register_family
+from srbench.run.registry import PaperRow, register_family
 
 register_family(
     "external", "srbench.methods.external:family_member", kind="external", settings=(), usage="external:NAME=DIR",

@@ -21,7 +21,7 @@ from .checkpoint import CheckpointError, check_checkpoint_file, checkpoint_paths
 from .specs import TrainSpec, build_network
 from .tiling import default_overlap, upscale_tiled
 from srbench.paths import CHECKPOINTS_DIR, display_path
-from srbench.registry import Method
+from srbench.run.registry import Method
 
 DEFAULT_CHECKPOINT_ROOT = CHECKPOINTS_DIR
 CHECKPOINT_ENV_VAR = "SRBENCH_CHECKPOINTS"

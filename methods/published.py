@@ -1,7 +1,7 @@
 """``published:METHOD``: another paper's released SR images, evaluated as a reference method.
 
 ``published:srresnet-mse`` and ``published:srgan-vgg54`` are the SRGAN
-paper's own outputs (release ``ledig2017``, see :mod:`srbench.published`):
+paper's own outputs (release ``ledig2017``, see :mod:`srbench.data.releases`):
 fetched with ``srbench datasets fetch --datasets ledig2017`` and read from
 ``<published root>/ledig2017/<method>/<set>/NAME.png``. In the CSV files the
 method is called ``published:<method>``, so its rows can never be mistaken
@@ -21,12 +21,13 @@ from pathlib import Path
 
 import numpy as np
 
-from srbench import SCALE, published
-from srbench.coverage import CoverageReport, DatasetCoverage
-from srbench.data import load_manifest, normalize_dataset_name
+from srbench import SCALE
+from srbench.data import releases as published
+from srbench.data.set_coverage import CoverageReport, DatasetCoverage
+from srbench.data.sets import load_manifest, normalize_dataset_name
 from srbench.errors import DataError, MissingOutput, SrbenchError
-from srbench.imageio import read_image
-from srbench.registry import Method
+from srbench.data.imageio import read_image
+from srbench.run.registry import Method
 
 PREFIX = "published:"
 
@@ -123,7 +124,7 @@ class PublishedMethod(Method):
 
 
 def family_member(member: str, *, published_root: str | os.PathLike | None = None) -> PublishedMethod:
-    """The ``published:`` family's factory (``srbench.registry.get_method``): ``member`` is ``srgan-vgg54``."""
+    """The ``published:`` family's factory (``srbench.run.registry.get_method``): ``member`` is ``srgan-vgg54``."""
     return PublishedMethod(member, published_root=published_root)
 
 

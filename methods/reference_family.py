@@ -7,7 +7,7 @@ factories here import it only when a network is built.
 from __future__ import annotations
 
 from .specs import TRAIN_SPECS, TrainSpec, register_spec
-from srbench.registry import COMMON_SETTINGS, PaperRow, register_method
+from srbench.run.registry import COMMON_SETTINGS, PaperRow, register_method
 
 # Trainer defaults (keys as in methods/srgan_family.py), sized for ~12 minutes on
 # 2 CPU cores. SRCNN runs at HR resolution (~8.1k multiply-adds per HR pixel),

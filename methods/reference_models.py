@@ -10,7 +10,7 @@ enough to train on a CPU in minutes (see :data:`SRCNN_DEFAULTS`,
 64 / 32 filters) works on the luma of the bicubic-upscaled image:
 
 1. MATLAB-bicubic 4x upscale of the LR RGB image
-   (:func:`srbench.resize_torch.imresize`, float, not clamped), as SRCNN's
+   (:func:`srbench.data.resize_torch.imresize`, float, not clamped), as SRCNN's
    MATLAB code does with ``imresize(im, 4, 'bicubic')``;
 2. RGB -> Y'CbCr with MATLAB ``rgb2ycbcr``'s BT.601 studio-range matrix on
    the [0, 1] scale (Y' = 16/255 + (65.481 R + 128.553 G + 24.966 B) / 255);
@@ -117,7 +117,7 @@ class SRCNN(nn.Module):
         return math.ceil(2 + hr_radius / SCALE)
 
     def forward(self, lr: torch.Tensor) -> torch.Tensor:
-        from srbench.resize_torch import imresize
+        from srbench.data.resize_torch import imresize
 
         upscaled = imresize(lr, SCALE, kernel="bicubic")
         ycbcr = rgb_to_ycbcr(upscaled)

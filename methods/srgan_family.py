@@ -23,7 +23,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from .specs import TRAIN_SPECS, TrainSpec, register_spec
-from srbench.registry import COMMON_SETTINGS, PaperRow, register_method
+from srbench.run.registry import COMMON_SETTINGS, PaperRow, register_method
 
 if TYPE_CHECKING:
     from .srresnet import SRResNet

@@ -6,7 +6,7 @@ The pipeline is built so that the accelerator never waits for Python:
    folders (recursively, sorted) and :func:`manifest_sha256` fingerprints
    them (recorded in every checkpoint sidecar).
 2. :class:`PatchSampler` decodes each image once with
-   :func:`srbench.imageio.read_image` and keeps all of them in ONE flat
+   :func:`srbench.data.imageio.read_image` and keeps all of them in ONE flat
    ``uint8`` buffer on the training device (about 230 MB for the 491 images
    of t91 + bsd200 + bsds500_test). Images smaller than the HR crop on
    either side are skipped and counted.
@@ -14,7 +14,7 @@ The pipeline is built so that the accelerator never waits for Python:
    operations: an image per patch (uniform over images), a crop position,
    one of the 8 flips/transposes (the dihedral group), all folded into ONE
    gather index, so there is no per-patch Python loop. The LR patch is the
-   MATLAB-bicubic 4x shrink of the HR crop (:func:`srbench.resize_torch.imresize`,
+   MATLAB-bicubic 4x shrink of the HR crop (:func:`srbench.data.resize_torch.imresize`,
    antialiased, as MATLAB ``imresize(hr, 1/4)`` on a uint8 image: rounded to
    8-bit levels after each dimension), exactly like the benchmark LR files.
 
@@ -34,10 +34,10 @@ import numpy as np
 import torch
 
 from srbench import SCALE
-from srbench.resize_torch import imresize
-from srbench.data import sha256_file
+from srbench.data.resize_torch import imresize
+from srbench.data.sets import sha256_file
 from srbench.errors import DataError
-from srbench.imageio import read_image
+from srbench.data.imageio import read_image
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
 

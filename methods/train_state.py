@@ -28,7 +28,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from srbench.atomicio import atomic_path, write_atomic
-from srbench.data import sha256_file
+from srbench.data.sets import sha256_file
 from srbench.errors import SrbenchError
 
 RESUME_TENSORS = "resume.safetensors"

@@ -3,7 +3,7 @@
 The validation folder has the benchmark layout ``HR/NAME.png`` +
 ``LR_bicubic_x4/NAME.png`` (e.g. ``$SRBENCH_DATA/set5``). A folder named
 like a known set (set5, set14, bsd100) is loaded through
-:func:`srbench.data.load_dataset`, which checks every file against the
+:func:`srbench.data.sets.load_dataset`, which checks every file against the
 committed manifest; any other folder is read pair by pair (sorted names).
 
 The generator is evaluated in fp32 eval mode with tiled inference
@@ -21,9 +21,9 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from srbench.data import DATASETS, DEFAULT_CACHE, ENV_VAR, check_pair_sizes, load_dataset
+from srbench.data.sets import DATASETS, DEFAULT_CACHE, ENV_VAR, check_pair_sizes, load_dataset
 from srbench.errors import DataError
-from srbench.imageio import read_image
+from srbench.data.imageio import read_image
 from srbench.metrics import evaluate
 
 PROTOCOL = "paper"

@@ -16,8 +16,8 @@ from .invites import access_mode, invited_raters
 from .store import Store
 from .study import Study, StudyError
 from srbench.errors import SrbenchError
-from srbench.screening_rules import ScreeningConfig, describe_rules, screen_raters
-from srbench.subject_model import method_quality
+from srbench.ratings.screening import ScreeningConfig, describe_rules, screen_raters
+from srbench.ratings.subject_model import method_quality
 
 DISABLED = ("The admin page is disabled: no admin token is configured. Restart the server with the token "
             "in the environment variable, e.g. `SRBENCH_MOS_ADMIN_TOKEN=... srbench mos serve --study DIR` "

@@ -73,9 +73,9 @@ def gold_count(rate: float, rating_presentations: int) -> int:
 def gold_specs(photos: list[Path], count: int) -> list[CheckSpec]:
     """``count`` gold items from ``photos`` (one version per photo: HR, nearest, HR, ...)."""
     from srbench import SCALE
-    from srbench.imageio import read_image
-    from srbench.registry import get_method
-    from srbench.resize import imresize
+    from srbench.data.imageio import read_image
+    from srbench.run.registry import get_method
+    from srbench.data.resize import imresize
 
     if count > len(photos):
         raise StudyError(f"{count} gold items need {count} training photos, only {len(photos)} are left after the "

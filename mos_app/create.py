@@ -25,8 +25,8 @@ from .invites import ACCESS_MODES
 from .study import DEFAULT_GOLD_RATE, FORMAT, MANIFEST, RATER_ID_RE, StudyError, StudySettings, check_rater_id
 from srbench import SCALE, __version__
 from srbench.atomicio import make_staging_dir, remove_tree
-from srbench.data import load_dataset, load_manifest, normalize_dataset_name, sha256_file
-from srbench.imageio import read_image, write_png
+from srbench.data.sets import load_dataset, load_manifest, normalize_dataset_name, sha256_file
+from srbench.data.imageio import read_image, write_png
 from srbench.schema import HR_METHOD  # noqa: F401  (the HR image among a study's methods)
 
 TRAIN_ENV = "SRBENCH_TRAIN_DATA"
@@ -220,10 +220,10 @@ def calibration_pairs(train_root: Path, count: int) -> list[tuple[ImageSpec, Ima
 
     The HR is cropped at the top-left so both sides are multiples of 4; the
     score-1 anchor is the nearest-neighbour 4x upscale of its MATLAB-bicubic
-    4x shrink (:func:`srbench.resize.imresize`).
+    4x shrink (:func:`srbench.data.resize.imresize`).
     """
-    from srbench.registry import get_method
-    from srbench.resize import imresize
+    from srbench.run.registry import get_method
+    from srbench.data.resize import imresize
 
     files = _calibration_files(train_root, count)
     nearest = get_method("nearest")
@@ -250,7 +250,7 @@ def rating_items(methods: list[str], datasets: list[str], data_root: Path,
     before any work is done: a study never has holes. ``method_settings``
     (``published_root``, ``device``, ...) go to the methods that take them.
     """
-    from srbench.registry import canonical_name, get_method, settings_for
+    from srbench.run.registry import canonical_name, get_method, settings_for
 
     names = [canonical_name(m) for m in methods if m.strip().lower() != HR_METHOD]
     if len(set(names)) != len(names):
@@ -310,7 +310,7 @@ def create_study(
     > 0), from the BSD200 photos after the calibration ones; ``attention``:
     attention checks per rater (:mod:`srbench.mos_app.checks`). ``screening``:
     rater-screening thresholds for the admin page (``{KEY: VALUE}`` as
-    :meth:`srbench.screening_rules.ScreeningConfig.with_overrides` takes them).
+    :meth:`srbench.ratings.screening.ScreeningConfig.with_overrides` takes them).
     """
     if calibration < 0:
         raise StudyError("--calibration must be >= 0")

@@ -28,7 +28,7 @@ import re
 from dataclasses import dataclass, fields
 from pathlib import Path
 
-from srbench.data import sha256_file
+from srbench.data.sets import sha256_file
 from srbench.errors import SrbenchError
 
 MANIFEST = "manifest.json"

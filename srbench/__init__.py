@@ -5,9 +5,9 @@ The public API (imported on first use, so ``import srbench`` stays light)::
     from srbench import evaluate, run_benchmark, list_methods, get_method, register_method
 
 * :func:`evaluate` - Y-PSNR/SSIM of one SR image under a protocol (``srbench.metrics``);
-* :func:`run_benchmark` - super-resolve benchmark sets and write per-image metrics (``srbench.runner``);
+* :func:`run_benchmark` - super-resolve benchmark sets and write per-image metrics (``srbench.run.runner``);
 * :func:`list_methods`, :func:`get_method`, :func:`register_method`, :class:`Method`,
-  :class:`MethodInfo`, :class:`PaperRow` - the method registry (``srbench.registry``).
+  :class:`MethodInfo`, :class:`PaperRow` - the method registry (``srbench.run.registry``).
 
 Conventions used throughout the project:
 
@@ -17,7 +17,8 @@ Conventions used throughout the project:
 * The scale factor is 4 everywhere (the paper's setting).
 
 Layers (each imports only the ones before it; ``tests/test_layers.py`` checks):
-core (``srbench.*`` modules) <- ``srbench.methods`` <- ``srbench.mos_app`` <-
+core (``srbench.data``, ``srbench.ratings``, ``srbench.run``, ``srbench.metrics`` and the
+top-level plumbing modules) <- ``srbench.methods`` <- ``srbench.mos_app`` <-
 ``srbench.report`` <- ``srbench.cli``.
 """
 
@@ -30,16 +31,16 @@ SCALE = 4
 
 _API = {
     "evaluate": "srbench.metrics",
-    "run_benchmark": "srbench.runner",
-    "RunResult": "srbench.runner",
-    "list_methods": "srbench.registry",
-    "get_method": "srbench.registry",
-    "register_method": "srbench.registry",
-    "register_family": "srbench.registry",
-    "load_plugins": "srbench.registry",
-    "Method": "srbench.registry",
-    "MethodInfo": "srbench.registry",
-    "PaperRow": "srbench.registry",
+    "run_benchmark": "srbench.run.runner",
+    "RunResult": "srbench.run.runner",
+    "list_methods": "srbench.run.registry",
+    "get_method": "srbench.run.registry",
+    "register_method": "srbench.run.registry",
+    "register_family": "srbench.run.registry",
+    "load_plugins": "srbench.run.registry",
+    "Method": "srbench.run.registry",
+    "MethodInfo": "srbench.run.registry",
+    "PaperRow": "srbench.run.registry",
     "SrbenchError": "srbench.errors",
 }
 __all__ = ["__version__", "SCALE", *_API]
@@ -57,6 +58,7 @@ def __dir__() -> list[str]:
     return sorted(set(globals()) | set(_API))
 
 
-from srbench import _checkout  # noqa: E402
+from srbench import _checkout, _moved  # noqa: E402
 
 _checkout.install()  # PYTHONPATH=. on an uninstalled checkout (see srbench/_checkout.py)
+_moved.install()  # old import paths of moved modules, e.g. srbench.runner (see srbench/_moved.py)

@@ -20,7 +20,7 @@
   :data:`RATING_EXTRA_COLUMNS`.
 
 Method names in these files are registry names (compared through
-:func:`srbench.registry.method_key`); the MOS studies' ground-truth images
+:func:`srbench.run.registry.method_key`); the MOS studies' ground-truth images
 are the pseudo-method :data:`HR_METHOD`.
 """
 

@@ -88,7 +88,7 @@ def unwritable_dir(tmp_path) -> Path:
 def published_root(data_root) -> Path:
     """Folder holding the published release ledig2017/ (``$SRBENCH_PUBLISHED``, else found from the data root:
     ``../shared/datasets/published`` beside ``../shared/datasets/benchmark``)."""
-    from srbench.published import published_root_choice
+    from srbench.data.releases import published_root_choice
 
     root, origin = published_root_choice(None, data_root)
     if not (root / "ledig2017").is_dir():

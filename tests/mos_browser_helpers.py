@@ -24,9 +24,9 @@ import pytest
 
 from srbench.mos_app.create import ImageSpec, calibration_pairs, write_study
 from srbench.mos_app.study import StudySettings
-from srbench.data import load_manifest
-from srbench.imageio import read_image
-from srbench.resize import imresize
+from srbench.data.sets import load_manifest
+from srbench.data.imageio import read_image
+from srbench.data.resize import imresize
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",

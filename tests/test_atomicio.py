@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from srbench.atomicio import atomic_path, make_staging_dir, write_atomic
-from srbench.imageio import write_png
+from srbench.data.imageio import write_png
 
 ROOT = Path(__file__).resolve().parent.parent
 

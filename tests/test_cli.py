@@ -83,7 +83,7 @@ def test_run_overwrite_replaces_the_earlier_run(data_root, tmp_path, capsys):
 
 
 def test_list_methods_names_every_method_and_why_it_cannot_run(tmp_path, capsys, monkeypatch):
-    from srbench.registry import all_method_names
+    from srbench.run.registry import all_method_names
 
     checkpoints = tmp_path / "checkpoints"
     shutil.copytree(PROJECT_ROOT / "results" / "checkpoints" / "espcn", checkpoints / "espcn")
@@ -121,7 +121,7 @@ def test_run_without_out_writes_a_new_folder_under_results_runs(data_root, tmp_p
 
 
 def test_default_run_folders_never_collide(tmp_path, monkeypatch):
-    from srbench import runner
+    from srbench.run import runner
 
     monkeypatch.setattr(runner, "RUNS_DIR", tmp_path)
     monkeypatch.setattr(runner.time, "strftime", lambda fmt: "20260101-120000")  # two runs in one second

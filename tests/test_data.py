@@ -1,4 +1,4 @@
-"""The data layer (srbench/data.py): data-root resolution, manifests, load_dataset
+"""The data layer (srbench/data/sets.py): data-root resolution, manifests, load_dataset
 and its errors, on real benchmark files (set5/set14 copied into tmp_path where damaged)."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from srbench.data import (
+from srbench.data.sets import (
     DATASETS,
     DEFAULT_CACHE,
     ENV_VAR,
@@ -25,7 +25,7 @@ from srbench.data import (
     sha256_file,
 )
 from srbench.errors import DataError, ImageError
-from srbench.data import data_root_choice
+from srbench.data.sets import data_root_choice
 
 
 @pytest.fixture

@@ -24,8 +24,8 @@ import pytest
 from PIL import Image
 
 from srbench.cli import main
-from srbench.data import load_dataset
-from srbench.fetch import fetch_datasets, manifest_files, verify_set
+from srbench.data.sets import load_dataset
+from srbench.data.fetch import fetch_datasets, manifest_files, verify_set
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 

@@ -7,9 +7,9 @@ import pytest
 
 from srbench.methods import get_method
 from srbench.methods.external import check_coverage, external_method, parse_external
-from srbench.data import load_dataset
+from srbench.data.sets import load_dataset
 from srbench.errors import DataError, MissingOutput, SrbenchError
-from srbench.imageio import write_png
+from srbench.data.imageio import write_png
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""The image policy of srbench/imageio.py, one file kind at a time.
+"""The image policy of srbench/data/imageio.py, one file kind at a time.
 
 All images here are small synthetic ones built in tmp_path with Pillow/numpy
 (the 16-bit RGB PNG is written byte by byte, since Pillow cannot write it)."""
@@ -15,7 +15,7 @@ import pytest
 from PIL import Image, features
 
 from srbench.errors import DataError, ImageError
-from srbench.imageio import png_bit_depth, read_image, write_png
+from srbench.data.imageio import png_bit_depth, read_image, write_png
 
 RNG = np.random.default_rng(0)
 

@@ -11,7 +11,7 @@ Two checks of every module:
   no module of a higher layer.
 
 The core reaches the built-in methods only by name, through the registry
-(``srbench.registry.BUILTIN_PACKAGE``), never by an import statement.
+(``srbench.run.registry.BUILTIN_PACKAGE``), never by an import statement.
 """
 
 from __future__ import annotations
@@ -93,19 +93,22 @@ def upward_imports(modules: dict[str, Path]) -> list[str]:
 
 def test_no_import_statement_points_up():
     modules = all_modules()
-    assert {"srbench.registry", "srbench.methods.classic", "srbench.mos_app.app", "srbench.report.build",
-            "srbench.cli.run"} <= set(modules)
+    assert {"srbench.run.registry", "srbench.data.sets", "srbench.ratings.screening", "srbench.methods.classic",
+            "srbench.mos_app.app", "srbench.report.build", "srbench.cli.run", "srbench.cli.mos",
+            "srbench.cli.train"} <= set(modules)
+    assert layer_of("srbench.data.sets") == layer_of("srbench.ratings.stats") == layer_of("srbench.run.runner") == 0
+    assert layer_of("srbench.cli.mos") == layer_of("srbench.cli.train") == LAYERS.index("srbench.cli")
     assert upward_imports(modules) == []
 
 
 def test_the_source_check_catches_an_upward_import(tmp_path):
     """The check itself: a core module that imports the MOS app (even inside a function) is reported."""
     bad = tmp_path / "stats.py"
-    bad.write_text("def screen():\n    from srbench.mos_app.screening import bt500_screen\n")
+    bad.write_text("def screen():\n    from srbench.mos_app.admin import screening_config\n")
     relative = tmp_path / "create.py"
     relative.write_text("from ..report import build_report\n")
-    problems = upward_imports({"srbench.stats": bad, "srbench.mos_app.create": relative})
-    assert len(problems) == 2 and "imports srbench.mos_app.screening" in problems[0]
+    problems = upward_imports({"srbench.ratings.stats": bad, "srbench.mos_app.create": relative})
+    assert len(problems) == 2 and "imports srbench.mos_app.admin" in problems[0]
     assert "imports srbench.report" in problems[1]
 
 
@@ -143,5 +146,5 @@ def test_blocking_catches_an_upward_import(tmp_path, monkeypatch):
     """The runtime check itself: a module importing a blocked layer fails to import."""
     (tmp_path / "srbench_layer_probe.py").write_text("import srbench.report\n")
     monkeypatch.setenv("PYTHONPATH", str(tmp_path))
-    proc = _import_layer(0, ["srbench.registry", "srbench_layer_probe"])
+    proc = _import_layer(0, ["srbench.run.registry", "srbench_layer_probe"])
     assert proc.returncode == 1 and "srbench_layer_probe" in proc.stdout

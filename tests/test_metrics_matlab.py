@@ -9,7 +9,7 @@ import pytest
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
 from srbench import methods
-from srbench.data import load_dataset
+from srbench.data.sets import load_dataset
 from srbench.errors import SrbenchError
 from srbench.metrics import evaluate
 from srbench.metrics.matlab import gray, luma, psnr_ssim

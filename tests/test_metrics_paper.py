@@ -19,7 +19,7 @@ import math
 import numpy as np
 import pytest
 
-from srbench.data import load_dataset
+from srbench.data.sets import load_dataset
 from srbench.errors import SrbenchError
 from srbench.metrics import evaluate, paper
 from srbench.paper_values import load_paper_values, paper_psnr_ssim
@@ -414,7 +414,7 @@ DAALA_TOOL_ANCHORS = {
 def upscale(method: str, image) -> np.ndarray:
     if method == "nearest":
         return np.repeat(np.repeat(image.lr, 4, axis=0), 4, axis=1)
-    from srbench.registry import get_method
+    from srbench.run.registry import get_method
 
     return get_method(method).upscale(image.lr, dataset=image.dataset, name=image.name)
 
@@ -427,7 +427,7 @@ def benchmark_sets(data_root):
 
 
 def test_nearest_method_is_pixel_replication(benchmark_sets):
-    from srbench.registry import get_method
+    from srbench.run.registry import get_method
 
     image = benchmark_sets["set5"][0]
     registry_output = get_method("nearest").upscale(image.lr, dataset="set5", name=image.name)

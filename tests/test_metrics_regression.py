@@ -17,7 +17,7 @@ import pandas as pd
 import pytest
 
 from srbench import methods
-from srbench.runner import run_benchmark
+from srbench.run.runner import run_benchmark
 
 RESULTS = Path(__file__).resolve().parent.parent / "results" / "metrics"
 COMMITTED = sorted(RESULTS.glob("*/summary.csv"))
@@ -35,7 +35,7 @@ CHECKPOINTS = sorted((RESULTS.parent / "checkpoints").glob("*/model.safetensors"
 def test_every_committed_checkpoint_has_results_measured_from_its_weights(weights):
     """A committed checkpoint is measured on all three sets under both protocols, from exactly these bytes
     (its run.json names the weights' SHA-256), so a retrained checkpoint cannot keep stale results."""
-    from srbench.data import sha256_file
+    from srbench.data.sets import sha256_file
 
     method = weights.parent.name
     digest = sha256_file(weights)

@@ -477,7 +477,7 @@ def _shot(page) -> np.ndarray:
 
 @pytest.mark.parametrize("dpr", [2, 1, 1.5])
 def test_images_are_drawn_one_pixel_per_device_pixel_on_grey_and_conditions_recorded(served, browser, dpr):
-    from srbench.imageio import read_image
+    from srbench.data.imageio import read_image
 
     study, url, db = served
     rater = f"view{str(dpr).replace('.', '')}"

@@ -19,13 +19,13 @@ import pytest
 
 from mos_browser_helpers import browser, page  # noqa: F401 (fixtures)
 from mos_browser_helpers import kill_server, rate, shown_sha256, start_server, wait_ready
-from srbench.data import load_manifest
-from srbench.imageio import read_image
+from srbench.data.sets import load_manifest
+from srbench.data.imageio import read_image
 from srbench.mos_app.checks import gold_specs
 from srbench.mos_app.create import ImageSpec, calibration_pairs, write_study
 from srbench.mos_app.invites import WRONG_LINK
 from srbench.mos_app.study import StudySettings, load_study
-from srbench.resize import imresize
+from srbench.data.resize import imresize
 
 pytest.importorskip("playwright.sync_api")  # the fixtures browser/page need it
 

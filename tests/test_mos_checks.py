@@ -20,7 +20,7 @@ from srbench.mos_app.flow import Outcome, RaterFlow, plan
 from srbench.mos_app.order import presentations
 from srbench.mos_app.store import Answer, AnswerError, Store, check_study_database
 from srbench.mos_app.study import StudySettings, load_study
-from srbench.screening_rules import screen_raters
+from srbench.ratings.screening import screen_raters
 
 MIN_MS = 1000
 

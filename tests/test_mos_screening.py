@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from srbench.screening import bt500_screen, rater_vs_others, retest_agreement
+from srbench.ratings.screening import bt500_screen, rater_vs_others, retest_agreement
 
 
 def synthetic_ratings(seed: int = 0, n_raters: int = 12, n_items: int = 60) -> tuple[pd.DataFrame, np.ndarray]:

@@ -17,9 +17,9 @@ from srbench.mos_app.create import ImageSpec, create_study, write_study
 from srbench.mos_app.order import min_gap, photo_gap, presentations, rater_rng, rating_order, repeat_gap
 from srbench.mos_app.study import StudyError, StudySettings, check_rater_id, load_study
 from srbench.cli import main
-from srbench.data import load_dataset
-from srbench.imageio import read_image
-from srbench.resize import imresize
+from srbench.data.sets import load_dataset
+from srbench.data.imageio import read_image
+from srbench.data.resize import imresize
 
 
 def synthetic_study(root, *, n_images=6, methods=("hr", "nearest"), repeats=3, seed=7, calibration=1,
@@ -169,12 +169,12 @@ def test_missing_study_folder_and_manifest(tmp_path):
 def test_serve_refuses_bad_address_busy_port_db_folder_and_file_as_study(tmp_path, monkeypatch, capsys):
     import socket
 
-    import srbench.mos_app.cli
+    import srbench.cli.mos
 
     def no_exec(*args):  # a check that lets a bad setting through would start a server: fail instead
         raise AssertionError("serve got as far as starting the server")
 
-    monkeypatch.setattr(srbench.mos_app.cli.os, "execve", no_exec)
+    monkeypatch.setattr(srbench.cli.mos.os, "execve", no_exec)
     root = synthetic_study(tmp_path / "s")
     capsys.readouterr()  # progress bars of the study creation
     with socket.socket() as busy:

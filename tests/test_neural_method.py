@@ -19,7 +19,7 @@ from srbench.methods.neural import NeuralMethod
 from srbench.methods.specs import TRAIN_SPECS, TrainSpec
 from srbench.methods.srresnet import SRResNet
 from srbench.methods.tiling import upscale_tiled
-from srbench.data import load_dataset
+from srbench.data.sets import load_dataset
 
 FAMILY = ("srresnet-mse", "srresnet-vgg22", "srgan-mse", "srgan-vgg22", "srgan-vgg54")
 TINY = TrainSpec("tiny-srresnet", lambda: SRResNet(num_blocks=1, channels=8))

@@ -31,9 +31,9 @@ import pytest
 import scipy.io
 from scipy.special import gamma
 
-from srbench.data import load_dataset
+from srbench.data.sets import load_dataset
 from srbench.errors import SrbenchError
-from srbench.imageio import read_image
+from srbench.data.imageio import read_image
 from srbench.metrics import niqe as N
 from srbench.metrics import niqe_model as NM
 
@@ -415,7 +415,7 @@ def test_set14_baboon_reproduces_the_published_matlab_value(data_root, model):
 
 
 def test_blurry_upscales_score_worse_than_hr(data_root, model):
-    from srbench.resize import imresize
+    from srbench.data.resize import imresize
 
     margins = []
     for im in load_dataset("set5", data_root):

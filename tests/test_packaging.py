@@ -28,7 +28,7 @@ PROBE = """
 import importlib.util, json, sys
 import srbench, srbench.methods, srbench.mos_app.store, srbench.manifests
 from srbench import paths
-from srbench.data import load_manifest
+from srbench.data.sets import load_manifest
 editable = [f for f in sys.meta_path if getattr(f, "__module__", "").startswith("__editable__")]
 spec = editable[0].find_spec("srbench.methods", None) if editable else None
 print(json.dumps({

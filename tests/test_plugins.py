@@ -31,7 +31,7 @@ class BicubicPlusZero(Method):
     name = "bicubic-plus-zero"
 
     def upscale(self, lr, *, dataset="", name=""):
-        from srbench.resize import imresize
+        from srbench.data.resize import imresize
 
         return imresize(lr, 4, kernel="bicubic") + np.uint8(0)
 

@@ -16,15 +16,15 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from srbench import published
+from srbench.data import releases as published
 from srbench.cli import main
-from srbench.data import load_dataset, load_manifest
+from srbench.data.sets import load_dataset, load_manifest
 from srbench.errors import MissingOutput, SrbenchError
-from srbench.imageio import read_image
+from srbench.data.imageio import read_image
 from srbench.paper_values import paper_psnr_ssim
-from srbench.published_fetch import file_specs, public_source
-from srbench.registry import get_method
-from srbench.runner import run_benchmark, select_methods
+from srbench.data.releases_fetch import file_specs, public_source
+from srbench.run.registry import get_method
+from srbench.run.runner import run_benchmark, select_methods
 from test_datasets_fetch import _no_proxy, make_zip, serve  # noqa: F401  (real HTTP server fixtures)
 
 RELEASE = "ledig2017"

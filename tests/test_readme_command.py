@@ -100,7 +100,7 @@ def test_the_readme_training_examples_start_in_a_fresh_clone(train_root, tmp_pat
     The clone is tmp_path with results/ linked to this checkout's (only read here): nothing is trained.
     """
     from srbench.cli import build_parser
-    from srbench.methods.cli_train import config_from_args
+    from srbench.cli.train import config_from_args
     from srbench.methods.train import Trainer
 
     lines = _readme_train_lines(README.read_text(encoding="utf-8"))

@@ -10,8 +10,8 @@ from srbench.methods import get_method
 from srbench.methods.reference_models import ESPCN, SRCNN, rgb_to_ycbcr, ycbcr_to_rgb
 from srbench.methods.specs import TRAIN_SPECS
 from srbench.methods.tiling import upscale_tiled
-from srbench.data import load_dataset
-from srbench.resize_torch import imresize
+from srbench.data.sets import load_dataset
+from srbench.data.resize_torch import imresize
 
 
 @pytest.fixture(scope="module")

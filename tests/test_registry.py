@@ -1,4 +1,4 @@
-"""The public API and the method registry (srbench/registry.py): metadata, settings, capabilities, startup cost."""
+"""The public API and the method registry (srbench/run/registry.py): metadata, settings, capabilities, startup cost."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import srbench
-from srbench import registry
+from srbench.run import registry
 from srbench.errors import SrbenchError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parent.parent
 def test_public_api_names():
     from srbench import evaluate, get_method, list_methods, register_method, run_benchmark  # noqa: F401
 
-    assert srbench.evaluate is srbench.metrics.evaluate and srbench.run_benchmark is srbench.runner.run_benchmark
+    assert srbench.evaluate is srbench.metrics.evaluate and srbench.run_benchmark is srbench.run.runner.run_benchmark
     assert srbench.get_method is registry.get_method and srbench.Method is registry.Method
     with pytest.raises(AttributeError):
         srbench.no_such_name  # noqa: B018
@@ -60,7 +60,7 @@ def test_settings_reach_the_method_and_unknown_ones_are_named(tmp_path):
 
 
 def test_run_settings_go_to_the_methods_that_take_them(tmp_path, data_root):
-    from srbench.runner import select_methods
+    from srbench.run.runner import select_methods
 
     chosen, skipped = select_methods(["all"], {"checkpoint_root": tmp_path / "none", "device": "cpu",
                                                "published_root": tmp_path / "nopub"})
@@ -77,7 +77,7 @@ class _Synthetic(srbench.Method):
     name = "synthetic-bicubic-plus-zero"
 
     def upscale(self, lr, *, dataset="", name=""):
-        from srbench.resize import imresize
+        from srbench.data.resize import imresize
 
         return imresize(lr, 4, kernel="bicubic") + np.uint8(0)
 

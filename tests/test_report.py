@@ -365,7 +365,7 @@ def test_report_from_a_real_srbench_run(data_root, tmp_path):
     """End to end on real data: 'srbench run' output (its real run.json format) into the report."""
     import json
 
-    from srbench.runner import run_benchmark
+    from srbench.run.runner import run_benchmark
 
     run_dir = tmp_path / "classic-set5"
     run_benchmark(["nearest", "bicubic"], ["set5"], data_root=data_root, out_dir=run_dir,

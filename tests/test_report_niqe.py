@@ -19,7 +19,7 @@ import pytest
 import scipy.stats
 
 from srbench import report
-from srbench.data import load_manifest
+from srbench.data.sets import load_manifest
 from srbench.errors import SrbenchError
 from srbench.metrics.niqe_model import manifest
 from srbench.report import agreement as A
@@ -193,7 +193,7 @@ def test_rmse_from_psnr():
 @pytest.mark.skipif(not PUBLISHED.is_dir(), reason="needs ../shared/datasets/published")
 def test_plane_from_real_runs_shows_the_trade_off(data_root, tmp_path):
     """Real images: bicubic and the SRGAN authors' SRResNet and SRGAN-VGG54 outputs (as external: folders)."""
-    from srbench.runner import run_benchmark
+    from srbench.run.runner import run_benchmark
 
     methods = ["bicubic", f"external:ledig-srresnet={PUBLISHED / 'srresnet-mse'}",
                f"external:ledig-srgan={PUBLISHED / 'srgan-vgg54'}"]

@@ -112,7 +112,7 @@ def test_training_note_rules():
 
 def test_committed_figure_data():
     """Crop boxes lie inside the images on whole LR pixels; every value is the committed per-image row."""
-    from srbench.data import load_manifest
+    from srbench.data.sets import load_manifest
 
     fig = pd.read_csv(COMMITTED / "figure2.csv", keep_default_na=False, dtype=str)
     rows = pd.concat([pd.read_csv(p) for p in sorted(METRICS.glob("*/per_image.csv"))])
@@ -151,7 +151,7 @@ def test_a_new_checkpoint_joins_the_figure_by_itself(tmp_path, data_root, publis
     from safetensors.torch import load_file
 
     from srbench.methods.checkpoint import save_checkpoint
-    from srbench.runner import run_benchmark
+    from srbench.run.runner import run_benchmark
 
     ckpt_root = tmp_path / "checkpoints"
     weights = load_file(str(ROOT / "results" / "checkpoints" / "srresnet-mse" / "model.safetensors"))

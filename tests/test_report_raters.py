@@ -11,12 +11,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from srbench import report, stats
+from srbench import report
+from srbench.ratings import stats
 from srbench.cli import main
 from srbench.errors import SrbenchError
 from srbench.report.subjects import MODEL_COLUMNS
-from srbench.screening_rules import ScreeningConfig
-from srbench.subject_model import method_quality
+from srbench.ratings.screening import ScreeningConfig
+from srbench.ratings.subject_model import method_quality
 
 HERE = Path(__file__).resolve().parent
 RUNS = [HERE / "fixtures" / "report" / "synthetic-classic", HERE / "fixtures" / "report" / "synthetic-srgan"]

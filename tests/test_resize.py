@@ -13,10 +13,10 @@ import numpy as np
 import pytest
 import torch
 
-from srbench.data import DATASETS, load_dataset
+from srbench.data.sets import DATASETS, load_dataset
 from srbench.errors import SrbenchError
-from srbench.resize import ResizeError, imresize, resize_weights
-from srbench.resize_torch import imresize as imresize_torch
+from srbench.data.resize import ResizeError, imresize, resize_weights
+from srbench.data.resize_torch import imresize as imresize_torch
 
 
 @pytest.mark.parametrize("dataset", DATASETS)

@@ -1,4 +1,4 @@
-"""``srbench.resize.imresize(..., edges="symmetric")``: MATLAB's mirrored border indices (NIQE uses them).
+"""``srbench.data.resize.imresize(..., edges="symmetric")``: MATLAB's mirrored border indices (NIQE uses them).
 
 Checked against the default (clamped) resize of an explicitly mirror-padded
 image: with a pad wider than the kernel no index is ever clamped, and
@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from srbench.resize import ResizeError, imresize
+from srbench.data.resize import ResizeError, imresize
 
 
 @pytest.mark.parametrize("scale, pad", [(0.5, 16), (0.25, 32), (2.0, 4)])

@@ -19,17 +19,17 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from srbench import runner
+from srbench.run import runner
 from srbench.cli import main
-from srbench.data import BenchImage
+from srbench.data.sets import BenchImage
 from srbench.errors import SrbenchError
-from srbench.imageio import read_image
+from srbench.data.imageio import read_image
 from srbench.metrics import parse_metrics
 from srbench.metrics.niqe import niqe
 from srbench.metrics.niqe_model import FETCH_COMMAND, load_model, manifest
-from srbench.resize import imresize
-from srbench.runner import run_benchmark
-from srbench.registry import Method
+from srbench.data.resize import imresize
+from srbench.run.runner import run_benchmark
+from srbench.run.registry import Method
 
 PUBLISHED = Path(__file__).resolve().parent.parent.parent / "shared" / "datasets" / "published" / "ledig2017"
 
@@ -66,7 +66,7 @@ def test_niqe_rows_sit_beside_psnr_ssim_once_per_image(set5_runs, data_root):
     assert all(r["psnr"] == "" and r["ssim"] == "" and r["niqe_note"] == "" for r in nr)
     # the values are NIQE of exactly those pixels: HR files, and bicubic upscales of the LR files
     model = load_model()
-    from srbench.data import load_dataset
+    from srbench.data.sets import load_dataset
 
     images = {im.name: im for im in load_dataset("set5", data_root)}
     for r in nr:
@@ -283,7 +283,7 @@ class _FailsAtHead(Method):
 def test_a_failed_niqe_run_keeps_its_rows_in_the_partial_file_as_the_final_file_writes_them(tmp_path, monkeypatch,
                                                                                           capsys):
     """SYNTHETIC images (bird.png too small for NIQE): the partial file has NIQE's columns, empty cells and n/a."""
-    from srbench import registry
+    from srbench.run import registry
 
     images = _synthetic_set(np.random.default_rng(5))
     monkeypatch.setattr(runner, "load_dataset", lambda name, root: images)  # SYNTHETIC data, real pipeline

@@ -16,10 +16,10 @@ import pytest
 from PIL import Image
 
 import srbench
-from srbench import registry
+from srbench.run import registry
 from srbench.cli import main
 from srbench.errors import SrbenchError
-from srbench.runner import PER_IMAGE_COLUMNS, format_summary, parse_list, run_benchmark
+from srbench.run.runner import PER_IMAGE_COLUMNS, format_summary, parse_list, run_benchmark
 
 
 # Values measured by tools outside srbench, for the cells test_run_writes_exact_tables checks:
@@ -31,7 +31,7 @@ MATLAB_SET5_MEANS = {"nearest": (26.250, 0.7372), "bicubic": (28.419, 0.8102)}
 
 
 def test_run_writes_exact_tables(data_root, tmp_path):
-    from srbench.data import load_dataset
+    from srbench.data.sets import load_dataset
     from srbench.methods import get_method
     from srbench.metrics import evaluate
 
@@ -267,7 +267,7 @@ def test_two_external_folders_with_one_name_are_refused(data_root, tmp_path, cap
 def test_default_jobs_follow_the_cpu_affinity_not_the_machine():
     # a child pinned to one core (as taskset or a batch scheduler would) must not spawn a worker per machine core
     code = "import os; os.sched_setaffinity(0, {min(os.sched_getaffinity(0))}); " \
-           "from srbench.runner import usable_cpus; print(usable_cpus())"
+           "from srbench.run.runner import usable_cpus; print(usable_cpus())"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "1"
 

@@ -1,4 +1,4 @@
-"""Rater screening rules (srbench.screening_rules) on SYNTHETIC panels with planted bad raters.
+"""Rater screening rules (srbench.ratings.screening) on SYNTHETIC panels with planted bad raters.
 
 Every rating here is SYNTHETIC (drawn from a seeded generator); nothing is written to disk.
 """
@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from srbench.errors import SrbenchError
-from srbench.screening_rules import COLUMNS, RULES, ScreeningConfig, describe_rules, screen_raters
+from srbench.ratings.screening import COLUMNS, RULES, ScreeningConfig, describe_rules, screen_raters
 
 N_ITEMS = 145  # the size of the study in which issue 14's two bad raters were found
 METHODS = ("nearest", "bicubic", "srresnet-mse", "srgan-vgg54", "hr")

@@ -1,4 +1,4 @@
-"""srbench.stats against hand-worked cases and scipy directly."""
+"""srbench.ratings.stats against hand-worked cases and scipy directly."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 import scipy.stats
 
-from srbench import stats
+from srbench.ratings import stats
 from srbench.errors import SrbenchError
 
 

@@ -1,6 +1,6 @@
-"""srbench.subject_model: hand-checked cases, SYNTHETIC recovery, CI coverage, plain MOS, degenerate input.
+"""srbench.ratings.subject_model: hand-checked cases, SYNTHETIC recovery, CI coverage, plain MOS, degenerate input.
 
-Every rating below is SYNTHETIC (drawn by :func:`srbench.subject_model.simulate_ratings` or written
+Every rating below is SYNTHETIC (drawn by :func:`srbench.ratings.subject_model.simulate_ratings` or written
 by hand); nothing is written to results/.
 """
 
@@ -14,8 +14,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from srbench import stats
-from srbench import subject_model as sm
+from srbench.ratings import stats
+from srbench.ratings import subject_model as sm
 from srbench.errors import SrbenchError
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]

@@ -9,7 +9,7 @@ import torch.nn as nn
 
 from srbench.methods.srresnet import SRResNet
 from srbench.methods.tiling import to_uint8, upscale_tiled
-from srbench.data import load_dataset
+from srbench.data.sets import load_dataset
 
 
 def whole_image(model: nn.Module, lr: np.ndarray, output_range=(-1.0, 1.0)) -> np.ndarray:

@@ -183,7 +183,7 @@ def test_a_budget_planned_phase_fixes_its_end_once_and_segments_continue_it(imag
 def test_a_run_saved_before_plans_existed_continues_in_a_new_phase(images, tmp_path):
     """Like the seed checkpoint: budgeted in minutes, one schedule, no horizon. Its history becomes a legacy
     phase; continuing it needs a new phase (planned by --iters or a budget) and may change batch and lr."""
-    from srbench.data import sha256_file
+    from srbench.data.sets import sha256_file
 
     out = tmp_path / "old"
     _run(images, out, iters=3, fast=True)
@@ -326,7 +326,7 @@ def test_a_run_saved_on_the_gpu_resumes_on_the_cpu(images, tmp_path):
     """A GPU lease's checkpoint holds a CUDA (Philox, 16-byte) sampler state; the CPU generator cannot take it."""
     from safetensors.torch import save_file
 
-    from srbench.data import sha256_file
+    from srbench.data.sets import sha256_file
 
     out = tmp_path / "gpu"
     _run(images, out, iters=2)

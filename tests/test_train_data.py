@@ -10,7 +10,7 @@ import torch
 
 from srbench.methods.train_data import PatchSampler, list_training_files, make_lr, manifest_sha256
 from srbench.errors import DataError
-from srbench.imageio import read_image
+from srbench.data.imageio import read_image
 
 
 def test_lists_real_training_folders_sorted(train_root):

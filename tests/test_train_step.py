@@ -65,7 +65,7 @@ def test_fp32_tail_escapes_autocast():
 
 @pytest.fixture(scope="module")
 def set5(data_root):
-    from srbench.data import load_dataset
+    from srbench.data.sets import load_dataset
 
     return load_dataset("set5", data_root)
 

@@ -17,12 +17,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from srbench import Method, get_method, register_method, registry
+from srbench import Method, get_method, register_method
+from srbench.run import registry
 from srbench.cli import main as cli_main
 from srbench.errors import SrbenchError
-from srbench.imageio import read_image
-from srbench.resize import imresize
-from srbench.upscale import PROVENANCE_NAME, upscale_array, upscale_files
+from srbench.data.imageio import read_image
+from srbench.data.resize import imresize
+from srbench.run.upscale import PROVENANCE_NAME, upscale_array, upscale_files
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -1,5 +1,5 @@
 """Data package: the benchmark sets' manifests (``<set>.json``), installed as ``srbench.manifests``.
 
 Read them with ``importlib.resources.files("srbench.manifests")`` (see
-``srbench/data.py``); this folder stays where the checkout keeps it.
+``srbench/data/sets.py``); this folder stays where the checkout keeps it.
 """

@@ -23,9 +23,9 @@ SUBCOMMANDS = {
     "run": "srbench.cli.run",
     "upscale": "srbench.cli.upscale",
     "datasets": "srbench.cli.datasets",
-    "train": "srbench.methods.cli_train",
+    "train": "srbench.cli.train",
     "report": "srbench.cli.report",
-    "mos": "srbench.mos_app.cli",
+    "mos": "srbench.cli.mos",
 }
 SUBCOMMAND_MODULES = tuple(SUBCOMMANDS.values())
 

@@ -6,9 +6,9 @@ import argparse
 import math
 from pathlib import Path
 
-from srbench.data import DATASETS, data_root_choice, resolve_data_root
+from srbench.data.sets import DATASETS, data_root_choice, resolve_data_root
 from srbench.errors import DataError, SrbenchError
-from srbench.published import (
+from srbench.data.releases import (
     RELEASES,
     is_release,
     published_root_choice,
@@ -16,7 +16,7 @@ from srbench.published import (
     release_status,
     verify_release,
 )
-from srbench.fetch import (
+from srbench.data.fetch import (
     DEFAULT_TIMEOUT_S,
     fetch_datasets,
     manifest_files,
@@ -166,7 +166,7 @@ def _fetch(args: argparse.Namespace) -> int:
             raise SrbenchError(f"cannot install NIQE's model at {dest}: {exc.strerror or exc}") from None
         print(f"NIQE model at {path} (from {origin}): sha256 {manifest()['sha256']} OK")
         return 0
-    from srbench.published_fetch import fetch_release
+    from srbench.data.releases_fetch import fetch_release
 
     sets, releases = _split_names("all" if args.datasets is None else args.datasets)
     results = []

@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from srbench.errors import SrbenchError
-from srbench.registry import add_plugin_flag
+from srbench.run.registry import add_plugin_flag
 
 EPILOG = """\
 With no arguments, rebuilds results/report/ from the committed results:
@@ -66,7 +66,8 @@ def add_parser(subparsers) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from srbench import registry, report
+    from srbench import report
+    from srbench.run import registry
 
     registry.load_plugins(args.plugin)  # their methods' table rows, aliases and kinds
 
@@ -78,13 +79,13 @@ def _run(args: argparse.Namespace) -> int:
         raise SrbenchError("--out is required with a non-default --protocol/--correction/--screening "
                            "(results/report/ holds the default report: protocol paper, no correction, "
                            "default screening)")
-    from srbench.screening_rules import ScreeningConfig
+    from srbench.ratings.screening import ScreeningConfig
 
     screening = ScreeningConfig().with_overrides(args.screening)
     runs = args.runs if args.runs is not None else ([] if custom else report.default_runs())
     ratings = args.ratings if args.ratings is not None else ([] if custom else report.default_ratings())
     out = args.out or report.DEFAULT_OUT
-    from srbench.data import data_root_choice
+    from srbench.data.sets import data_root_choice
 
     data_root, origin = data_root_choice(args.data_root)
     if not data_root.is_dir():

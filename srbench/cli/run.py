@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import argparse
 
-from srbench.data import DATASETS
+from srbench.data.sets import DATASETS
 from srbench.metrics import DEFAULT_METRICS, METRICS, PROTOCOLS
-from srbench.registry import add_plugin_flag
+from srbench.run.registry import add_plugin_flag
 
 EPILOG = """\
 examples:
@@ -78,11 +78,11 @@ def _positive_int(text: str) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from srbench import registry
-    from srbench.data import resolve_data_root
+    from srbench.run import registry
+    from srbench.data.sets import resolve_data_root
     from srbench.metrics import parse_metrics
-    from srbench.published import method_settings
-    from srbench.runner import format_summary, parse_list, run_benchmark
+    from srbench.data.releases import method_settings
+    from srbench.run.runner import format_summary, parse_list, run_benchmark
 
     registry.load_plugins(args.plugin)
     if args.list_methods:
@@ -118,7 +118,7 @@ def format_method_list(settings: dict | None = None) -> str:
     """Every registered method (with its aliases) and whether it can run here, then the families' patterns and
     the family members that ``all`` includes (the published images) with their state. ``settings`` (e.g.
     ``published_root``) go to the methods that take them."""
-    from srbench import registry
+    from srbench.run import registry
 
     settings = settings or {}
     lines = []

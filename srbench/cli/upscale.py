@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from srbench.registry import add_plugin_flag
-from srbench.upscale import DEFAULT_TILE  # imports nothing heavy
+from srbench.run.registry import add_plugin_flag
+from srbench.run.upscale import DEFAULT_TILE  # imports nothing heavy
 
 EPILOG = """\
 examples:
@@ -59,8 +59,8 @@ def _tile(text: str) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from srbench import registry
-    from srbench.upscale import upscale_files
+    from srbench.run import registry
+    from srbench.run.upscale import upscale_files
 
     registry.load_plugins(args.plugin)
     result = upscale_files(args.inputs, args.method, out_dir=args.out, overwrite=args.overwrite, tile=args.tile,

@@ -44,7 +44,7 @@ This reproduces the authors' MATLAB release (``computequality.m``,
    ``min``); ``beta = sigma sqrt(G(1/alpha)/G(3/alpha))``.
 7. **Second scale**: ``imresize(I, 0.5)`` bicubic with antialiasing on the
    double image, unrounded, with the mirrored border indices of current
-   MATLAB releases (:func:`srbench.resize.imresize` ``edges="symmetric"``).
+   MATLAB releases (:func:`srbench.data.resize.imresize` ``edges="symmetric"``).
    Older releases clamp them (the SelfExSR LR files were made so, and
    probably the authors' 2012 model); that moves baboon's score by 1.0e-2.
 8. **Score**: ``mu_d`` = per-feature mean over blocks ignoring NaNs
@@ -92,7 +92,7 @@ from srbench.errors import SrbenchError
 from srbench.metrics.matlab import gray as _rgb2gray
 from srbench.metrics.matlab import luma as _rgb2y
 from srbench.metrics.niqe_model import NiqeModel, load_model
-from srbench.resize import imresize
+from srbench.data.resize import imresize
 
 BLOCK = 96  # pixels, the block size the pristine model was fitted with
 LUMAS = ("gray", "y")

@@ -38,7 +38,7 @@ from pathlib import Path
 import numpy as np
 
 from srbench.atomicio import atomic_path
-from srbench.data import DEFAULT_CACHE, sha256_file
+from srbench.data.sets import DEFAULT_CACHE, sha256_file
 from srbench.errors import SrbenchError
 
 MANIFEST_PATH = Path(__file__).resolve().parent.parent / "data" / "niqe_model.json"
@@ -163,7 +163,7 @@ def fetch_model(
     checked (SHA-256, loadable) and only then renamed into place, so a failed
     fetch leaves nothing behind. A valid file already at ``dest`` is kept.
     """
-    from srbench.fetch import download  # network code, imported only when fetching
+    from srbench.data.fetch import download  # network code, imported only when fetching
 
     dest = Path(dest) if dest else default_cache_path()
     if dest.is_file():

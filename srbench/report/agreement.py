@@ -14,7 +14,7 @@ people rank SRGAN far higher. With ratings this module puts a number on it.
 * **Coefficients.** Spearman's rho (``scipy.stats.spearmanr``) and Kendall's
   tau-b (``scipy.stats.kendalltau``, which handles the many ties of MOS).
 * **Confidence intervals.** 95 % percentile bootstrap over images,
-  :data:`srbench.stats.BOOTSTRAP_SAMPLES` resamples: whole images are drawn
+  :data:`srbench.ratings.stats.BOOTSTRAP_SAMPLES` resamples: whole images are drawn
   with replacement and all their items (one per rated method) travel
   together, because the items of one image share its content and are not
   independent. Not Fisher's z: its standard errors for rho and tau (Fieller
@@ -29,7 +29,7 @@ people rank SRGAN far higher. With ratings this module puts a number on it.
   missing its own estimate. Rater noise is in the MOS itself; it attenuates
   every metric's correlation alike, so it does not change which metric
   agrees best. (The report's MOS intervals do resample raters: a mean is not
-  biased by it.) Seeded per set (:func:`srbench.stats.stable_seed` of
+  biased by it.) Seeded per set (:func:`srbench.ratings.stats.stable_seed` of
   ``agreement/<set>``), so the report is reproducible.
 * **Verdict.** The metric with the highest Spearman rho agrees best; its
   lead over each other metric is given with the bootstrap CI of the
@@ -47,7 +47,7 @@ import numpy as np
 import pandas as pd
 import scipy.stats
 
-from srbench import stats
+from srbench.ratings import stats
 from srbench.schema import HR_METHOD
 
 from .tables import DATASET_LABELS

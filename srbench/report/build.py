@@ -9,7 +9,7 @@ writes into ``out``:
 ``table{1,2}.md/.tex``  the tables alone; ``.csv`` the same cells in long form
 ``significance.csv``   every paired Wilcoxon test (PSNR, SSIM, MOS) per set
 ``mos.csv``            MOS with 95% CI of every rated (set, method), raters and ratings it rests on
-``screening.csv``      every rater's screening measures, verdict and reasons (:mod:`srbench.screening_rules`)
+``screening.csv``      every rater's screening measures, verdict and reasons (:mod:`srbench.ratings.screening`)
 ``subject_model.csv``  subject-model quality beside the plain MOS per (set, method) (:mod:`.subjects`)
 ``subject_raters.csv``  subject-model bias and inconsistency per rater
 ``figure5.csv/.png/.pdf``  Figure 5's data and drawing (only with BSD100 ratings)
@@ -30,13 +30,13 @@ from pathlib import Path
 
 import pandas as pd
 
-from srbench import stats
+from srbench.ratings import stats
 from srbench.atomicio import atomic_path, write_atomic
 from srbench.errors import SrbenchError
 from srbench.metrics import PROTOCOLS
 from srbench.paper_values import load_paper_values
 from srbench.paths import REPORT_DIR, RESULTS_DIR
-from srbench.screening_rules import ScreeningConfig
+from srbench.ratings.screening import ScreeningConfig
 
 from . import agreement as report_agreement
 from . import crops as report_crops
@@ -99,8 +99,8 @@ def _method_records(runs: list[RunInput], field: str) -> dict[str, dict]:
 
 def _crops(ev: Evidence, data_root, published_root) -> report_crops.Figure:
     """Figure 2/6's panels, regenerated from the images and checked against the per-image rows."""
-    from srbench.data import data_root_choice
-    from srbench.published import method_settings
+    from srbench.data.sets import data_root_choice
+    from srbench.data.releases import method_settings
 
     root = data_root_choice(data_root)[0]
     settings = {"device": "cpu", **method_settings(["all"], published_root, data_root)}
@@ -129,7 +129,7 @@ def build_report(run_dirs: list[str | Path], rating_paths: list[str | Path], out
     """Write the report for ``run_dirs`` and ``rating_paths`` into ``out``; return the written paths.
 
     ``data_root`` (default ``$SRBENCH_DATA`` / ``datasets/cache``) and
-    ``published_root`` (default :func:`srbench.published.published_root_choice`)
+    ``published_root`` (default :func:`srbench.data.releases.published_root_choice`)
     are read for Figure 2/6's images only; the tables come from the runs.
     ``screening``: the rater-screening thresholds (default :class:`ScreeningConfig`).
     """

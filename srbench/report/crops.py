@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from srbench import registry
+from srbench.run import registry
 from srbench.errors import SrbenchError
 from srbench.schema import HR_METHOD
 
@@ -123,7 +123,7 @@ def _build(key: str, checkpoints: dict[str, dict], settings: dict) -> tuple[obje
 def collect(per_image: pd.DataFrame, protocol: str, data_root: Path | None, *, checkpoints: dict[str, dict],
             settings: dict, crops: tuple[Crop, ...] = DEFAULT_CROPS) -> Figure:
     """Regenerate and check every panel (see the module docstring). ``per_image``: rows of ``protocol`` only."""
-    from srbench.data import load_dataset
+    from srbench.data.sets import load_dataset
     from srbench.metrics import evaluate
 
     omitted: list[str] = []

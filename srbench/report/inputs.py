@@ -2,7 +2,7 @@
 
 Everything returned is sorted, so the report does not depend on file or
 directory listing order. Method names are compared through :func:`method_key`
-(:func:`srbench.registry.method_key`: lower case; ``external:NAME=DIR`` ->
+(:func:`srbench.run.registry.method_key`: lower case; ``external:NAME=DIR`` ->
 ``external:name``; registered aliases such as ``nn`` -> ``nearest``).
 """
 
@@ -18,7 +18,7 @@ import pandas as pd
 
 from srbench import schema
 from srbench.errors import SrbenchError
-from srbench.registry import method_key
+from srbench.run.registry import method_key
 
 PER_IMAGE_COLUMNS = list(schema.PER_IMAGE_COLUMNS)
 NIQE_HEADER = PER_IMAGE_COLUMNS + list(schema.NIQE_COLUMNS)
@@ -159,7 +159,7 @@ class Ratings:
 
 PHASES = ("calibration", "rating", "gold", "attention")
 """Answer phases: the labelled anchors, the MOS items, hidden gold items, attention checks (see
-:mod:`srbench.screening_rules`); only ``rating`` rows make a MOS."""
+:mod:`srbench.ratings.screening`); only ``rating`` rows make a MOS."""
 OPTIONAL_COLUMNS = ("session", "attempts", "view_ms", "expected_low", "expected_high")
 """Columns a ratings file may have beyond :data:`RATING_COLUMNS` (the MOS app's later schemas); read when present."""
 
@@ -207,7 +207,7 @@ def _integers(df: pd.DataFrame, column: str, *, required: bool) -> pd.Series:
 
 
 def _known_images() -> dict[str, set[str]]:
-    from srbench.data import DATASETS, load_manifest
+    from srbench.data.sets import DATASETS, load_manifest
 
     return {d: {img["name"] for img in load_manifest(d)["images"]} for d in DATASETS}
 
@@ -220,7 +220,7 @@ def _check_rows(df: pd.DataFrame) -> None:
     app's form ``<set>/<stem>/<method>`` must agree with those columns; gold and
     attention rows need an expected range within 1..5; response times are >= 0.
     """
-    from srbench import registry
+    from srbench.run import registry
     from srbench.schema import HR_METHOD
 
     def refuse(mask: pd.Series, why: str) -> None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from srbench.data import load_manifest
+from srbench.data.sets import load_manifest
 from srbench.schema import HR_METHOD
 
 METRIC = "niqe"

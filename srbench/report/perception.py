@@ -30,8 +30,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from srbench import registry
-from srbench.data import DATASETS, load_manifest
+from srbench.run import registry
+from srbench.data.sets import DATASETS, load_manifest
 from srbench.schema import HR_METHOD
 
 from .tables import DATASET_LABELS

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 
-from srbench import stats
+from srbench.ratings import stats
 
 from .inputs import Ratings, RunInput
 

@@ -1,6 +1,6 @@
 """Rater screening in the report: which raters every MOS rests on, ``screening.csv`` and its report section.
 
-The rules, thresholds and sources are :mod:`srbench.screening_rules`; this
+The rules, thresholds and sources are :mod:`srbench.ratings.screening`; this
 module applies them to the loaded ratings, keeps the scores of the kept
 raters, and renders the outcome (deterministic text).
 """
@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from srbench.screening_rules import COLUMNS, ScreeningConfig, describe_rules, screen_raters
+from srbench.ratings.screening import COLUMNS, ScreeningConfig, describe_rules, screen_raters
 
 from .inputs import Ratings
 

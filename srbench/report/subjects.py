@@ -1,6 +1,6 @@
 """The subject model in the report: per (set, method) quality beside the plain MOS, per-rater bias and inconsistency.
 
-One joint fit (:func:`srbench.subject_model.method_quality`, REML) over the
+One joint fit (:func:`srbench.ratings.subject_model.method_quality`, REML) over the
 rating-phase answers of the raters kept by screening, repeats included.
 Outputs (deterministic text):
 
@@ -22,9 +22,9 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from srbench import stats
+from srbench.ratings import stats
 from srbench.errors import SrbenchError
-from srbench.subject_model import method_quality
+from srbench.ratings.subject_model import method_quality
 
 from .render import csv_text
 from .tables import DATASET_LABELS

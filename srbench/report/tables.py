@@ -3,7 +3,7 @@
 Our PSNR/SSIM are means over the per-image rows of one protocol, computed
 here (never taken from ``summary.csv``); a set that is only partly covered is
 not averaged. MOS is the mean of screened rating-phase scores with a two-way
-bootstrap CI (:mod:`srbench.stats`). A cell without data keeps ``ours=None``
+bootstrap CI (:mod:`srbench.ratings.stats`). A cell without data keeps ``ours=None``
 and gets a footnote saying why; the paper's value is shown only in its own
 column.
 """
@@ -16,8 +16,10 @@ from itertools import combinations
 import numpy as np
 import pandas as pd
 
-from srbench import published, registry, stats
-from srbench.data import load_manifest
+from srbench.data import releases as published
+from srbench.run import registry
+from srbench.ratings import stats
+from srbench.data.sets import load_manifest
 from srbench.errors import DataError
 from srbench.paper_values import METRICS, load_paper_values
 
@@ -61,7 +63,7 @@ def table_spec(number: int) -> TableSpec:
 
     Rows and datasets come from the paper's values (:mod:`srbench.paper_values`),
     the methods of a row from the registry's metadata
-    (:attr:`srbench.registry.MethodInfo.paper_rows`; a family's well-known
+    (:attr:`srbench.run.registry.MethodInfo.paper_rows`; a family's well-known
     members give two keys, ``external:selfexsr`` and ``selfexsr``). A row that
     no method claims is filled by the method named like it in lower case
     (``HR`` -> ``hr``, the MOS studies' original images). Members of a

@@ -9,7 +9,7 @@ import subprocess
 import sys
 
 from srbench import __version__
-from srbench.data import MANIFEST_DIR
+from srbench.data.sets import MANIFEST_DIR
 from srbench.paths import CHECKOUT
 
 

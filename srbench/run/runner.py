@@ -49,15 +49,16 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from srbench import provenance, registry
+from srbench.run import stamp as provenance
+from srbench.run import registry
 from srbench.atomicio import write_atomic
-from srbench.data import BenchImage, load_dataset, normalize_dataset_name
+from srbench.data.sets import BenchImage, load_dataset, normalize_dataset_name
 from srbench.errors import MissingOutput, SrbenchError, UnknownMethod
-from srbench.imageio import write_png
+from srbench.data.imageio import write_png
 from srbench.metrics import DEFAULT_METRICS, FULL_REFERENCE, NIQE_BORDER, NIQE_LUMA, PROTOCOLS, measure_image, \
     parse_metrics
 from srbench.paths import RUNS_DIR
-from srbench.registry import Method
+from srbench.run.registry import Method
 from srbench.schema import HR_METHOD, NIQE_COLUMNS, NO_PROTOCOL, NOT_AVAILABLE
 from srbench.schema import PER_IMAGE_COLUMNS as _PER_IMAGE, SUMMARY_COLUMNS as _SUMMARY
 
@@ -490,7 +491,7 @@ def _metric_executor(jobs: int) -> Iterator[Executor]:
 
 
 # a partial of a builtin, not a function of this module: unpickling it in a
-# worker must not import srbench.runner (and with it torch)
+# worker must not import srbench.run.runner (and with it torch)
 _IGNORE_SIGINT = functools.partial(signal.signal, signal.SIGINT, signal.SIG_IGN)
 
 

@@ -31,7 +31,7 @@ rounding instead reproduces only ~90% of the shipped LR pixels, off by up to
 
 The weights are built once per (input length, output length, scale, kernel)
 and cached, and applied as sparse matrix products; :func:`resize_weights`
-exposes them to the torch version in ``srbench.resize_torch``.
+exposes them to the torch version in ``srbench.data.resize_torch``.
 """
 
 from __future__ import annotations

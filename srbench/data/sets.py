@@ -114,7 +114,7 @@ def load_dataset(dataset: str, root: str | os.PathLike, *, verify: bool = True) 
     folder, a missing file, a checksum mismatch, an unreadable image, or an
     LR whose size times 4 is not the HR size.
     """
-    from srbench.imageio import read_image
+    from srbench.data.imageio import read_image
 
     dataset = normalize_dataset_name(dataset)
     manifest = load_manifest(dataset)

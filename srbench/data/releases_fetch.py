@@ -1,6 +1,6 @@
 """Installing a published release (``srbench datasets fetch --datasets ledig2017``).
 
-Sources (``--source``), as for the benchmark sets (:mod:`srbench.fetch`):
+Sources (``--source``), as for the benchmark sets (:mod:`srbench.data.fetch`):
 
 * nothing: the public repository the manifest names, one raw file at a time
   (``raw_url_template`` at the pinned commit);
@@ -25,13 +25,13 @@ import tempfile
 from pathlib import Path
 from typing import Callable
 
-from srbench import published
+from srbench.data import releases as published
 from srbench.errors import DataError
-from srbench.fetch import SCRATCH_PREFIX, FetchResult, FileSpec, HttpSource, install_files, open_source
+from srbench.data.fetch import SCRATCH_PREFIX, FetchResult, FileSpec, HttpSource, install_files, open_source
 
 
 def file_specs(release: str) -> list[FileSpec]:
-    """The release's files as :class:`srbench.fetch.FileSpec` (``dataset`` = the release name)."""
+    """The release's files as :class:`srbench.data.fetch.FileSpec` (``dataset`` = the release name)."""
     return [FileSpec(f.release, f.path, f.sha256, f.bytes, f.width, f.height, f.source_path, alternatives=(f.path,))
             for f in published.release_files(release)]
 

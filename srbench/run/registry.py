@@ -46,7 +46,7 @@ from srbench.errors import SrbenchError, UnknownMethod
 if TYPE_CHECKING:
     import numpy as np
 
-    from srbench.coverage import CoverageReport
+    from srbench.data.set_coverage import CoverageReport
 
 BUILTIN_PACKAGE = "srbench.methods"
 ENTRY_POINT_GROUP = "srbench.methods"

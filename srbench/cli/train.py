@@ -1,4 +1,4 @@
-"""``srbench train``: train one of the trainable methods (see ``methods/train.py``)."""
+"""``srbench train``: train one of the trainable methods (over :mod:`srbench.methods.train`)."""
 
 from __future__ import annotations
 
@@ -66,7 +66,7 @@ def _positive_int(text: str) -> int:
 
 
 def add_parser(subparsers) -> None:
-    from .train_options import COMPILE_MODES, TAIL_MODES
+    from srbench.methods.train_options import COMPILE_MODES, TAIL_MODES
 
     p = subparsers.add_parser(
         "train",
@@ -122,7 +122,7 @@ def add_parser(subparsers) -> None:
 
 def config_from_args(args: argparse.Namespace):
     """The :class:`~srbench.methods.train_config.TrainConfig` that ``srbench train ARGS`` trains with."""
-    from .train_config import TrainConfig
+    from srbench.methods.train_config import TrainConfig
 
     return TrainConfig(
         method=args.method,
@@ -157,7 +157,7 @@ def config_from_args(args: argparse.Namespace):
 
 
 def _run(args: argparse.Namespace) -> int:
-    from .train import RANDOM_VGG_ENV, train
+    from srbench.methods.train import RANDOM_VGG_ENV, train
 
     if os.environ.get(RANDOM_VGG_ENV):
         raise SrbenchError(

@@ -1,4 +1,4 @@
-"""``srbench mos``: create a MOS study, serve the rating app, export the answers."""
+"""``srbench mos``: create a MOS study, serve the rating app, export the answers (over :mod:`srbench.mos_app`)."""
 
 from __future__ import annotations
 
@@ -9,11 +9,12 @@ import sys
 import textwrap
 from pathlib import Path
 
-from .study import (DB_NAME, DEFAULT_GOLD_RATE, DEFAULT_MIN_VIEW_MS, DEFAULT_SESSION_ITEMS,
+import srbench.mos_app as mos_app_package
+from srbench.mos_app.study import (DB_NAME, DEFAULT_GOLD_RATE, DEFAULT_MIN_VIEW_MS, DEFAULT_SESSION_ITEMS,
                     DEFAULT_SESSION_MINUTES, StudyError, StudySettings, load_study)
-from srbench.registry import add_plugin_flag, load_plugins
+from srbench.run.registry import add_plugin_flag, load_plugins
 
-APP = Path(__file__).resolve().parent / "app.py"
+APP = Path(mos_app_package.__file__).resolve().parent / "app.py"  # the Streamlit page, mos_app/app.py
 
 MOS_EPILOG = """\
 examples (a whole study):
@@ -174,10 +175,10 @@ def _split(text: str) -> list[str]:
 
 
 def _create(args: argparse.Namespace) -> int:
-    from .create import create_study
-    from .invites import invite_link, normalise_raters
-    from srbench.data import resolve_data_root
-    from srbench.published import method_settings
+    from srbench.mos_app.create import create_study
+    from srbench.mos_app.invites import invite_link, normalise_raters
+    from srbench.data.sets import resolve_data_root
+    from srbench.data.releases import method_settings
 
     load_plugins(args.plugin)
     raters = _split(args.raters) if args.raters else None
@@ -210,14 +211,14 @@ def _create(args: argparse.Namespace) -> int:
 
 def _screening_settings(pairs: list[str]) -> dict:
     """``--screening KEY=VALUE`` pairs checked by :class:`ScreeningConfig`, as a manifest dict."""
-    from srbench.screening_rules import ScreeningConfig
+    from srbench.ratings.screening import ScreeningConfig
 
     ScreeningConfig().with_overrides(pairs)  # refuses unknown keys and bad values now
     return {k.strip(): v.strip() for k, _, v in (p.partition("=") for p in pairs)}
 
 
 def _check_links_file(links: str | None) -> None:
-    from .invites import InviteError
+    from srbench.mos_app.invites import InviteError
 
     if links is None:
         return
@@ -230,7 +231,7 @@ def _check_links_file(links: str | None) -> None:
 
 def _issue(study, raters: list[str], *, reissue: bool, url: str, links: str | None) -> None:
     """Issue tokens, then print the links (or write them to ``links``)."""
-    from .invites import invite_link, issue_tokens, write_links
+    from srbench.mos_app.invites import invite_link, issue_tokens, write_links
 
     tokens = issue_tokens(study.root, study.name, raters, reissue=reissue)
     urls = {r: invite_link(url, r, t) for r, t in tokens.items()}
@@ -244,7 +245,7 @@ def _issue(study, raters: list[str], *, reissue: bool, url: str, links: str | No
 
 
 def _invite(args: argparse.Namespace) -> int:
-    from .invites import access_mode, invite_link
+    from srbench.mos_app.invites import access_mode, invite_link
 
     study = load_study(args.study, verify=False)
     if access_mode(study.settings) != "invite":
@@ -274,7 +275,7 @@ def _serve(args: argparse.Namespace) -> int:
         raise StudyError(f"--port {args.port} is not a TCP port (1..65535)")
     if args.db and Path(args.db).is_dir():
         raise StudyError(f"--db {args.db} is a folder; give the answer file, e.g. {Path(args.db) / DB_NAME}")
-    from .store import check_study_database
+    from srbench.mos_app.store import check_study_database
 
     check_study_database(Path(args.db) if args.db else study.root / DB_NAME, study.name)
     check_listen(args.address, args.port)
@@ -324,7 +325,7 @@ def streamlit_flags(port: int, address: str) -> list[str]:
 
 
 def _export(args: argparse.Namespace) -> int:
-    from .store import Store, check_study_database
+    from srbench.mos_app.store import Store, check_study_database
 
     study = load_study(args.study, verify=False)
     db = Path(args.db) if args.db else study.root / DB_NAME

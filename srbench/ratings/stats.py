@@ -27,7 +27,7 @@ Choices (stated once here, repeated in every report header):
   resamples) that resamples raters *and* images with replacement,
   independently (two-way bootstrap): a rater drawn twice contributes all
   their scores twice. The seed is fixed per (dataset, method) label.
-* **Rater screening.** ITU-R BT.500 observer screening, by the rule in :mod:`srbench.screening` (:func:`screen_raters`).
+* **Rater screening.** ITU-R BT.500 observer screening, by the rule in :mod:`srbench.ratings.screening` (:func:`screen_raters`).
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ import pandas as pd
 import scipy.stats
 
 from srbench.errors import SrbenchError
-from srbench.screening import bt500_screen
+from srbench.ratings.screening import bt500_screen
 
 ZERO_METHOD = "wilcox"
 EXACT_MAX_N = 50
@@ -212,7 +212,7 @@ def screen_raters(scores: pd.DataFrame) -> list[RaterScreen]:
     """ITU-R BT.500 observer screening of ``scores`` (columns ``rater``, ``presentation``, ``score``).
 
     ``presentation`` identifies one test item (same method, set and image for
-    every rater). The rule itself is :func:`srbench.screening.bt500_screen`,
+    every rater). The rule itself is :func:`srbench.ratings.screening.bt500_screen`,
     shared with the MOS admin page (kurtosis test per item, P/Q
     counts, reject if (P+Q)/n > 0.05 and |P-Q|/(P+Q) < 0.3; items on which
     everybody agrees are skipped); this wraps its result with a reason for

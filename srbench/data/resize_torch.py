@@ -1,7 +1,7 @@
 """MATLAB-compatible ``imresize`` for batched torch tensors (any device).
 
-Same weights, border handling and dimension order as :mod:`srbench.resize`
-(the weights come from :func:`srbench.resize.resize_weights`), applied as
+Same weights, border handling and dimension order as :mod:`srbench.data.resize`
+(the weights come from :func:`srbench.data.resize.resize_weights`), applied as
 gathers plus weighted sums on the tensor's own device. Unlike the numpy
 version nothing is rounded by default: the trainer uses it to turn float HR
 patches in ``[0, 1]`` into LR patches and quantises them itself. With
@@ -19,7 +19,7 @@ from functools import lru_cache
 
 import torch
 
-from srbench.resize import ResizeError, check_kernel, resize_plan, resize_weights
+from srbench.data.resize import ResizeError, check_kernel, resize_plan, resize_weights
 
 
 @lru_cache(maxsize=64)

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from srbench.data import MANIFEST_DIR, data_root_choice, read_packaged_manifest, sha256_file
+from srbench.data.sets import MANIFEST_DIR, data_root_choice, read_packaged_manifest, sha256_file
 from srbench.errors import DataError
 
 RELEASES = ("ledig2017",)
@@ -206,7 +206,7 @@ def verify_release(release: str, release_dir: str | os.PathLike) -> list[str]:
 
 def _decode_problem(release: str, spec: PublishedFile, path: Path) -> list[str]:
     from srbench.errors import ImageError
-    from srbench.imageio import read_image
+    from srbench.data.imageio import read_image
 
     try:
         pixels, _ = read_image(path)

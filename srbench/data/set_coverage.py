@@ -1,6 +1,6 @@
 """Coverage of the benchmark sets by a method that reads stored SR images (``external:``, ``published:``).
 
-A :class:`CoverageReport` is what :meth:`srbench.registry.Method.check_coverage`
+A :class:`CoverageReport` is what :meth:`srbench.run.registry.Method.check_coverage`
 returns: per set, which images are missing, extra, of the wrong size or
 unreadable, so that a run can say so up front and mark a set as partially
 covered instead of averaging it as if it were complete.

@@ -34,8 +34,8 @@ from pathlib import Path
 from typing import BinaryIO, Callable, Iterable
 
 from srbench import SCALE, __version__
-from srbench.archive import ArchiveReader, is_archive_name
-from srbench.data import DATASETS, data_root_choice, load_manifest, normalize_dataset_name, sha256_file
+from srbench.data.archive import ArchiveReader, is_archive_name
+from srbench.data.sets import DATASETS, data_root_choice, load_manifest, normalize_dataset_name, sha256_file
 from srbench.errors import DataError, ImageError
 
 DEFAULT_TIMEOUT_S = 30.0
@@ -475,7 +475,7 @@ def verify_set(dataset: str, set_dir: str | os.PathLike) -> list[str]:
             continue
         problems.append(f"{spec.label}: checksum mismatch (sha256 {got[:16]}..., expected {spec.sha256[:16]}...)")
         try:
-            from srbench.imageio import read_image
+            from srbench.data.imageio import read_image
 
             pixels, _ = read_image(path)
         except ImageError as exc:

@@ -85,7 +85,7 @@ Conventions (stated once here; :class:`SubjectModelFit` carries them):
   and these images*: it answers "how well do these raters' noisy scores pin
   down the average rater's opinion of these images". A second interval
   (``quality_ci_pop_*``) also treats raters and images as samples, like the
-  plain MOS's two-way bootstrap (:func:`srbench.stats.mos_with_ci`) printed
+  plain MOS's two-way bootstrap (:func:`srbench.ratings.stats.mos_with_ci`) printed
   beside it; compare the model with plain MOS on that one.
 
 :func:`simulate_ratings` draws SYNTHETIC ratings from the model (tests and
@@ -104,7 +104,7 @@ import scipy.sparse
 import scipy.sparse.csgraph
 import scipy.stats
 
-from srbench import stats
+from srbench.ratings import stats
 from srbench.errors import SrbenchError
 
 V_FLOOR = 0.1
@@ -571,7 +571,7 @@ def method_quality(
     ``quality_se^2 + var(bias)/n_raters + var(psi over the method's images)/n_images`` (sample
     variances of the estimates; slightly conservative, as they include estimation noise).
     ``mos`` and its CI are
-    :func:`srbench.stats.mos_with_ci` with the report's label ``"dataset/method"`` (same numbers
+    :func:`srbench.ratings.stats.mos_with_ci` with the report's label ``"dataset/method"`` (same numbers
     as ``mos.csv``); with a ``repeat`` column it uses the ``repeat == 0`` rows, the model all rows.
     ``dataset=None``: no dataset column (label = method). Returns the table (one row per group,
     sorted) and the fit.

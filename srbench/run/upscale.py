@@ -10,7 +10,7 @@ Conventions:
 
 * Output names: a file given directly becomes ``OUT/<stem>.png``; the images
   of a folder keep their path below that folder (``OUT/sub/<stem>.png``).
-* Image policy (:mod:`srbench.imageio`): gray inputs are upscaled as R = G =
+* Image policy (:mod:`srbench.data.imageio`): gray inputs are upscaled as R = G =
   B and written as gray PNGs (the rounded mean of the three output
   channels); fully opaque RGBA/LA is accepted (alpha dropped); transparency
   and 16-bit files are refused.
@@ -40,7 +40,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Sequence
 
-from srbench import SCALE, __version__, registry
+from srbench import SCALE, __version__
+from srbench.run import registry
 from srbench.atomicio import write_atomic
 from srbench.errors import SrbenchError
 
@@ -123,7 +124,7 @@ def plan(inputs: Sequence[str | os.PathLike], out_dir: Path, *, overwrite: bool 
     images the policy accepts, two inputs mapped to one output, an output
     that is an input, and existing outputs unless ``overwrite``.
     """
-    from srbench.imageio import probe_image
+    from srbench.data.imageio import probe_image
 
     pairs = find_images(inputs, out_dir)
     sources = {p.resolve() for p, _ in pairs}
@@ -313,7 +314,7 @@ def _upscale_one(method: registry.Method, job: Job, *, tile: int, radius: int | 
                  on_pixels: Callable[[int], object], record: dict) -> None:
     import numpy as np
 
-    from srbench.imageio import read_image, write_png
+    from srbench.data.imageio import read_image, write_png
 
     lr, gray = read_image(job.source)
     sr = upscale_array(method, lr, tile=tile, radius=radius, name=job.source.name, on_pixels=on_pixels)
@@ -339,7 +340,7 @@ def _sha256(path: Path) -> str:
 
 def _start_record(path: Path, method: registry.Method, *, tile: int, device: str, overwrite: bool) -> dict:
     """The provenance record of this run, merged with the folder's earlier one for the same method and weights."""
-    from srbench import provenance
+    from srbench.run import stamp as provenance
 
     info = registry.method_info(method.name)
     checkpoint = checkpoint_summary(method)
