@@ -28,7 +28,7 @@ import torch
 
 from srbench.atomicio import atomic_path, write_atomic
 from srbench.data.sets import sha256_file as file_sha256  # noqa: F401  (public name of this module)
-from srbench.run.stamp import git_revision
+from srbench.run.stamp import code_record, git_revision
 from srbench.errors import SrbenchError
 
 SIDECAR_KEY = "srbench.sidecar"
@@ -211,9 +211,14 @@ def device_name(device: str | torch.device) -> str:
 
 
 def environment_fields(device: str | torch.device = "cpu") -> dict:
-    """The sidecar's common provenance fields: git revision, torch version, device name."""
-    return {
-        "git_revision": git_revision(),
+    """The sidecar's common provenance fields: git revision, torch version, device name (and the
+    changed code files when the revision is ``+dirty``)."""
+    code = code_record()
+    fields = {
+        "git_revision": code["code_revision"],
         "torch_version": torch.__version__,
         "device": device_name(device),
     }
+    if "code_changes" in code:  # a +dirty revision names the changed files
+        fields["code_changes"] = code["code_changes"]
+    return fields

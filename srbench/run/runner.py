@@ -347,7 +347,7 @@ def run_benchmark(
         "skipped": skipped,
         "missing": missing,
         "coverage": coverage,
-        "code_revision": provenance.git_revision(),
+        **provenance.code_record(),
         "environment": provenance.environment(),
         "seconds": round(seconds, 2),
     }

@@ -349,7 +349,7 @@ def _start_record(path: Path, method: registry.Method, *, tile: int, device: str
         "scale": SCALE,
         "method": {"name": method.name, "label": info.label, "kind": info.kind, "description": info.description},
         "checkpoint": checkpoint,
-        "code_revision": provenance.git_revision(),
+        **provenance.code_record(),
         "environment": provenance.environment(),
         "settings": {"tile_lr_pixels": tile or None, "device": device},
         "image_policy": "gray inputs are upscaled as R=G=B and written as gray (rounded mean of the output "
