@@ -16,7 +16,7 @@ import shutil
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 FILE_MODE = 0o666  # before the umask, as open() does
 DIR_MODE = 0o777
@@ -55,19 +55,25 @@ def _publish(tmp: Path, path: Path) -> None:
 
 
 @contextmanager
-def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+def atomic_path(path: str | os.PathLike,
+                unchanged: Callable[[Path, Path], bool] | None = None) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; on success it replaces ``path``, on error it is removed.
 
     For writers that take a file name (``safetensors``, PIL, matplotlib). The
     temporary file already exists (empty, mode as :func:`open` gives) and keeps
-    ``path``'s suffix.
+    ``path``'s suffix. With ``unchanged(new, old)``: when ``path`` exists and
+    that returns True, the new file is discarded and ``path`` is left as it was
+    (its bytes and times), e.g. a figure that shows the same as before.
     """
     path = Path(path)
     fd, tmp = _create(path)
     os.close(fd)
     try:
         yield tmp
-        _publish(tmp, path)
+        if unchanged is not None and path.is_file() and unchanged(tmp, path):
+            tmp.unlink()
+        else:
+            _publish(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise

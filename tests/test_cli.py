@@ -136,23 +136,39 @@ def test_default_run_folders_never_collide(tmp_path, monkeypatch):
 
 # ---------------------------------------------------------------- report
 @pytest.mark.slow
-def test_report_without_arguments_rebuilds_results_report(tmp_path):
-    """``srbench report`` alone: every results/metrics/*/ and results/ratings/* of the project into
-    results/report/ - here a copy of the committed results under $SRBENCH_HOME (with the checkpoints
-    that Figure 2/6 run), rebuilt to the same bytes."""
-    home = tmp_path / "home"
-    committed = PROJECT_ROOT / "results"
-    shutil.copytree(committed / "metrics", home / "results" / "metrics")
-    shutil.copytree(committed / "checkpoints", home / "results" / "checkpoints")  # 19 MB
-    if (committed / "ratings").is_dir():
-        shutil.copytree(committed / "ratings", home / "results" / "ratings")
-    proc = _srbench("report", env={"SRBENCH_HOME": str(home)}, cwd=tmp_path)
+@pytest.mark.skipif(shutil.which("git") is None or not (PROJECT_ROOT / ".git").exists(),
+                    reason="needs git and a git checkout")
+def test_report_without_arguments_leaves_a_fresh_clone_clean(tmp_path):
+    """``srbench report`` alone in a fresh clone (its project root via $SRBENCH_HOME) rebuilds results/report/
+    from every committed results/metrics/*/ and results/ratings/*, and git then sees no change at all (issue 22):
+    the tables, CSVs and PNGs come out as the same bytes, and each PDF that shows the same as the committed one
+    (:mod:`srbench.report.pdf_content`) is left as it was, whichever fontTools encoded it.
+
+    Written afresh into an empty folder, every file is the committed one: the PDFs by what they show."""
+    from srbench.report.pdf_content import pdf_difference
+
+    clone = tmp_path / "clone"
+    subprocess.run(["git", "clone", "-q", str(PROJECT_ROOT), str(clone)], check=True, timeout=120)
+    proc = _srbench("report", env={"SRBENCH_HOME": str(clone)}, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
-    rebuilt = home / "results" / "report"
-    names = sorted(p.name for p in (committed / "report").iterdir())
-    assert names == sorted(p.name for p in rebuilt.iterdir())
+    assert "wrote" in proc.stdout
+    status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=all"], cwd=clone,
+                            capture_output=True, text=True, check=True).stdout
+    assert status == ""
+
+    committed = clone / "results" / "report"
+    fresh = tmp_path / "fresh"
+    proc = _srbench("report", "--out", str(fresh), env={"SRBENCH_HOME": str(clone)}, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    names = sorted(p.name for p in committed.iterdir())
+    assert names == sorted(p.name for p in fresh.iterdir())
+    assert [n for n in names if n.endswith(".pdf")] == ["figure2.pdf", "perception_bsd100.pdf",
+                                                         "perception_set14.pdf", "perception_set5.pdf"]
     for name in names:
-        assert (rebuilt / name).read_bytes() == (committed / "report" / name).read_bytes(), name
+        if name.endswith(".pdf"):
+            assert pdf_difference(fresh / name, committed / name) is None, name
+        else:
+            assert (fresh / name).read_bytes() == (committed / name).read_bytes(), name
     # and with nothing to report: one clear line
     empty = _srbench("report", env={"SRBENCH_HOME": str(tmp_path / "empty")}, cwd=tmp_path)
     assert empty.returncode == 2 and "nothing to report" in _one_error_line(empty.stderr, "report")

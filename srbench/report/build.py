@@ -26,7 +26,9 @@ revisions, not the current checkout's. Each file is written atomically.
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 import pandas as pd
 
@@ -47,6 +49,7 @@ from . import raters as report_raters
 from . import render as report_format
 from . import subjects as report_subjects
 from .inputs import RunInput, combine_no_reference, combine_runs, load_ratings, load_run, method_key
+from .pdf_content import same_pdf
 from .tables import Evidence, build_table, significance_rows, table_spec
 
 RESULTS = RESULTS_DIR
@@ -95,6 +98,17 @@ def _method_records(runs: list[RunInput], field: str) -> dict[str, dict]:
                 if isinstance(record, dict) and isinstance(record.get(field), dict):
                     out.setdefault(method_key(name), record[field])
     return out
+
+
+@contextmanager
+def _figure_paths(png: Path) -> Iterator[tuple[Path, Path]]:
+    """Temporary paths for a figure's PNG and its PDF beside it (``png`` with ``.pdf``), published together.
+
+    A PDF that shows the same as the one already there (:func:`.pdf_content.same_pdf`) leaves that file
+    untouched: how a library version encodes a font changes no committed figure.
+    """
+    with atomic_path(png) as png_tmp, atomic_path(png.with_suffix(".pdf"), unchanged=same_pdf) as pdf_tmp:
+        yield png_tmp, pdf_tmp
 
 
 def _crops(ev: Evidence, data_root, published_root) -> report_crops.Figure:
@@ -232,17 +246,17 @@ def build_report(run_dirs: list[str | Path], rating_paths: list[str | Path], out
         written.append(out / name)
     if columns:
         note = " [SYNTHETIC]" if synthetic else ""
-        with atomic_path(out / "figure5.png") as png, atomic_path(out / "figure5.pdf") as pdf:
+        with _figure_paths(out / "figure5.png") as (png, pdf):
             report_figure.draw(columns, png, pdf, title_note=note)
         written += [out / "figure5.png", out / "figure5.pdf"]
     if crops_figure.crops:
         note = " [SYNTHETIC]" if synthetic else ""
-        with atomic_path(out / "figure2.png") as png, atomic_path(out / "figure2.pdf") as pdf:
+        with _figure_paths(out / "figure2.png") as (png, pdf):
             report_crops.draw(crops_figure, png, pdf, title_note=note)
         written += [out / "figure2.png", out / "figure2.pdf"]
     for dataset in drawn:
         stem = out / report_perception.file_stem(dataset)
-        with atomic_path(stem.with_suffix(".png")) as png, atomic_path(stem.with_suffix(".pdf")) as pdf:
+        with _figure_paths(stem.with_suffix(".png")) as (png, pdf):
             report_perception.draw(plane, dataset, protocol, png, pdf, title_note=" [SYNTHETIC]" if synthetic else "")
         written += [stem.with_suffix(".png"), stem.with_suffix(".pdf")]
     for name in OUTPUT_NAMES:  # drop outputs of an earlier report that this one does not produce
