@@ -151,7 +151,7 @@ def test_report_without_arguments_leaves_a_fresh_clone_clean(tmp_path):
     subprocess.run(["git", "clone", "-q", str(PROJECT_ROOT), str(clone)], check=True, timeout=120)
     proc = _srbench("report", env={"SRBENCH_HOME": str(clone)}, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
-    assert "wrote" in proc.stdout
+    assert "wrote 22 files" in proc.stderr
     status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=all"], cwd=clone,
                             capture_output=True, text=True, check=True).stdout
     assert status == ""

@@ -29,13 +29,56 @@ def _dry_run(checkout: Path) -> str:
     return proc.stdout.strip()
 
 
-def test_ci_runs_the_readme_test_command_as_printed():
-    assert _dry_run(ROOT) == _readme_pytest_line(README.read_text(encoding="utf-8"))
+def _readme_install_line(text: str) -> str:
+    """The README line that runs pip install, found independently of .ci/readme_command.py (a plain search)."""
+    lines = [line.strip() for line in text.splitlines() if "pip install" in line and "`" not in line
+             and not line.lstrip().startswith("#")]
+    assert len(lines) == 1, lines
+    return lines[0]
+
+
+def test_ci_runs_the_readme_install_and_test_commands_as_printed():
+    text = README.read_text(encoding="utf-8")
+    assert _dry_run(ROOT) == _readme_pytest_line(text)
+    proc = subprocess.run(["bash", str(ROOT / ".ci" / "run"), "--print-install"], capture_output=True, text=True,
+                          timeout=60)
+    assert proc.returncode == 0 and proc.stdout.strip() == _readme_install_line(text), proc.stderr
     ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
     code = [line for line in ci.splitlines() if not line.lstrip().startswith("#")]
-    # CI neither sets the data variables itself nor calls pytest any other way
-    assert not [line for line in code if "pytest" in line or "SRBENCH_" in line]
-    assert 'bash -euo pipefail -c "$TEST_COMMAND"' in ci
+    # CI neither sets the data variables itself, nor calls pytest or pip any other way
+    assert not [line for line in code if "pytest" in line or "SRBENCH_" in line or "pip " in line]
+    assert 'bash -euo pipefail -c "$INSTALL_COMMAND && $TEST_COMMAND"' in ci
+
+
+def test_the_readme_installs_through_the_committed_lock():
+    """Issue 22: what CI tests is what a new user gets - the install takes its versions from requirements.lock,
+    which pins every distribution (name==version) the project and its test extra need, torch included."""
+    assert "-c requirements.lock" in _readme_install_line(README.read_text(encoding="utf-8"))
+    pins = {}
+    for line in (ROOT / "requirements.lock").read_text(encoding="utf-8").splitlines():
+        if line and not line.startswith("#"):
+            name, sep, version = line.partition("==")
+            assert sep and version and " " not in line, line
+            pins[name.lower().replace("_", "-")] = version
+    for needed in ("torch", "torchvision", "numpy", "pillow", "scipy", "scikit-image", "pandas", "matplotlib",
+                   "fonttools", "streamlit", "tqdm", "safetensors", "pypdfium2", "pytest", "playwright"):
+        assert needed in pins, needed
+    assert "srbench" not in pins  # the project itself is installed from the checkout
+
+
+def test_readme_command_finds_one_install_line(tmp_path):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("readme_command", ROOT / ".ci" / "readme_command.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert module.runs_pip_install('python3 -m venv .venv && . .venv/bin/activate && pip install -c x -e ".[test]"')
+    assert module.runs_pip_install("python -m pip install srbench")
+    assert not module.runs_pip_install("srbench run --methods all  # pip install later")
+    readme = tmp_path / "README.md"
+    readme.write_text("```bash\npip install -e .\npip install torch\n```\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="expected exactly one pip install command"):
+        module.install_command(readme)
 
 
 def test_ci_follows_a_changed_readme_command(tmp_path):
