@@ -163,3 +163,55 @@ def test_screen_raters_keeps_a_one_sided_rater():
     rows = _consistent_raters(rng) + [("high", item, 5) for item in range(40)]
     result = {s.rater: s for s in stats.screen_raters(pd.DataFrame(rows, columns=["rater", "presentation", "score"]))}
     assert result["high"].p > 2 and result["high"].q == 0 and not result["high"].rejected
+
+
+# SYNTHETIC differences: |d| = 0.1 * (1..50), all distinct; ten of them negative. Exact and normal p-values
+# differ by a factor of about 3 here (exact 5.68e-6, normal 1.78e-5), so the switch point is visible.
+_NEGATIVE_RANKS = (1, 2, 3, 7, 12, 18, 25, 33, 42, 50)
+
+
+def _untied_differences(n: int) -> np.ndarray:
+    d = 0.1 * np.arange(1, n + 1)
+    d[[r - 1 for r in _NEGATIVE_RANKS if r <= n]] *= -1
+    return d
+
+
+def test_wilcoxon_is_exact_at_exactly_fifty_untied_nonzero_differences():
+    d = _untied_differences(50)
+    b = np.full(52, 5.0)
+    a = b + np.r_[d, 0.0, 0.0]  # two equal pairs: dropped, so n = 50 non-zero differences
+    ours = stats.wilcoxon_paired(a, b)
+    exact = scipy.stats.wilcoxon(d, method="exact")
+    normal = scipy.stats.wilcoxon(d, method="approx", correction=False)
+    assert (ours.n_pairs, ours.n_zero, ours.n, ours.method) == (52, 2, 50, "exact")
+    assert ours.statistic == exact.statistic == 1 + 2 + 3 + 7 + 12 + 18 + 25 + 33 + 42 + 50
+    assert ours.pvalue == pytest.approx(exact.pvalue, rel=1e-12)
+    assert normal.pvalue > 2 * exact.pvalue  # the normal approximation would be a different number
+    assert ours.pvalue != pytest.approx(normal.pvalue, rel=0.5)
+
+
+def test_wilcoxon_uses_the_normal_approximation_from_fifty_one_differences():
+    d = _untied_differences(51)
+    ours = stats.wilcoxon_paired(d, np.zeros(51))
+    normal = scipy.stats.wilcoxon(d, method="approx", correction=False)
+    exact = scipy.stats.wilcoxon(d, method="exact")
+    assert (ours.n, ours.method) == (51, "approx")
+    assert ours.pvalue == pytest.approx(normal.pvalue, rel=1e-12)
+    assert ours.pvalue != pytest.approx(exact.pvalue, rel=0.5)
+
+
+def test_mos_ci_is_the_95_percent_percentile_interval():
+    # One rater (so rater resampling changes nothing) and 16 images scored 1 or 2, eight each (SYNTHETIC):
+    # a resample's mean is 1 + X / 16 with X ~ Binomial(16, 1/2), so the 2.5% and 97.5% percentiles of many
+    # resamples are 1 + q / 16 for the binomial quantiles q = 4 and 12 (a 90% interval would give 5 and 11).
+    # P(X <= 3) = 0.0106 and P(X <= 4) = 0.0384 (and symmetrically): with 20000 resamples the empirical
+    # quantile is more than 10 standard errors away from either neighbouring value.
+    binom = scipy.stats.binom(16, 0.5)
+    q95 = binom.ppf([0.025, 0.975])
+    q90 = binom.ppf([0.05, 0.95])
+    assert q95.tolist() == [4, 12] and q90.tolist() == [5, 11]
+    rows = [("a", f"img{i:02d}", 1 + i % 2) for i in range(16)]
+    m = stats.mos_with_ci(_scores(rows), label="SYNTHETIC/binomial", n_boot=20000)  # default level
+    assert m.mean == 1.5
+    assert (m.ci_low, m.ci_high) == (1 + 4 / 16, 1 + 12 / 16)
+    assert stats.CI_LEVEL == 0.95
