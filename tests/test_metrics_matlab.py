@@ -51,11 +51,38 @@ def test_set_means_match_protocols_md(set_means, key):
     assert abs(ssim_now - ssim_ref) <= 0.0002, f"{key}: SSIM {ssim_now:.5f} vs {ssim_ref}"
 
 
-def test_luma_is_matlab_rgb2ycbcr_rounded():
-    rgb = np.array([[[0, 0, 0], [255, 255, 255], [255, 0, 0], [0, 255, 0], [0, 0, 255], [10, 200, 30]]], np.uint8)
-    # 16 + (65.481, 128.553, 24.966) / 255 * (R, G, B), rounded half away from zero.
-    expected = [16, 235, 81, 145, 41, round(16 + (65.481 * 10 + 128.553 * 200 + 24.966 * 30) / 255)]
-    assert luma(rgb)[0].tolist() == expected
+# (R, G, B) -> MATLAB rgb2ycbcr Y, hard-coded. Derived by hand from the BT.601 definition, not from the code:
+# Y = 16 + 219 * (0.299 R + 0.587 G + 0.114 B) / 255 (so the uint8 coefficients are 219 * 0.299 = 65.481,
+# 219 * 0.587 = 128.553, 219 * 0.114 = 24.966), in exact integers 255000 Y = 4080000 + 65481 R + 128553 G +
+# 24966 B, rounded half away from zero. Most colours sit within 0.0025 of a rounding boundary (.5), so a
+# coefficient off in its third decimal changes them; the last column is 255000 * (Y - (floor(Y) + .5)).
+LUMA_CASES = [
+    ((0, 0, 0), 16, None),
+    ((255, 255, 255), 235, None),
+    ((255, 0, 0), 81, None),
+    ((0, 255, 0), 145, None),
+    ((0, 0, 255), 41, None),
+    ((1, 173, 225), 126, 0),          # Y = 125.5 exactly: half rounds up (65.48 R would give 125)
+    ((255, 140, 219), 174, 129),      # Y = 173.500506 (65.48 R: 173.499506 -> 173)
+    ((250, 4, 54), 88, 126),          # Y = 87.500494 (65.48 R: 87.499514 -> 87)
+    ((87, 254, 42), 171, 381),        # Y = 170.501494 (128.55 G: 170.498506 -> 170)
+    ((216, 137, 255), 165, -513),     # Y = 165.497988 (24.97 B: 165.501988 -> 166)
+    ((252, 118, 238), 163, -126),     # Y = 163.499506 (65.482 R: 163.500494 -> 164)
+]
+
+
+def test_luma_is_matlab_rgb2ycbcr_rounded_at_rounding_boundaries():
+    rgb = np.array([[c for c, _, _ in LUMA_CASES]], np.uint8)
+    assert luma(rgb)[0].tolist() == [y for _, y, _ in LUMA_CASES]
+
+
+def test_luma_cases_are_where_the_comment_says():
+    """The hand-derived table above, re-checked in exact integer arithmetic (no float, no code under test)."""
+    for (r, g, b), y, offset in LUMA_CASES:
+        n = 4080000 + 65481 * r + 128553 * g + 24966 * b
+        assert (2 * n + 255000) // 510000 == y
+        if offset is not None:
+            assert n - (2 * (n // 255000) + 1) * 127500 == offset and abs(offset) < 255000 * 0.0025
 
 
 def test_gray_of_equal_channels_is_the_value():
