@@ -100,3 +100,54 @@ def test_inference_runs_without_tf32_or_autocast_and_restores_the_flags():
         assert (torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32) == (True, True)
     finally:
         torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = before
+
+
+class DiagonalShifts(nn.Module):
+    """SYNTHETIC network with an exactly known receptive radius of ``radius`` LR pixels, no random weights.
+
+    ``radius`` 3x3 convolutions (zero padding) each move channel 0 by (+1, +1), channel 1 by (-1, -1) and
+    channel 2 by (+1, -1) pixels; then 4x nearest upsampling. Output pixel (y, x) of channel 0 is input
+    pixel (y + radius, x + radius) (0 beyond the image), and likewise towards the other corners, so every
+    tile seam needs exactly ``radius`` pixels of context. Each weight is 0 or 1: the arithmetic is exact.
+    """
+
+    def __init__(self, radius: int):
+        super().__init__()
+        self.receptive_radius_lr = radius
+        taps = {0: (2, 2), 1: (0, 0), 2: (2, 0)}  # kernel index (dy + 1, dx + 1) read by each channel
+        layers: list[nn.Module] = []
+        for _ in range(radius):
+            conv = nn.Conv2d(3, 3, 3, padding=1, bias=False)
+            with torch.no_grad():
+                conv.weight.zero_()
+                for c, (ky, kx) in taps.items():
+                    conv.weight[c, c, ky, kx] = 1.0
+            layers.append(conv)
+        self.body = nn.Sequential(*layers, nn.Upsample(scale_factor=4, mode="nearest"))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.body(x)
+
+
+def test_tiles_with_overlap_at_the_exact_receptive_radius_equal_the_whole_image():
+    radius = 5
+    model = DiagonalShifts(radius)
+    rng = np.random.default_rng(0)
+    lr = rng.integers(1, 256, size=(47, 61, 3), dtype=np.uint8)  # no zeros: zero padding is always visible
+    reference = whole_image(model, lr, (0, 1))
+    # the network is what its docstring says: a pure shift by `radius` towards each corner
+    np.testing.assert_array_equal(reference[::4, ::4, 0][:-radius, :-radius], lr[radius:, radius:, 0])
+    np.testing.assert_array_equal(reference[::4, ::4, 1][radius:, radius:], lr[:-radius, :-radius, 1])
+    np.testing.assert_array_equal(reference[::4, ::4, 2][:-radius, radius:], lr[radius:, :-radius, 2])
+    # cores of at most 10x10 (5x7 grid of uneven tiles): every inner seam needs the full context
+    for overlap in (radius, None):  # None: the model's receptive_radius_lr
+        tiled = upscale_tiled(model, lr, tile=10, overlap=overlap, device="cpu", output_range=(0, 1))
+        np.testing.assert_array_equal(tiled, reference)  # exactly, not within a tolerance
+    short = upscale_tiled(model, lr, tile=10, overlap=radius - 1, device="cpu", output_range=(0, 1))
+    wrong = np.unique(np.argwhere((short != reference).any(axis=2)) // 4, axis=0)  # LR pixels
+    assert len(wrong) > 0
+    # ...and only in the first or last LR row/column of a core at an inner seam (core edges: 47 rows in 5
+    # near-equal pieces, 61 columns in 7), whose source pixel lies `radius` pixels away across the seam.
+    row_seams, col_seams = {9, 19, 28, 38}, {9, 17, 26, 35, 44, 52}
+    next_to = lambda v, seams: v in seams or v + 1 in seams
+    assert all(next_to(y, row_seams) or next_to(x, col_seams) for y, x in wrong)

@@ -259,3 +259,35 @@ def test_sigterm_mid_run_says_what_was_written(lr_dir, tmp_path, capsys):
                       f"{tmp_path / 'o' / PROVENANCE_NAME}, marked \"complete\": false)")
     assert sorted(p.name for p in (tmp_path / "o").iterdir()) == ["a.png", PROVENANCE_NAME]
     assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL  # the handler is put back
+
+
+class CornerShift(Method):
+    """SYNTHETIC method whose receptive radius is exactly ``radius`` LR pixels: channel 0 of output pixel
+    (y, x) is input (y + radius, x + radius), channel 1 input (y - radius, x - radius), channel 2 input
+    (y + radius, x - radius), 0 beyond the image; then 4x nearest. Integer copies only: exact."""
+
+    name = "synthetic-corner-shift"
+
+    def __init__(self, radius: int):
+        self.radius = radius
+
+    def upscale(self, lr: np.ndarray, *, dataset: str = "", name: str = "") -> np.ndarray:
+        r = self.radius
+        h, w = lr.shape[:2]
+        padded = np.pad(lr, ((r, r), (r, r), (0, 0)))
+        out = np.stack([padded[2 * r:, 2 * r:, 0][:h, :w], padded[:h, :w, 1], padded[2 * r:, :w, 2][:h]], axis=2)
+        return np.repeat(np.repeat(out, 4, axis=0), 4, axis=1)
+
+    def receptive_radius(self) -> int:
+        return self.radius
+
+
+def test_tiles_with_context_at_the_exact_receptive_radius_equal_the_whole_image():
+    method = CornerShift(4)
+    lr = np.random.default_rng(1).integers(1, 256, size=(41, 53, 3), dtype=np.uint8)  # no zeros
+    whole = method.upscale(lr)
+    assert np.array_equal(whole[::4, ::4, 0][:-4, :-4], lr[4:, 4:, 0])  # the shift it claims
+    assert np.array_equal(upscale_array(method, lr, tile=8), whole)  # context = receptive_radius(): exact
+    assert np.array_equal(upscale_array(method, lr, tile=8, radius=4), whole)
+    short = upscale_array(method, lr, tile=8, radius=3)  # one pixel less context: wrong at every seam
+    assert not np.array_equal(short, whole)
