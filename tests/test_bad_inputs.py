@@ -123,8 +123,37 @@ def _expand(word: str, place: dict[str, str]) -> str:
     return word
 
 
-def test_at_least_thirty_cases():
+# The inputs each subcommand's cases must exercise (a word of some case line: an option or a sub-subcommand).
+COVERED = {
+    "run": {"--methods", "--datasets", "--protocol", "--data-root", "--out", "--jobs", "--plugin"},
+    "upscale": {"--method", "--tile", "--out"},
+    "datasets": {"fetch", "verify", "list", "--source", "--datasets", "--data-root", "--timeout"},
+    "report": {"--runs", "--ratings", "--protocol", "--out"},
+    "mos": {"create", "serve", "export", "--name", "--methods", "--calibration", "--repeats", "--train-data",
+            "--study", "--out"},
+}
+
+
+def test_cases_cover_every_subcommand_and_its_inputs():
+    """What the cases are, not only how many: every subcommand but train (TRAIN_CASES below) has cases, which
+    exercise the inputs in COVERED; no command line is listed twice, and every fragment is a real message."""
+    from srbench.cli import SUBCOMMANDS
+
     assert len(CASES) >= 30
+    words: dict[str, set[str]] = {}
+    for line, _ in CASES:
+        command, *rest = shlex.split(line)
+        words.setdefault(command, set()).update(rest)
+    assert set(words) == set(SUBCOMMANDS) - {"train"} == set(COVERED)
+    for command, needed in COVERED.items():
+        assert needed <= words[command], (command, sorted(needed - words[command]))
+    lines = [line for line, _ in CASES]
+    assert len(set(lines)) == len(lines), [line for line in lines if lines.count(line) > 1]
+    assert all(len(fragment) >= 8 and not fragment.startswith("srbench") for _, fragment in CASES)
+    train = [args for args, _ in TRAIN_CASES]
+    assert len(set(train)) == len(train) >= 30
+    assert {"--out", "--train-data", "--val-data", "--init", "--resume", "--method", "--iters", "--lr",
+            "--patch", "--budget-minutes", "--val-every"} <= {w for args in train for w in shlex.split(args)}
 
 
 def test_a_closed_stdout_ends_quietly(data_root):

@@ -80,8 +80,17 @@ def test_bad_weights_files_are_refused(tmp_path):
 
 
 def test_random_weights_only_through_the_explicit_switch(tmp_path):
+    """The switch gives VGG19's 37 feature layers (what they are, not only how many: 16 conv + ReLU, 5 max-pools),
+    frozen and in eval mode; the same missing file without the switch is refused."""
+    with pytest.raises(VGGWeightsError):
+        load_vgg19_features(tmp_path / "absent.pth")
     features = load_vgg19_features(tmp_path / "absent.pth", allow_random_weights_for_tests=True)
-    assert len(features) == 37
+    plan = [m.out_channels if isinstance(m, nn.Conv2d) else "M" if isinstance(m, nn.MaxPool2d) else type(m).__name__
+            for m in features if not isinstance(m, nn.ReLU)]
+    assert plan == [64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M", 512, 512, 512, 512, "M",
+                    512, 512, 512, 512, "M"]
+    assert all(isinstance(features[i + 1], nn.ReLU) for i, m in enumerate(features) if isinstance(m, nn.Conv2d))
+    assert not features.training and not any(p.requires_grad for p in features.parameters())
 
 
 @pytest.fixture(scope="module")

@@ -24,8 +24,38 @@ COMMITTED = sorted(RESULTS.glob("*/summary.csv"))
 TOLERANCE = 1e-4
 
 
+# The SRGAN paper's Table 2 (Ledig et al. 2017): (PSNR dB, SSIM) of nearest and bicubic, as printed.
+PAPER_TABLE2 = {
+    ("set5", "nearest"): (26.26, 0.7552), ("set5", "bicubic"): (28.43, 0.8211),
+    ("set14", "nearest"): (24.64, 0.7100), ("set14", "bicubic"): (25.99, 0.7486),
+    ("bsd100", "nearest"): (25.02, 0.6606), ("bsd100", "bicubic"): (25.94, 0.6935),
+}
+SET_SIZES = {"set5": 5, "set14": 14, "bsd100": 100}
+
+
 def test_committed_results_exist():
-    assert any(p.parent.name == "classic" for p in COMMITTED), "results/metrics/classic/summary.csv is missing"
+    """What the committed classic run holds, not only that it exists: nearest and bicubic on all three sets
+    under both protocols, each a mean over the whole set that its per-image rows reproduce, and under the
+    ``paper`` protocol equal to the paper's Table 2 to the printed decimals (half a unit of the last digit)."""
+    assert "classic" in [p.parent.name for p in COMMITTED], "results/metrics/classic/summary.csv is missing"
+    classic = RESULTS / "classic"
+    summary = pd.read_csv(classic / "summary.csv", keep_default_na=False)
+    measured = summary[summary.protocol.isin(["paper", "matlab"])]
+    assert sorted(zip(measured.dataset, measured.method, measured.protocol)) == sorted(
+        (d, m, p) for d in SET_SIZES for m in ("nearest", "bicubic") for p in ("paper", "matlab"))
+    per_image = pd.read_csv(classic / "per_image.csv", keep_default_na=False)
+    for row in measured.itertuples(index=False):
+        assert row.n == row.n_expected == SET_SIZES[row.dataset], row
+        images = per_image[(per_image.dataset == row.dataset) & (per_image.method == row.method)
+                           & (per_image.protocol == row.protocol)]
+        assert len(images) == row.n and images.image.is_unique, row
+        assert float(row.psnr) == pytest.approx(images.psnr.astype(float).mean(), abs=2e-6), row
+        assert float(row.ssim) == pytest.approx(images.ssim.astype(float).mean(), abs=2e-6), row
+        if row.protocol == "paper":
+            psnr, ssim = PAPER_TABLE2[row.dataset, row.method]
+            assert abs(float(row.psnr) - psnr) <= 0.005 and abs(float(row.ssim) - ssim) <= 0.00005, row
+    for path in COMMITTED:  # every committed run folder is complete
+        assert (path.parent / "per_image.csv").is_file() and (path.parent / "run.json").is_file(), path.parent
 
 
 CHECKPOINTS = sorted((RESULTS.parent / "checkpoints").glob("*/model.safetensors"))

@@ -148,6 +148,9 @@ def test_the_readme_training_examples_start_in_a_fresh_clone(train_root, tmp_pat
 
     lines = _readme_train_lines(README.read_text(encoding="utf-8"))
     assert len(lines) >= 4, lines
+    trained = {line.split("--method ", 1)[1].split()[0] for line in lines if "--method " in line}
+    assert {"srresnet-mse", "srgan-mse"} <= trained, lines  # the paper's two stages, at least
+    assert all("--method " in line and "--train-data " in line and "--out " in line for line in lines), lines
     (tmp_path / "results").symlink_to(ROOT / "results")
     monkeypatch.chdir(tmp_path)
     committed = (ROOT / "results" / "checkpoints").resolve()
