@@ -149,12 +149,19 @@ def test_report_without_arguments_leaves_a_fresh_clone_clean(tmp_path):
 
     clone = tmp_path / "clone"
     subprocess.run(["git", "clone", "-q", str(PROJECT_ROOT), str(clone)], check=True, timeout=120)
+    git_status = ["git", "status", "--porcelain", "--untracked-files=all"]
+    # without the benchmark images (none fetched into the clone, no $SRBENCH_DATA) Figure 2/6 cannot be redrawn:
+    # one line, and the committed figure is not deleted
+    no_data = {k: v for k, v in os.environ.items() if k != "SRBENCH_DATA"}
+    proc = subprocess.run([sys.executable, "-m", "srbench", "report"], capture_output=True, text=True, timeout=300,
+                          env={**no_data, "SRBENCH_HOME": str(clone)}, cwd=tmp_path)
+    assert proc.returncode == 2 and "cannot be redrawn here" in _one_error_line(proc.stderr, "report")
+    assert subprocess.run(git_status, cwd=clone, capture_output=True, text=True, check=True).stdout == ""
+
     proc = _srbench("report", env={"SRBENCH_HOME": str(clone)}, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert "wrote 22 files" in proc.stderr
-    status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=all"], cwd=clone,
-                            capture_output=True, text=True, check=True).stdout
-    assert status == ""
+    assert subprocess.run(git_status, cwd=clone, capture_output=True, text=True, check=True).stdout == ""
 
     committed = clone / "results" / "report"
     fresh = tmp_path / "fresh"

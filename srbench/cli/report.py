@@ -88,10 +88,10 @@ def _run(args: argparse.Namespace) -> int:
     from srbench.data.sets import data_root_choice
 
     data_root, origin = data_root_choice(args.data_root)
+    written = report.build_report(runs, ratings, out, protocol=args.protocol, correction=args.correction,
+                                  screening=screening, data_root=args.data_root, published_root=args.published_root)
     if not data_root.is_dir():
         print(f"srbench report: note: no benchmark images at {data_root} (from {origin}): Figure 2/6 is not drawn "
               "(fetch them, or set --data-root / $SRBENCH_DATA)", file=sys.stderr)
-    written = report.build_report(runs, ratings, out, protocol=args.protocol, correction=args.correction,
-                                  screening=screening, data_root=args.data_root, published_root=args.published_root)
     print(f"srbench report: wrote {len(written)} files to {out}", file=sys.stderr)
     return 0

@@ -121,6 +121,15 @@ def _crops(ev: Evidence, data_root, published_root) -> report_crops.Figure:
     return report_crops.collect(ev.per_image, ev.protocol, root, checkpoints=ev.checkpoints, settings=settings)
 
 
+def _keep_figures_that_cannot_be_redrawn(figure: report_crops.Figure, out: Path) -> None:
+    """Refuse (before anything is written) to replace a Figure 2/6 in ``out`` by a report without it only because
+    the benchmark images are missing here: a fresh clone without the data would otherwise delete committed files."""
+    if figure.images_found or not any((out / name).exists() for name in ("figure2.png", "figure2.pdf")):
+        return
+    raise SrbenchError(f"{out} holds Figure 2/6, which cannot be redrawn here: {figure.omitted[0]}, "
+                       "or point --data-root / $SRBENCH_DATA at them (or write the report elsewhere with --out)")
+
+
 def _crops_markdown(figure: report_crops.Figure) -> str:
     text = "\n## Figure 2 / Figure 6: zoomed crops\n\n"
     if figure.crops:
@@ -196,6 +205,7 @@ def build_report(run_dirs: list[str | Path], rating_paths: list[str | Path], out
         md_parts.append(f"Not drawn: {why}.\n")
 
     crops_figure = _crops(ev, data_root, published_root)
+    _keep_figures_that_cannot_be_redrawn(crops_figure, Path(out))
     md_parts.append(_crops_markdown(crops_figure))
     if crops_figure.crops:
         files["figure2.csv"] = report_crops.to_csv(crops_figure).encode()

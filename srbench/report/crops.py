@@ -72,6 +72,7 @@ class Figure:
     protocol: str
     crops: list[tuple[Crop, object, list[Panel]]]  # (crop, HR pixels, panels)
     omitted: list[str]
+    images_found: bool = True  # False: no benchmark images at all, so nothing could be regenerated
 
 
 def candidate_methods() -> list[tuple[str, str]]:
@@ -129,7 +130,7 @@ def collect(per_image: pd.DataFrame, protocol: str, data_root: Path | None, *, c
     omitted: list[str] = []
     if data_root is None or not Path(data_root).is_dir():
         return Figure(protocol, [], [f"the benchmark images were not found (data root {data_root}); "
-                                     "fetch them with 'srbench datasets fetch'"])
+                                     "fetch them with 'srbench datasets fetch'"], images_found=False)
     sets = {}
     out = []
     methods: dict[str, tuple[object | None, str]] = {}
