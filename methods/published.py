@@ -17,7 +17,6 @@ A set the release does not hold (BSD100) is covered 0/N with the reason.
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import numpy as np
 
@@ -127,8 +126,3 @@ def family_member(member: str, *, published_root: str | os.PathLike | None = Non
     """The ``published:`` family's factory (``srbench.run.registry.get_method``): ``member`` is ``srgan-vgg54``."""
     return PublishedMethod(member, published_root=published_root)
 
-
-def installed_folder(member: str, published_root: str | os.PathLike | None = None) -> Path:
-    """``<published root>/<release>/<member>`` (it may not exist)."""
-    method = PublishedMethod(member, published_root=published_root)
-    return method.folder / method.member

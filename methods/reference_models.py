@@ -148,7 +148,3 @@ class ESPCN(nn.Module):
 
     def forward(self, lr: torch.Tensor) -> torch.Tensor:
         return self.shuffle(self.tail(self.body(lr - 0.5))) + 0.5
-
-
-# The trainer's defaults and the registrations are in reference_family.py (importable without torch).
-from .reference_family import ESPCN_DEFAULTS, SRCNN_DEFAULTS  # noqa: E402,F401

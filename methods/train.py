@@ -1,4 +1,4 @@
-"""The generic trainer behind ``srbench train``: any :class:`methods.specs.TrainSpec`, one loop.
+"""The generic trainer behind ``srbench train``: any :class:`srbench.methods.specs.TrainSpec`, one loop.
 
 What one call of :func:`train` does, in order (cheap checks first, so a
 mistake is reported before any heavy work):
@@ -9,19 +9,19 @@ mistake is reported before any heavy work):
 2. build the content loss - a VGG loss loads its ImageNet weights now and
    fails at once if they are missing - and read the ``--init`` checkpoint;
 3. fingerprint and decode the training images onto the device
-   (:mod:`methods.train_data`), build the networks and optimizers, restore a
-   ``--resume`` state (:mod:`methods.train_state`);
-4. loop: sample a batch on the device, one :class:`methods.train_step.StepRunner`
-   update, periodic logging, validation (:mod:`methods.train_validate`) and
+   (:mod:`srbench.methods.train_data`), build the networks and optimizers, restore a
+   ``--resume`` state (:mod:`srbench.methods.train_state`);
+4. loop: sample a batch on the device, one :class:`srbench.methods.train_step.StepRunner`
+   update, periodic logging, validation (:mod:`srbench.methods.train_validate`) and
    checkpoints, until ``--iters`` are done or ``--budget-minutes`` are spent,
    or SIGTERM/SIGINT arrives;
 5. write the final checkpoint: ``OUT/model.safetensors`` + ``OUT/model.json``
-   (via :mod:`methods.checkpoint`) and the resume state.
+   (via :mod:`srbench.methods.checkpoint`) and the resume state.
 
 A non-finite loss stops the run with :class:`TrainingDiverged`; the last
 good checkpoint on disk is left untouched (no checkpoint is written after a
 non-finite loss). Under ``torchrun`` the same loop runs DistributedDataParallel
-(:mod:`methods.train_dist`).
+(:mod:`srbench.methods.train_dist`).
 
 Resuming (``--resume DIR``) continues the *same* run, writing back into DIR
 unless ``--out`` says otherwise: same hyper-parameters, optimizer moments, RNG

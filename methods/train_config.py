@@ -30,7 +30,7 @@ from .train_options import COMPILE_MODES, TAIL_MODES
 from srbench.errors import SrbenchError
 
 # --fast defaults. Batch 256 (the H200 run of 2026-11-29: 2.7x the patches/s of batch 64 with the
-# output conv padded to 8 channels); peak lr 3e-4 at batch 64 (../shared/reference/gpu.md: 31.2 dB on
+# output conv padded to 8 channels); peak lr 3e-4 at batch 64 (an H200 run: 31.2 dB on
 # Set5 in 5.5 minutes), scaled with the square root of the batch (Adam): 6e-4 at batch 256; 200-step
 # warm-up, then cosine decay. Adversarial methods keep the paper's lr and its 10x drop halfway
 # (piecewise) at batch 64 (4x the paper's 16; a GAN's dynamics are not tuned here).

@@ -1,4 +1,4 @@
-"""One training iteration for any :class:`methods.specs.TrainSpec`, with the fast-mode switches.
+"""One training iteration for any :class:`srbench.methods.specs.TrainSpec`, with the fast-mode switches.
 
 :class:`StepRunner` owns the generator (and, for adversarial specs, the
 discriminator), their optimizers and the content loss, and performs one
@@ -47,7 +47,7 @@ import torch.nn as nn
 from . import losses
 from .specs import TrainSpec
 from .train_dist import DistContext
-from .train_tail import TAIL_MODES, configure_tail  # noqa: F401  (TAIL_MODES: public name)
+from .train_tail import configure_tail
 
 
 Mark = Callable[[str], None]  # profiling hook: called with a part's name when that part is done

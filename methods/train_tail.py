@@ -2,7 +2,7 @@
 
 SRResNet's last layer is a 9x9 convolution from 64 to 3 channels at the HR
 resolution. Three output channels use tensor cores badly, and kept in fp32 it
-took most of a batch-256 step on the H200 (``../shared/reference/gpu.md``).
+took most of a batch-256 step on the H200 (measured with ``bench/train_throughput.py``).
 Modes (:data:`TAIL_MODES`):
 
 * ``fp32`` - outside autocast, in fp32 (TF32 if allowed);

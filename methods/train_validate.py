@@ -7,7 +7,7 @@ like a known set (set5, set14, bsd100) is loaded through
 committed manifest; any other folder is read pair by pair (sorted names).
 
 The generator is evaluated in fp32 eval mode with tiled inference
-(:func:`methods.tiling.upscale_tiled`), outside any autocast, exactly as the
+(:func:`srbench.methods.tiling.upscale_tiled`), outside any autocast, exactly as the
 benchmark runs it; the caller puts it back into training mode.
 """
 

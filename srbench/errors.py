@@ -27,10 +27,6 @@ class UnknownMethod(SrbenchError):
     """A method name that is not registered (the message lists the names one can use)."""
 
 
-class MethodUnavailable(SrbenchError):
-    """A registered method cannot run here (for example: no checkpoint)."""
-
-
 class MissingOutput(SrbenchError):
     """A method has no SR output for one image (e.g. an external result folder lacks it)."""
 

@@ -85,11 +85,6 @@ def release_files(release: str, method: str | None = None, dataset: str | None =
     return out
 
 
-def release_methods(release: str) -> dict[str, dict]:
-    """``method -> {"label": ..., ...}`` of a release."""
-    return dict(load_release(release)["methods"])
-
-
 def release_of(method: str) -> str:
     """The release that holds ``method`` (a member name such as ``srgan-vgg54``); DataError if none."""
     key = method.strip().lower()

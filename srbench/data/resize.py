@@ -1,7 +1,6 @@
 """MATLAB-compatible ``imresize`` for numpy images (bicubic and nearest).
 
-This reproduces MATLAB's ``imresize(img, scale, method)`` (see
-``../shared/reference/protocols.md``, "Resampling"):
+This reproduces MATLAB's ``imresize(img, scale, method)``:
 
 * **Kernels.** ``bicubic``: Keys' cubic with a = -0.5 (support 4).
   ``nearest``: the box ``-0.5 <= x < 0.5`` (support 1).

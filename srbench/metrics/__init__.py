@@ -1,4 +1,4 @@
-"""Full-reference metrics (Y-channel PSNR and SSIM) under named protocols (see ``../shared/reference/protocols.md``).
+"""Full-reference metrics (Y-channel PSNR and SSIM) under named protocols (the README's "Metric protocols").
 
 A *protocol* fixes how the two numbers are computed: which luma (Y') and
 which SSIM. Each is one :class:`Protocol` record in :data:`REGISTRY`:
@@ -100,16 +100,6 @@ def evaluate(
     if sr.dtype != np.uint8 or hr.dtype != np.uint8:
         raise SrbenchError("metrics take uint8 images")
     return get_protocol(protocol).psnr_ssim(sr, hr, is_gray=is_gray, border=border)
-
-
-def evaluate_protocols(
-    sr: np.ndarray, hr: np.ndarray, protocols: tuple[str, ...], is_gray: bool = False
-) -> list[tuple[float, float]]:
-    """``[(psnr_db, ssim), ...]`` for one SR/HR pair, one entry per protocol.
-
-    Module-level (and light to import) so that the runner's worker processes can call it.
-    """
-    return [evaluate(sr, hr, protocol=protocol, is_gray=is_gray) for protocol in protocols]
 
 
 def parse_metrics(names: Iterable[str]) -> tuple[str, ...]:

@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Sequence
 
-from srbench import SCALE, __version__
+from srbench import SCALE
 from srbench.run import registry
 from srbench.atomicio import write_atomic
 from srbench.errors import SrbenchError
