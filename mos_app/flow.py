@@ -159,8 +159,9 @@ class RaterFlow:
 
     def __init__(self, study: Study, store: Store, rater: str, seq: list[Presentation] | None = None):
         self.study, self.store, self.rater = study, store, rater
+        self.answers = store.for_rater(study.name, rater)  # this rater's view of the store
         self.seq = seq if seq is not None else presentations(study, rater)
-        self._secret = store.study_secret(study.name)
+        self._secret = self.answers.study_secret()
 
     # -- blinding ---------------------------------------------------------------------------------
 
@@ -172,26 +173,26 @@ class RaterFlow:
 
     def screen(self, now: datetime | None = None) -> Screen:
         """The screen to show now; ends a session whose item or time limit is reached."""
-        answered = self.store.answered_items(self.study.name, self.rater)
+        answered = self.answers.answered_items()
         expected = {p.index: p.stimulus.item for p in self.seq}
         if any(expected.get(index) != item for index, item in answered.items()):
             return Screen("mismatch")
         pending = [p for p in self.seq if p.index not in answered]
         if not pending:
             return Screen("done")
-        sessions = self.store.sessions(self.study.name, self.rater)
+        sessions = self.answers.sessions()
         if not sessions:
             return Screen("instructions")
         cur = sessions[-1]
         if cur.ended_at is not None:
             return Screen("break", session=cur.number, end_reason=cur.end_reason)
         run = self.study.run
-        in_session = self.store.session_answers(self.study.name, self.rater, cur.number)
+        in_session = self.answers.session_answers(cur.number)
         elapsed_min = (_utc(now) - cur.started_at).total_seconds() / 60
         reason = ("items" if in_session >= run.session_items
                   else "time" if elapsed_min >= run.session_minutes else None)
         if reason is not None:
-            self.store.end_session(self.study.name, self.rater, cur.number, reason)
+            self.answers.end_session(cur.number, reason)
             return Screen("break", session=cur.number, end_reason=reason)
         p = pending[0]
         n_cal = sum(1 for q in self.seq if q.phase == "calibration")
@@ -203,7 +204,7 @@ class RaterFlow:
     def counts(self) -> dict[str, int]:
         """Answered and total presentations of the calibration and of the rating phase (checks included:
         the rater is never told which images were gold items)."""
-        answered = self.store.answered(self.study.name, self.rater)
+        answered = self.answers.answered()
         out = {}
         for phase in ("calibration", "rating"):
             idx = [p.index for p in self.seq if (p.phase == "calibration") == (phase == "calibration")]
@@ -213,9 +214,9 @@ class RaterFlow:
 
     def minutes_left(self) -> float:
         """Estimated minutes for the rest, at the rater's median pace so far (else the plan's pace)."""
-        times = self.store.response_times(self.study.name, self.rater)
+        times = self.answers.response_times()
         per_image = statistics.median(times) / 1000 if times else plan(self.study).seconds_per_image
-        left = len(self.seq) - len(self.store.answered(self.study.name, self.rater))
+        left = len(self.seq) - len(self.answers.answered())
         return left * per_image / 60
 
     def start_session(self) -> int:
@@ -223,21 +224,21 @@ class RaterFlow:
 
         A session that is still open is kept (a second tab pressing the button starts nothing new).
         """
-        sessions = self.store.sessions(self.study.name, self.rater)
+        sessions = self.answers.sessions()
         if sessions and sessions[-1].ended_at is None:
             return sessions[-1].number
         number = sessions[-1].number + 1 if sessions else 1
-        self.store.start_session(self.study.name, self.rater, number)
+        self.answers.start_session(number)
         return number
 
     def current_session(self) -> int:
         """Number of the latest session (0 before the first)."""
-        sessions = self.store.sessions(self.study.name, self.rater)
+        sessions = self.answers.sessions()
         return sessions[-1].number if sessions else 0
 
     def record_viewing(self, page: str, view: Viewing, fits: bool) -> None:
         """Store the window the browser reported on ``page`` (``instructions`` or ``rating``)."""
-        self.store.record_viewing(self.study.name, self.rater, self.current_session(), page, view, fits)
+        self.answers.record_viewing(self.current_session(), page, view, fits)
 
     # -- a click ----------------------------------------------------------------------------------
 
@@ -259,7 +260,7 @@ class RaterFlow:
             return Result(Outcome.INVALID, "Answer not recorded: scores are 1 to 5.")
         if not (isinstance(view_ms, int) and not isinstance(view_ms, bool) and view_ms >= 0):
             return Result(Outcome.INVALID, "Answer not recorded: the page did not report the viewing time.")
-        if index in self.store.answered(self.study.name, self.rater):
+        if index in self.answers.answered():
             return Result(Outcome.DUPLICATE)
         if served_at is None:
             return Result(Outcome.NOT_SHOWN, f"Answer not recorded: image {index + 1} was not shown on this page. "
@@ -273,16 +274,16 @@ class RaterFlow:
                           f"{min_ms / 1000:g} s before you score it.")
         s = p.stimulus
         if p.phase == "calibration" and score != s.anchor:
-            self.store.record_miss(self.study.name, self.rater, index, s.anchor, score, shown_ms)
+            self.answers.record_miss(index, s.anchor, score, shown_ms)
             return Result(Outcome.CALIBRATION_WRONG,
                           f"Not quite: this calibration image stands for {LABELS[s.anchor]}, you clicked "
                           f"{LABELS[score]}. Please click {LABELS[s.anchor]} to continue.")
-        attempts = 1 + (self.store.misses(self.study.name, self.rater, index) if p.phase == "calibration" else 0)
+        attempts = 1 + (self.answers.misses(index) if p.phase == "calibration" else 0)
         expected = ((s.anchor, s.anchor) if p.phase == "calibration"
                     else (s.expected_low, s.expected_high) if s.check else (None, None))
         answer = Answer(self.study.name, self.rater, index, s.item, s.method, s.dataset, s.image, p.phase,
                         p.repeat, score, shown_ms, session=self.current_session(), attempts=attempts,
                         view_ms=view_ms, expected_low=expected[0], expected_high=expected[1])
-        if self.store.record(answer):
+        if self.answers.record(answer):
             return Result(Outcome.STORED)
         return Result(Outcome.DUPLICATE)

@@ -588,6 +588,62 @@ class Store:
             row = conn.execute(sql, (study,)).fetchone()
         return bytes.fromhex(row[0])
 
+    # -- one rater's handle -----------------------------------------------------------------------
+
+    def for_rater(self, study: str, rater: str) -> RaterStore:
+        """The store as one rater of one study sees it (:class:`RaterStore`); the rater id is checked here."""
+        _check_stored_rater(rater)
+        return RaterStore(self, study, rater)
+
+
+@dataclass(frozen=True)
+class RaterStore:
+    """One rater's view of a :class:`Store` in one study: the store's per-rater calls, without ``(study, rater)``."""
+
+    store: Store
+    study: str
+    rater: str
+
+    def answered(self) -> set[int]:
+        return self.store.answered(self.study, self.rater)
+
+    def answered_items(self) -> dict[int, str]:
+        return self.store.answered_items(self.study, self.rater)
+
+    def session_answers(self, session: int) -> int:
+        return self.store.session_answers(self.study, self.rater, session)
+
+    def response_times(self) -> list[int]:
+        return self.store.response_times(self.study, self.rater)
+
+    def record(self, answer: Answer) -> bool:
+        """Store ``answer`` (:meth:`Store.record`); it must be this rater's, in this study."""
+        if (answer.study, answer.rater) != (self.study, self.rater):
+            raise AnswerError(f"an answer of {answer.rater!r} in {answer.study!r} given to the store of "
+                              f"{self.rater!r} in {self.study!r}")
+        return self.store.record(answer)
+
+    def record_miss(self, presentation: int, expected: int, score: int, response_ms: int) -> None:
+        self.store.record_miss(self.study, self.rater, presentation, expected, score, response_ms)
+
+    def misses(self, presentation: int) -> int:
+        return self.store.misses(self.study, self.rater, presentation)
+
+    def sessions(self) -> list[Session]:
+        return self.store.sessions(self.study, self.rater)
+
+    def start_session(self, number: int) -> bool:
+        return self.store.start_session(self.study, self.rater, number)
+
+    def end_session(self, number: int, reason: str) -> None:
+        self.store.end_session(self.study, self.rater, number, reason)
+
+    def record_viewing(self, session: int, page: str, view: Viewing, fits: bool) -> None:
+        self.store.record_viewing(self.study, self.rater, session, page, view, fits)
+
+    def study_secret(self) -> bytes:
+        return self.store.study_secret(self.study)
+
 
 _STUDY_TABLES = ("answers", "sessions", "calibration_misses", "viewing", "study_secrets")
 

@@ -375,3 +375,24 @@ def test_one_store_reopens_its_connection_after_fork(tmp_path):
     assert len(rows) == (N_PROCS + 1) * PER_WRITER and len({(r, p) for r, p, _ in rows}) == len(rows)
     with sqlite3.connect(db) as conn:
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+def test_a_rater_handle_reads_and_writes_only_that_rater_in_that_study(tmp_path):
+    """``Store.for_rater``: the per-rater calls without ``(study, rater)``; another rater's answer is refused."""
+    store = Store(tmp_path / "r.sqlite")
+    ann, bob = store.for_rater("s1", "ann"), store.for_rater("s1", "bob")
+    assert ann.record(_answer("ann", 0)) and bob.record(_answer("bob", 1))
+    assert ann.answered() == {0} and bob.answered() == {1}
+    assert store.for_rater("s2", "ann").answered() == set()
+    with pytest.raises(AnswerError, match="'bob' in 's1' given to the store of 'ann'"):
+        ann.record(_answer("bob", 2))
+    with pytest.raises(AnswerError, match="'ann' in 's2'"):
+        ann.record(_answer("ann", 3, study="s2"))
+    assert store.answered("s1", "bob") == {1} and store.answered("s2", "ann") == set()
+    assert ann.start_session(1) and not ann.start_session(1)
+    ann.record_miss(5, 1, 4, 900)
+    assert [s.number for s in ann.sessions()] == [1] and bob.sessions() == []
+    assert ann.misses(5) == 1 and bob.misses(5) == 0
+    assert ann.study_secret() == store.study_secret("s1") != store.study_secret("s2")
+    with pytest.raises(StudyError):
+        store.for_rater("s1", "no spaces allowed")

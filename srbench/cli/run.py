@@ -6,6 +6,7 @@ import argparse
 
 from srbench.data.sets import DATASETS
 from srbench.metrics import DEFAULT_METRICS, METRICS, PROTOCOLS
+from srbench.cli.arguments import whole_number
 from srbench.run.registry import add_plugin_flag
 
 EPILOG = """\
@@ -59,22 +60,12 @@ def add_parser(subparsers) -> None:
     p.add_argument("--out", help="output folder (default: a new folder under results/runs/)")
     p.add_argument("--save-images", action="store_true", help="also write the SR images as PNG under OUT/images/")
     p.add_argument("--overwrite", action="store_true", help="replace an earlier run in --out")
-    p.add_argument("--jobs", type=_positive_int, default=None,
+    p.add_argument("--jobs", type=whole_number(1), default=None,
                    help="worker processes computing metrics (default: one per usable CPU core for 24+ images; 1 = none)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     p.add_argument("--list-methods", action="store_true", help="list the registered methods and whether they can run, then exit")
     add_plugin_flag(p)
     p.set_defaults(func=_run)
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
 
 
 def _run(args: argparse.Namespace) -> int:

@@ -6,6 +6,7 @@ import argparse
 import os
 import sys
 
+from srbench.cli.arguments import whole_number
 from srbench.errors import SrbenchError
 
 EPILOG = """\
@@ -46,25 +47,6 @@ writes everything.
 """
 
 
-def _positive_int(text: str) -> int:
-    """A whole number in 1 .. 2**63 - 1 (torch's int64); ``1e6`` and ``1_000_000`` are accepted too."""
-    try:
-        value = int(text)
-    except ValueError:
-        try:
-            number = float(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-        if not number.is_integer():  # also nan and inf
-            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-        value = int(number)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {text}")
-    if value >= 2**63:
-        raise argparse.ArgumentTypeError(f"must be below 2**63, got {text}")
-    return value
-
-
 def add_parser(subparsers) -> None:
     from srbench.methods.train_options import COMPILE_MODES, TAIL_MODES
 
@@ -78,14 +60,14 @@ def add_parser(subparsers) -> None:
     p.add_argument("--method", required=True, help="trainable method name (e.g. srresnet-mse, srgan-vgg54)")
     p.add_argument("--train-data", required=True, metavar="DIR[,DIR...]",
                    help="folder(s) of PNG/JPEG/WebP training images, searched recursively")
-    p.add_argument("--iters", type=_positive_int, metavar="N",
+    p.add_argument("--iters", type=whole_number(1), metavar="N",
                    help="the run's planned total of iterations (default: the paper's, e.g. 1e6 for SRResNet; "
                         "--fast with only --budget-minutes: planned from the measured speed)")
     p.add_argument("--budget-minutes", type=float, metavar="M",
                    help="stop this invocation after M minutes of wall-clock time (checkpointed, resumable)")
-    p.add_argument("--batch", type=_positive_int, help="patches per step (per process); default 16, --fast 256")
+    p.add_argument("--batch", type=whole_number(1), help="patches per step (per process); default 16, --fast 256")
     p.add_argument("--lr", type=float, help="(peak) learning rate; default 1e-4, --fast 3e-4 * sqrt(batch/64)")
-    p.add_argument("--patch", type=_positive_int, metavar="PX", help="HR crop side in pixels (default 96)")
+    p.add_argument("--patch", type=whole_number(1), metavar="PX", help="HR crop side in pixels (default 96)")
     p.add_argument("--init", metavar="CKPT", help="start from these generator weights (folder or .safetensors)")
     p.add_argument("--resume", metavar="CKPT", help="continue the run whose checkpoint folder is CKPT")
     p.add_argument("--out", metavar="DIR",
@@ -113,10 +95,10 @@ def add_parser(subparsers) -> None:
     # Tiny networks for smoke tests; recorded in the sidecar.
     p.add_argument("--blocks", type=int, help=argparse.SUPPRESS)
     p.add_argument("--channels", type=int, help=argparse.SUPPRESS)
-    p.add_argument("--stop-after", type=_positive_int, help=argparse.SUPPRESS)  # as if interrupted after N its
+    p.add_argument("--stop-after", type=whole_number(1), help=argparse.SUPPRESS)  # as if interrupted after N its
     p.add_argument("--warmup", type=int, help=argparse.SUPPRESS)  # warm-up steps of a new cosine phase
-    p.add_argument("--sync-every", type=_positive_int, help=argparse.SUPPRESS)
-    p.add_argument("--probe-steps", type=_positive_int, help=argparse.SUPPRESS)  # speed probe length (smoke tests)
+    p.add_argument("--sync-every", type=whole_number(1), help=argparse.SUPPRESS)
+    p.add_argument("--probe-steps", type=whole_number(1), help=argparse.SUPPRESS)  # speed probe length (smoke tests)
     p.set_defaults(func=_run)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from srbench.cli.arguments import whole_number
 from srbench.run.registry import add_plugin_flag
 from srbench.run.upscale import DEFAULT_TILE  # imports nothing heavy
 
@@ -39,23 +40,13 @@ def add_parser(subparsers) -> None:
     p.add_argument("--method", required=True, metavar="NAME", help="method name or alias, e.g. srresnet-mse, bicubic")
     p.add_argument("--out", metavar="DIR", help="output folder (default: ./upscaled-METHOD)")
     p.add_argument("--overwrite", action="store_true", help="replace outputs that exist already")
-    p.add_argument("--tile", type=_tile, default=DEFAULT_TILE, metavar="PX",
+    p.add_argument("--tile", type=whole_number(0, meaning_of_low="0: whole images"), default=DEFAULT_TILE, metavar="PX",
                    help=f"tile side in LR pixels (bounds the network's memory; default {DEFAULT_TILE}; 0: whole images)")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
                    help="where networks run (default auto: CUDA when available, else the CPU)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     add_plugin_flag(p)
     p.set_defaults(func=_run)
-
-
-def _tile(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number of LR pixels, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected 0 (no tiling) or a positive number, got {text!r}")
-    return value
 
 
 def _run(args: argparse.Namespace) -> int:

@@ -35,7 +35,7 @@ import pandas as pd
 from srbench.ratings import stats
 from srbench.atomicio import atomic_path, write_atomic
 from srbench.errors import SrbenchError
-from srbench.metrics import PROTOCOLS
+from srbench.metrics import get_protocol
 from srbench.paper_values import load_paper_values
 from srbench.paths import REPORT_DIR, RESULTS_DIR
 from srbench.ratings.screening import ScreeningConfig
@@ -156,8 +156,7 @@ def build_report(run_dirs: list[str | Path], rating_paths: list[str | Path], out
     are read for Figure 2/6's images only; the tables come from the runs.
     ``screening``: the rater-screening thresholds (default :class:`ScreeningConfig`).
     """
-    if protocol not in PROTOCOLS:
-        raise SrbenchError(f"unknown protocol {protocol!r}; choose from {', '.join(PROTOCOLS)}")
+    get_protocol(protocol)  # an unknown name: SrbenchError naming the known ones
     if correction not in CORRECTIONS:
         raise SrbenchError(f"unknown correction {correction!r}; choose from {', '.join(CORRECTIONS)}")
     if not run_dirs and not rating_paths:

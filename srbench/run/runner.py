@@ -55,8 +55,8 @@ from srbench.atomicio import write_atomic
 from srbench.data.sets import BenchImage, load_dataset, normalize_dataset_name
 from srbench.errors import MissingOutput, SrbenchError, UnknownMethod
 from srbench.data.imageio import write_png
-from srbench.metrics import DEFAULT_METRICS, FULL_REFERENCE, NIQE_BORDER, NIQE_LUMA, PROTOCOLS, measure_image, \
-    parse_metrics
+from srbench.metrics import (DEFAULT_METRICS, FULL_REFERENCE, NIQE_BORDER, NIQE_LUMA, PROTOCOLS, get_protocol,
+                             measure_image, parse_metrics)
 from srbench.paths import RUNS_DIR
 from srbench.run.registry import Method
 from srbench.schema import HR_METHOD, NIQE_COLUMNS, NO_PROTOCOL, NOT_AVAILABLE
@@ -297,8 +297,7 @@ def run_benchmark(
     datasets = list(dict.fromkeys(normalize_dataset_name(d) for d in datasets))
     metrics = parse_metrics(metrics)
     for protocol in protocols:
-        if protocol not in PROTOCOLS:
-            raise SrbenchError(f"unknown protocol {protocol!r}; choose from {', '.join(PROTOCOLS)}")
+        get_protocol(protocol)  # an unknown name: SrbenchError naming the known ones
     if not datasets or not protocols or not methods:
         raise SrbenchError("need at least one method, one dataset and one protocol")
     if not set(FULL_REFERENCE) & set(metrics):
