@@ -32,9 +32,9 @@ if TYPE_CHECKING:
     import numpy as np
 
 BORDER = 4
-METRICS = ("psnr", "ssim", "niqe")
+METRICS = ("psnr", "ssim", "niqe")  # the built-in ones; plugins add more (srbench.metrics.registry)
 FULL_REFERENCE = ("psnr", "ssim")  # computed together by a protocol
-NO_REFERENCE = ("niqe",)
+NO_REFERENCE = ("niqe",)  # the built-in no-reference metric
 DEFAULT_METRICS = FULL_REFERENCE
 NIQE_LUMA = "gray"  # MATLAB rgb2gray, as the authors' release and MATLAB's niqe
 NIQE_BORDER = 0
@@ -103,42 +103,42 @@ def evaluate(
 
 
 def parse_metrics(names: Iterable[str]) -> tuple[str, ...]:
-    """Check a metric selection and return it in :data:`METRICS` order.
+    """Check a metric selection and return it in registry order (:func:`srbench.metrics.registry.all_metrics`).
 
-    Names are ``psnr``, ``ssim``, ``niqe`` (case-insensitive) or ``all``.
-    ``psnr`` and ``ssim`` come together (one protocol pass computes both), so
-    naming only one of them is an error; so is an empty selection.
+    Names are those of the registered metrics (``psnr``, ``ssim``, ``niqe``
+    and any a plugin adds; case-insensitive) or ``all``. ``psnr`` and
+    ``ssim`` come together (one protocol pass computes both), so naming only
+    one of them is an error; so is an empty selection.
     """
+    from srbench.metrics.registry import all_metrics
+
+    known = tuple(m.name for m in all_metrics())
     chosen = set()
     for name in names:
         key = str(name).strip().lower()
         if key == "all":
-            chosen |= set(METRICS)
-        elif key in METRICS:
+            chosen |= set(known)
+        elif key in known:
             chosen.add(key)
         elif key:
-            raise SrbenchError(f"unknown metric {name!r}; choose from {', '.join(METRICS)} (or all)")
+            raise SrbenchError(f"unknown metric {name!r}; choose from {', '.join(known)} (or all)")
     if not chosen:
-        raise SrbenchError(f"no metric chosen; choose from {', '.join(METRICS)}")
+        raise SrbenchError(f"no metric chosen; choose from {', '.join(known)}")
     partial = chosen & set(FULL_REFERENCE)
     if partial and partial != set(FULL_REFERENCE):
         raise SrbenchError("psnr and ssim are computed together by each protocol: give both (psnr,ssim) or neither")
-    return tuple(m for m in METRICS if m in chosen)
+    return tuple(m for m in known if m in chosen)
 
 
 def measure_image(
-    sr: np.ndarray, hr: np.ndarray, protocols: tuple[str, ...], is_gray: bool = False, niqe_model=None
-) -> tuple[list[tuple[float, float]], object]:
-    """Every metric of one image: ``([(psnr_db, ssim) per protocol], NiqeResult or None)``.
+    sr: np.ndarray, hr: np.ndarray, protocols: tuple[str, ...], is_gray: bool = False, no_reference: tuple = ()
+) -> tuple[list[tuple[float, float]], list[tuple[float | None, str]]]:
+    """Every metric of one image: ``([(psnr_db, ssim) per protocol], [(value or None, note) per no-reference])``.
 
-    ``niqe_model`` (a :class:`srbench.metrics.niqe_model.NiqeModel`) None
-    skips NIQE. NIQE is computed on ``sr`` alone (pass ``sr=hr`` and no
-    protocols to measure an HR image). Module-level and light to import, for
-    the runner's worker processes.
+    ``no_reference``: ``(Metric, state)`` pairs (:mod:`srbench.metrics.registry`;
+    the state from :meth:`~srbench.metrics.registry.Metric.prepared`), each
+    computed on ``sr`` alone (pass ``sr=hr`` and no protocols to measure an HR
+    image). Module-level and light to import, for the runner's worker processes.
     """
     full = [evaluate(sr, hr, protocol=protocol, is_gray=is_gray) for protocol in protocols]
-    if niqe_model is None:
-        return full, None
-    from srbench.metrics.niqe import niqe
-
-    return full, niqe(sr, model=niqe_model, luma=NIQE_LUMA, border=NIQE_BORDER)
+    return full, [metric.measure(sr, state) for metric, state in no_reference]

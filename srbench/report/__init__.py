@@ -11,7 +11,7 @@ imports it. ``srbench report`` (:mod:`srbench.cli.report`) is its command line.
 ``render.py``          Markdown, LaTeX and CSV text of a table
 ``provenance.py``      the report header (inputs, checksums, revisions, statistics notes)
 ``figure.py``          Figure 5 (MOS distribution on BSD100)
-``niqe_column.py``     Table 2's NIQE column (ours: the paper has none)
+``no_reference_column.py`` Table 2's no-reference columns, e.g. NIQE (ours: the paper has none)
 ``perception.py``      the perception-distortion plane (RMSE vs NIQE per set)
 ``agreement.py``       which metric agrees with people: rank correlations with MOS
 =====================  =====================================================================

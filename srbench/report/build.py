@@ -48,7 +48,7 @@ from . import provenance as report_provenance
 from . import raters as report_raters
 from . import render as report_format
 from . import subjects as report_subjects
-from .inputs import RunInput, combine_no_reference, combine_runs, load_ratings, load_run, method_key
+from .inputs import RunInput, combine_all_no_reference, combine_runs, load_ratings, load_run, method_key
 from .pdf_content import same_pdf
 from .tables import Evidence, build_table, significance_rows, table_spec
 
@@ -177,7 +177,7 @@ def build_report(run_dirs: list[str | Path], rating_paths: list[str | Path], out
     kept = screened.kept_scores if screened is not None else None
     ev = Evidence(protocol, combine_runs(runs, protocol), others, ratings, kept, _skipped(runs),
                   _method_records(runs, "checkpoint"), _method_records(runs, "source"),
-                  niqe=combine_no_reference(runs))
+                  no_reference=combine_all_no_reference(runs))
 
     paper = load_paper_values()
     synthetic = report_provenance.is_synthetic(runs, ratings)

@@ -22,7 +22,8 @@ from srbench.run.registry import method_key
 
 PER_IMAGE_COLUMNS = list(schema.PER_IMAGE_COLUMNS)
 NIQE_HEADER = PER_IMAGE_COLUMNS + list(schema.NIQE_COLUMNS)
-NO_REFERENCE_COLUMNS = ["dataset", "image", "method", "niqe", "niqe_note"]
+KEY_COLUMNS = ["dataset", "image", "method"]
+NO_REFERENCE_COLUMNS = KEY_COLUMNS + ["niqe", "niqe_note"]
 RATING_COLUMNS = list(schema.RATING_COLUMNS)
 
 
@@ -38,7 +39,8 @@ class RunInput:
     per_image: pd.DataFrame  # the protocol rows (PSNR/SSIM), columns PER_IMAGE_COLUMNS
     per_image_sha256: str
     run_json: dict = field(default_factory=dict)
-    no_reference: pd.DataFrame | None = None  # NIQE rows (NO_REFERENCE_COLUMNS; niqe NaN = n/a), None: not measured
+    # no-reference rows: KEY_COLUMNS + NAME,NAME_note per metric (NaN = n/a); None: none measured
+    no_reference: pd.DataFrame | None = None
 
 
 def load_run(folder: str | Path) -> RunInput:
@@ -46,8 +48,9 @@ def load_run(folder: str | Path) -> RunInput:
 
     Raises :class:`SrbenchError` for a missing folder/file, a wrong header, or
     unparsable numbers. ``psnr`` may be ``inf`` (identical images). A file
-    with NIQE columns (see :mod:`srbench.schema`) is split: its protocol rows
-    go to ``per_image``, its no-reference rows to ``no_reference``.
+    with no-reference columns (``NAME,NAME_note`` pairs after the protocol
+    columns, e.g. NIQE's; see :mod:`srbench.schema`) is split: its protocol
+    rows go to ``per_image``, its no-reference rows to ``no_reference``.
     """
     folder = Path(folder)
     csv_path = folder / "per_image.csv"
@@ -55,18 +58,19 @@ def load_run(folder: str | Path) -> RunInput:
         raise SrbenchError(f"{folder}: no per_image.csv (is this an 'srbench run' output folder?)")
     raw = csv_path.read_bytes()
     header = raw.split(b"\n", 1)[0].decode("utf-8", "replace").strip()
-    if header not in (",".join(PER_IMAGE_COLUMNS), ",".join(NIQE_HEADER)):
+    names = _no_reference_header(header)
+    if names is None:
         raise SrbenchError(f"{csv_path}: header is {header!r}, expected {','.join(PER_IMAGE_COLUMNS)!r} "
-                           f"or {','.join(NIQE_HEADER)!r}")
+                           f"or {','.join(NIQE_HEADER)!r} (more no-reference metrics: NAME,NAME_note each)")
     try:
         df = pd.read_csv(csv_path, dtype=str, keep_default_na=False)
         df["protocol"] = df["protocol"].str.strip().str.lower()
-        nr = df[df["protocol"] == schema.NO_PROTOCOL] if "niqe" in df.columns else None
+        nr = df[df["protocol"] == schema.NO_PROTOCOL] if names else None
         df = df[df["protocol"] != schema.NO_PROTOCOL][PER_IMAGE_COLUMNS].reset_index(drop=True)
         df["psnr"] = pd.to_numeric(df["psnr"], errors="raise").astype(float)
         df["ssim"] = pd.to_numeric(df["ssim"], errors="raise").astype(float)
         if nr is not None:
-            nr = _no_reference_rows(nr, csv_path)
+            nr = _no_reference_rows(nr, names, csv_path)
     except (ValueError, pd.errors.ParserError) as exc:
         raise SrbenchError(f"{csv_path}: cannot parse ({exc})") from exc
     df["dataset"] = df["dataset"].str.strip().str.lower()
@@ -81,45 +85,79 @@ def load_run(folder: str | Path) -> RunInput:
     return RunInput(folder.resolve().name, df, sha256_bytes(raw), run_json, nr)
 
 
-def _no_reference_rows(rows: pd.DataFrame, csv_path: Path) -> pd.DataFrame:
-    """The NIQE rows of a per_image.csv as :data:`NO_REFERENCE_COLUMNS`; ``n/a`` (with a note) -> NaN."""
-    text = rows["niqe"].str.strip()
-    na = text == schema.NOT_AVAILABLE
-    if (na & (rows["niqe_note"].str.strip() == "")).any() or (text == "").any():
-        raise SrbenchError(f"{csv_path}: a NIQE row without a value needs 'n/a' and the reason in niqe_note")
+def _no_reference_header(header: str) -> list[str] | None:
+    """The no-reference metrics of a per_image.csv header (``[]``: none), or None if the header is not one of ours."""
+    columns = header.split(",")
+    if columns[:len(PER_IMAGE_COLUMNS)] != PER_IMAGE_COLUMNS:
+        return None
+    tail = columns[len(PER_IMAGE_COLUMNS):]
+    names = tail[::2]
+    if len(tail) % 2 or tail[1::2] != [f"{n}_note" for n in names] or not all(n.isidentifier() for n in names):
+        return None
+    return names
+
+
+def _no_reference_rows(rows: pd.DataFrame, names: list[str], csv_path: Path) -> pd.DataFrame:
+    """The no-reference rows of a per_image.csv: :data:`KEY_COLUMNS` + ``NAME,NAME_note`` per metric;
+    ``n/a`` (with a note) -> NaN."""
     out = pd.DataFrame({
         "dataset": rows["dataset"].str.strip().str.lower(),
         "image": rows["image"],
         "method": rows["method"].map(method_key),
-        "niqe": pd.to_numeric(text.mask(na), errors="raise").astype(float),
-        "niqe_note": rows["niqe_note"],
     })
+    for name in names:
+        text = rows[name].str.strip()
+        na = text == schema.NOT_AVAILABLE
+        if (na & (rows[f"{name}_note"].str.strip() == "")).any() or (text == "").any():
+            label = "NIQE" if name == "niqe" else name
+            raise SrbenchError(f"{csv_path}: a {label} row without a value needs 'n/a' and the reason in "
+                               f"{name}_note")
+        out[name] = pd.to_numeric(text.mask(na), errors="raise").astype(float)
+        out[f"{name}_note"] = rows[f"{name}_note"]
     return out.reset_index(drop=True)
 
 
-def combine_no_reference(runs: list[RunInput]) -> pd.DataFrame | None:
-    """NIQE rows of every run that measured NIQE, one per (dataset, method, image); None if none did.
+def no_reference_metrics(runs: list[RunInput]) -> list[str]:
+    """The no-reference metrics any of ``runs`` measured, in the order they first appear."""
+    names: dict[str, None] = {}
+    for r in runs:
+        if r.no_reference is not None:
+            names.update((c, None) for c in r.no_reference.columns if f"{c}_note" in r.no_reference.columns)
+    return list(names)
+
+
+def combine_all_no_reference(runs: list[RunInput]) -> dict[str, pd.DataFrame]:
+    """Per no-reference metric some run measured: :func:`combine_no_reference` of it."""
+    return {name: combine_no_reference(runs, name) for name in no_reference_metrics(runs)}
+
+
+def combine_no_reference(runs: list[RunInput], name: str = "niqe") -> pd.DataFrame | None:
+    """The rows of the no-reference metric ``name`` (default NIQE) of every run that measured it, one per
+    (dataset, method, image), columns :data:`KEY_COLUMNS` + ``name,name_note``; None if none did.
 
     The same row in two runs must agree exactly, and runs must have measured
-    NIQE with the same settings and model (``run.json`` ``niqe``), else
-    :class:`SrbenchError`: a column never mixes NIQE conventions.
+    it with the same settings (``run.json`` under ``name``; NIQE: model and
+    settings), else :class:`SrbenchError`: a column never mixes conventions.
     """
-    measured = [r for r in runs if r.no_reference is not None]
+    columns = KEY_COLUMNS + [name, f"{name}_note"]
+    measured = [r for r in runs if r.no_reference is not None and name in r.no_reference.columns]
     if not measured:
         return None
+    label = "NIQE" if name == "niqe" else name
     settings = {}
     for r in measured:
-        rec = r.run_json.get("niqe")
+        rec = r.run_json.get(name)
         if isinstance(rec, dict):
-            settings[r.name] = {k: rec.get(k) for k in ("model_sha256", "luma", "border", "block")}
+            settings[r.name] = ({k: rec.get(k) for k in ("model_sha256", "luma", "border", "block")}
+                                if name == "niqe" else rec)
     if len({repr(sorted(v.items())) for v in settings.values()}) > 1:
-        raise SrbenchError("runs measured NIQE with different settings or models: "
-                           + "; ".join(f"{name}: {v}" for name, v in sorted(settings.items())))
-    df = pd.concat([r.no_reference.assign(run=r.name) for r in measured], ignore_index=True)
+        raise SrbenchError(f"runs measured {label} with different settings or models: "
+                           + "; ".join(f"{run}: {v}" for run, v in sorted(settings.items())))
+    df = pd.concat([r.no_reference[columns].assign(run=r.name) for r in measured], ignore_index=True)
     keys = ["dataset", "method", "image"]
     for key, group in df[df.duplicated(keys, keep=False)].groupby(keys):
-        if group[["niqe"]].astype(str).drop_duplicates().shape[0] > 1:
-            raise SrbenchError(f"conflicting NIQE for {'/'.join(key)} in runs {', '.join(sorted(group['run']))}: "
+        if group[[name]].astype(str).drop_duplicates().shape[0] > 1:
+            raise SrbenchError(f"conflicting {label} for {'/'.join(key)} in runs {', '.join(sorted(group['run']))}: "
                                "pass only one of them with --runs")
     return df.sort_values(keys + ["run"]).drop_duplicates(keys, keep="first").reset_index(drop=True)
 

@@ -51,10 +51,7 @@ def run_lines(run: RunInput, protocol: str) -> list[str]:
     lines = [f"- run `{run.name}`: per_image.csv sha256 `{run.per_image_sha256}`, {len(rows)} rows "
              f"({int((rows['protocol'] == protocol).sum())} under protocol `{protocol}`)"]
     rj = run.run_json
-    if run.no_reference is not None:
-        niqe = rj.get("niqe") if isinstance(rj.get("niqe"), dict) else {}
-        lines[0] += (f", {len(run.no_reference)} NIQE rows (model sha256 `{niqe.get('model_sha256', 'not recorded')}`, "
-                     f"luma `{niqe.get('luma', '?')}`, border {niqe.get('border', '?')})")
+    lines[0] += _no_reference_counts(run)
     if not rj:
         lines.append("  - run.json: missing (code revision, data and checkpoints unknown)")
         return lines
@@ -81,6 +78,20 @@ def run_lines(run: RunInput, protocol: str) -> list[str]:
     if rj.get("skipped"):
         lines.append(f"  - skipped: `{canonical(rj['skipped'])}`")
     return lines
+
+
+def _no_reference_counts(run: RunInput) -> str:
+    """``", 15 NIQE rows (model sha256 ..., luma ..., border ...)"`` per no-reference metric of the run."""
+    columns = list(run.no_reference.columns) if run.no_reference is not None else []
+    text = ""
+    for name in (c for c in columns if f"{c}_note" in columns):
+        if name != "niqe":
+            text += f", {len(run.no_reference)} {name} rows"
+            continue
+        niqe = run.run_json.get("niqe") if isinstance(run.run_json.get("niqe"), dict) else {}
+        text += (f", {len(run.no_reference)} NIQE rows (model sha256 `{niqe.get('model_sha256', 'not recorded')}`, "
+                 f"luma `{niqe.get('luma', '?')}`, border {niqe.get('border', '?')})")
+    return text
 
 
 def checkpoints(run_json: dict) -> object | None:

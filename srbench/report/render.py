@@ -12,24 +12,29 @@ import csv
 import io
 import math
 
-from . import niqe_column
-from .tables import DATASET_LABELS, DISPLAY_DECIMALS, OURS_ONLY, Cell, Table
+from . import no_reference_column
+from .tables import DATASET_LABELS, Cell, Table, display_decimals, ours_only
 
-METRIC_LABELS = {"psnr": "PSNR [dB]", "ssim": "SSIM", "mos": "MOS", niqe_column.METRIC: niqe_column.LABEL}
+PAPER_LABELS = {"psnr": "PSNR [dB]", "ssim": "SSIM", "mos": "MOS"}
+
+
+def metric_label(metric: str) -> str:
+    """A column's header: the paper's measures by name, no-reference ones as ``NIQE ↓ (ours)``."""
+    return PAPER_LABELS.get(metric) or no_reference_column.label(metric)
 DASH = "—"
 
 
 def _num(x: float, metric: str) -> str:
     if math.isinf(x):
         return "∞"
-    return f"{x:.{DISPLAY_DECIMALS[metric]}f}"
+    return f"{x:.{display_decimals(metric)}f}"
 
 
 def _signed(x: float | None, metric: str) -> str:
     """Signed difference at display precision; one that rounds to zero prints unsigned ("0.00")."""
     if x is None:
         return ""
-    text = f"{x:+.{DISPLAY_DECIMALS[metric]}f}"
+    text = f"{x:+.{display_decimals(metric)}f}"
     return text[1:] if float(text) == 0 else text
 
 
@@ -56,8 +61,9 @@ def caption(table: Table) -> str:
     if any(s.released for s in t.slots):
         text += (" Rows labelled (authors' images): the SRGAN authors' released outputs measured by srbench, "
                  "a check of the metrics, not a model trained here; never bolded or starred.")
-    if niqe_column.METRIC in table.metrics:
-        text += " " + niqe_column.CAPTION
+    for metric in table.metrics:
+        if ours_only(metric):
+            text += " " + no_reference_column.caption(metric)
     return text
 
 
@@ -93,7 +99,7 @@ def to_markdown(table: Table) -> str:
     notes = _Footnotes()
     header = ["Set", "Method"]
     for m in table.metrics:
-        header += [METRIC_LABELS[m] + (" [95% CI]" if m == "mos" else "")] + ([] if m in OURS_ONLY else ["paper", "Δ"])
+        header += [metric_label(m) + (" [95% CI]" if m == "mos" else "")] + ([] if ours_only(m) else ["paper", "Δ"])
     lines = [f"**{caption(table)}**", "", "| " + " | ".join(header) + " |",
              "|" + "|".join(["---", "---"] + ["---:"] * (len(header) - 2)) + "|"]
     for row in table.rows:
@@ -106,7 +112,7 @@ def to_markdown(table: Table) -> str:
             ours = _ours_text(c, m, bold=("**", "**"), star="\\*")
             label = f"t{table.spec.number}-{mark}"  # unique across tables in report.md
             cells += [ours + (f" [^{label}]" if mark else "")]
-            if m not in OURS_ONLY:
+            if not ours_only(m):
                 cells += [_paper(c.paper, m), _signed(c.diff, m)]
         lines.append("| " + " | ".join(cells) + " |")
     lines.append("")
@@ -135,14 +141,14 @@ def _tex_num(text: str) -> str:
 def to_latex(table: Table) -> str:
     """A booktabs ``table`` environment with caption and footnotes (needs ``\\usepackage{booktabs}``)."""
     notes = _Footnotes()
-    width = sum(1 if m in OURS_ONLY else 3 for m in table.metrics)
+    width = sum(1 if ours_only(m) else 3 for m in table.metrics)
     lines = [r"\begin{table}[t]", r"\centering", r"\scriptsize",
              r"\begin{tabular}{ll" + "r" * width + "}", r"\toprule"]
     lines.append(" & ".join(["Set", "Method"] + [
-        tex_escape(METRIC_LABELS[m]) if m in OURS_ONLY else r"\multicolumn{3}{c}{" + tex_escape(METRIC_LABELS[m]) + "}"
+        tex_escape(metric_label(m)) if ours_only(m) else r"\multicolumn{3}{c}{" + tex_escape(metric_label(m)) + "}"
         for m in table.metrics]) + r" \\")
     lines.append(" & ".join(["", ""] + [x for m in table.metrics
-                                        for x in (["ours"] if m in OURS_ONLY else ["ours", "paper", r"$\Delta$"])])
+                                        for x in (["ours"] if ours_only(m) else ["ours", "paper", r"$\Delta$"])])
                  + r" \\")
     previous = None
     for row in table.rows:
@@ -159,7 +165,7 @@ def to_latex(table: Table) -> str:
             ours = ours.replace(DASH, "---")
             if mark:
                 ours += r"\textsuperscript{" + mark + "}"
-            cells += [ours] if m in OURS_ONLY else [ours, _tex_num(_paper(c.paper, m)), _signed(c.diff, m)]
+            cells += [ours] if ours_only(m) else [ours, _tex_num(_paper(c.paper, m)), _signed(c.diff, m)]
         lines.append(" & ".join(cells) + r" \\")
     lines += [r"\bottomrule", r"\end{tabular}"]
     if notes.notes:

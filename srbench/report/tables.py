@@ -23,7 +23,7 @@ from srbench.data.sets import load_manifest
 from srbench.errors import DataError
 from srbench.paper_values import METRICS, load_paper_values
 
-from . import niqe_column
+from . import no_reference_column
 from .inputs import Ratings
 from .training import training_note
 
@@ -133,7 +133,7 @@ class Table:
     rows: list[Row]
     correction: str
     synthetic: bool = False  # some input is labelled synthetic: the caption says so
-    metrics: tuple[str, ...] = METRICS  # the columns, in order; metrics not in the paper come last (OURS_ONLY)
+    metrics: tuple[str, ...] = METRICS  # the columns, in order; metrics not in the paper come last (ours_only)
 
 
 @dataclass
@@ -148,7 +148,12 @@ class Evidence:
     skipped: dict[str, str] = field(default_factory=dict)  # method key -> why 'srbench run' skipped it
     checkpoints: dict[str, dict] = field(default_factory=dict)  # method key -> checkpoint sidecar from run.json
     sources: dict[str, dict] = field(default_factory=dict)  # method key -> where its stored images come from
-    niqe: pd.DataFrame | None = None  # NIQE rows of the runs (inputs.combine_no_reference); None: none measured
+    no_reference: dict[str, pd.DataFrame] = field(default_factory=dict)  # metric -> its rows (combine_no_reference)
+
+    @property
+    def niqe(self) -> pd.DataFrame | None:
+        """NIQE's rows of the runs (the perception plane and the MOS agreement use them); None: not measured."""
+        return self.no_reference.get("niqe")
 
 
 def mos_pairs(scores: pd.DataFrame, dataset: str, a: str, b: str) -> tuple[list[float], list[float]]:
@@ -241,9 +246,9 @@ def build_table(spec: TableSpec, ev: Evidence, paper: dict, *, correction: str =
                 synthetic: bool = False) -> Table:
     """Compute every cell of ``spec`` from ``ev``; marks: bold (Table 2), star (Table 1 MOS).
 
-    Table 2 gains a NIQE column (ours only) when some run measured NIQE.
+    Table 2 gains a column (ours only) per no-reference metric some run measured (NIQE, plugins' metrics).
     """
-    with_niqe = spec.number == 2 and ev.niqe is not None
+    extra = tuple(ev.no_reference) if spec.number == 2 else ()
     rows = []
     for dataset in spec.datasets:
         for slot in spec.slots:
@@ -255,16 +260,16 @@ def build_table(spec: TableSpec, ev: Evidence, paper: dict, *, correction: str =
             row.cells["mos"] = _mos_cell(ev, dataset, key, ref.get("mos"))
             row.note = _row_note(ev, key, measured=bool(row.cells["psnr"].n),
                                  rated=row.cells["mos"].ours is not None)
-            if with_niqe:
-                psnr = row.cells["psnr"]
-                row.cells[niqe_column.METRIC] = niqe_column.niqe_cell(
-                    ev.niqe, dataset, key, fallback=psnr.note if psnr.n == 0 else None)
+            psnr = row.cells["psnr"]
+            for name in extra:
+                row.cells[name] = no_reference_column.cell(ev.no_reference[name], name, dataset, key,
+                                                           fallback=psnr.note if psnr.n == 0 else None)
             rows.append(row)
-    table = Table(spec, rows, correction, synthetic, METRICS + ((niqe_column.METRIC,) if with_niqe else ()))
+    table = Table(spec, rows, correction, synthetic, METRICS + extra)
     if spec.number == 2:
         _mark_best(table)
-        if with_niqe:
-            niqe_column.mark_lowest(table.rows, spec.datasets)
+        for name in extra:
+            no_reference_column.mark_best(table.rows, spec.datasets, name)
     if spec.number == 1 and ev.kept_scores is not None:
         _mark_significant(table, ev.kept_scores, correction)
     return table
@@ -290,8 +295,17 @@ def _row_note(ev: Evidence, key: str, *, measured: bool, rated: bool) -> str | N
     return None
 
 
-DISPLAY_DECIMALS = {"psnr": 2, "ssim": 4, "mos": 2, niqe_column.METRIC: niqe_column.DECIMALS}
-OURS_ONLY = (niqe_column.METRIC,)  # columns without a paper value (no "paper" and "Δ" columns)
+PAPER_DECIMALS = {"psnr": 2, "ssim": 4, "mos": 2}
+
+
+def display_decimals(metric: str) -> int:
+    """Decimals a column shows: the paper's for PSNR/SSIM/MOS, the metric record's for no-reference ones."""
+    return PAPER_DECIMALS[metric] if metric in PAPER_DECIMALS else no_reference_column.decimals(metric)
+
+
+def ours_only(metric: str) -> bool:
+    """A column without a paper value (no "paper" and "Δ" parts): every metric the paper does not report."""
+    return metric not in METRICS
 
 
 def _mark_best(table: Table) -> None:
@@ -300,14 +314,14 @@ def _mark_best(table: Table) -> None:
     for dataset in table.spec.datasets:
         rows = [r for r in table.rows if r.dataset == dataset and r.method != "hr" and not r.slot.released]
         for metric in METRICS:
-            values = [round(r.cells[metric].ours, DISPLAY_DECIMALS[metric]) for r in rows
+            values = [round(r.cells[metric].ours, display_decimals(metric)) for r in rows
                       if r.cells[metric].ours is not None]
             if not values:
                 continue
             best = max(values)
             for r in rows:
                 c = r.cells[metric]
-                c.bold = c.ours is not None and round(c.ours, DISPLAY_DECIMALS[metric]) == best
+                c.bold = c.ours is not None and round(c.ours, display_decimals(metric)) == best
 
 
 def _mark_significant(table: Table, scores: pd.DataFrame, correction: str) -> None:

@@ -290,6 +290,11 @@ def _ensure_loaded() -> None:
         _loading = False
 
 
+def ensure_loaded() -> None:
+    """Import the built-in methods, the entry points and ``$SRBENCH_PLUGINS`` once (plugins may add metrics too)."""
+    _ensure_loaded()
+
+
 def _env_plugins() -> list[str]:
     return [m.strip() for m in os.environ.get(PLUGINS_ENV_VAR, "").split(",") if m.strip()]
 

@@ -12,11 +12,13 @@
   methods with their checkpoint sidecars, skipped methods and why, code
   revision, versions (and NIQE's model checksum and settings when measured).
 
-With ``metrics`` including ``niqe`` both CSV files gain the columns
-``niqe,niqe_note`` and one no-reference row per image and method (empty
-``protocol``), also for the HR images (method ``hr``); see
-:mod:`srbench.schema`. NIQE's model is loaded (and checksum-verified) before
-any work, so a missing model stops the run at once with the fetch command.
+With a no-reference metric ``NAME`` among ``metrics`` (``niqe``, or one a
+plugin registered, see :mod:`srbench.metrics.registry`) both CSV files gain
+the columns ``NAME,NAME_note`` and one no-reference row per image and method
+(empty ``protocol``), also for the HR images (method ``hr``); see
+:mod:`srbench.schema`. What such a metric needs (NIQE's model, loaded and
+checksum-verified) is prepared before any work, so a missing model stops the
+run at once with the fetch command.
 
 Rows are appended to ``per_image.csv.partial`` as they are measured; the
 final files appear (atomically) only when the run completes.
@@ -43,7 +45,7 @@ from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Iterable, Iterator, Mapping
+from typing import Callable, Iterable, Iterator, Mapping
 
 import numpy as np
 import pandas as pd
@@ -55,15 +57,15 @@ from srbench.atomicio import write_atomic
 from srbench.data.sets import BenchImage, load_dataset, normalize_dataset_name
 from srbench.errors import MissingOutput, SrbenchError, UnknownMethod
 from srbench.data.imageio import write_png
-from srbench.metrics import (DEFAULT_METRICS, FULL_REFERENCE, NIQE_BORDER, NIQE_LUMA, PROTOCOLS, get_protocol,
-                             measure_image, parse_metrics)
+from srbench.metrics import DEFAULT_METRICS, FULL_REFERENCE, PROTOCOLS, get_protocol, measure_image, parse_metrics
+from srbench.metrics.registry import NO_REFERENCE_KIND, Metric, get_metric, no_reference_names
 from srbench.paths import RUNS_DIR
 from srbench.run.registry import Method
-from srbench.schema import HR_METHOD, NIQE_COLUMNS, NO_PROTOCOL, NOT_AVAILABLE
+from srbench.schema import HR_METHOD, NO_PROTOCOL, NOT_AVAILABLE
 from srbench.schema import PER_IMAGE_COLUMNS as _PER_IMAGE, SUMMARY_COLUMNS as _SUMMARY
 
-if TYPE_CHECKING:
-    from srbench.metrics.niqe_model import NiqeModel
+NoReference = list[tuple[Metric, object]]
+"""The run's no-reference metrics, each with its prepared state (e.g. NIQE's model), in column order."""
 
 PER_IMAGE_COLUMNS = list(_PER_IMAGE)
 SUMMARY_COLUMNS = list(_SUMMARY)
@@ -200,16 +202,16 @@ def _upscale_all(method: Method, dataset: str, bench: list[BenchImage], save_to:
         yield Upscaled(dataset, method.name, image, sr)
 
 
-def measure(groups: Iterable[Group], protocols: list[str], pool: Executor, *, niqe_model=None,
+def measure(groups: Iterable[Group], protocols: list[str], pool: Executor, *, no_reference: NoReference = (),
             on_measured: Callable[[], None] | None = None) -> Iterator[list[list]]:
     """Compute the metrics of every produced image, in ``pool``.
 
     PSNR/SSIM under every protocol (none for the HR group, which is measured
-    only by no-reference metrics) and, with ``niqe_model``, NIQE. Each image is
+    only by no-reference metrics) and the ``no_reference`` metrics. Each image is
     submitted as soon as it is upscaled, so the workers measure while the
     group's next images are upscaled. Yields the per-image rows of one group
-    at a time (:func:`per_image_columns`: a row per protocol, then the NIQE
-    row), in production order, once the group is measured (before the next
+    at a time (:func:`per_image_columns`: a row per protocol, then the
+    no-reference row), in production order, once the group is measured (before the next
     group is upscaled); images without output give no rows. ``on_measured``
     is called (from the pool's thread) as each image's metrics are done.
     """
@@ -219,7 +221,7 @@ def measure(groups: Iterable[Group], protocols: list[str], pool: Executor, *, ni
         for item in items:
             if item.sr is None:
                 continue
-            future = pool.submit(measure_image, item.sr, item.image.hr, own, item.image.is_gray, niqe_model)
+            future = pool.submit(measure_image, item.sr, item.image.hr, own, item.image.is_gray, tuple(no_reference))
             if on_measured:
                 future.add_done_callback(lambda _f: on_measured())
             pending.append((item, future))
@@ -227,34 +229,39 @@ def measure(groups: Iterable[Group], protocols: list[str], pool: Executor, *, ni
         for item, future in pending:
             full, nr = future.result()
             key = [item.dataset, item.image.name, item.method]
-            extra = [math.nan, ""] if niqe_model is not None else []
+            extra = [math.nan, ""] * len(no_reference)
             for protocol, (psnr, ssim) in zip(own, full):
                 rows.append(key + [protocol, psnr, ssim] + extra)
-            if nr is not None:
-                value = math.nan if nr.value is None else nr.value
-                rows.append(key + [NO_PROTOCOL, math.nan, math.nan, value, nr.reason])
+            if no_reference:
+                values = [x for value, note in nr for x in (math.nan if value is None else value, note)]
+                rows.append(key + [NO_PROTOCOL, math.nan, math.nan] + values)
         yield rows
 
 
-def per_image_columns(niqe: bool) -> list[str]:
-    """``per_image.csv``'s columns: :data:`PER_IMAGE_COLUMNS`, plus ``niqe,niqe_note`` when NIQE is measured."""
-    return PER_IMAGE_COLUMNS + (list(NIQE_COLUMNS) if niqe else [])
+def no_reference_columns(names: Iterable[str]) -> list[str]:
+    """The CSV columns of the no-reference metrics ``names``: ``NAME,NAME_note`` each."""
+    return [c for name in names for c in (name, f"{name}_note")]
 
 
-def summary_columns(niqe: bool) -> list[str]:
-    """``summary.csv``'s columns: :data:`SUMMARY_COLUMNS`, plus ``niqe,niqe_note`` when NIQE is measured."""
-    return SUMMARY_COLUMNS + (list(NIQE_COLUMNS) if niqe else [])
+def per_image_columns(no_reference: Iterable[str] = ()) -> list[str]:
+    """``per_image.csv``'s columns: :data:`PER_IMAGE_COLUMNS`, plus ``NAME,NAME_note`` per no-reference metric."""
+    return PER_IMAGE_COLUMNS + no_reference_columns(no_reference)
+
+
+def summary_columns(no_reference: Iterable[str] = ()) -> list[str]:
+    """``summary.csv``'s columns: :data:`SUMMARY_COLUMNS`, plus ``NAME,NAME_note`` per no-reference metric."""
+    return SUMMARY_COLUMNS + no_reference_columns(no_reference)
 
 
 def write_run(out_dir: Path, per_image: pd.DataFrame, summary: pd.DataFrame, record: dict) -> None:
     """Write ``per_image.csv``, ``summary.csv`` (6 decimals) and ``run.json`` atomically; drop the partial file.
 
-    A NIQE value that is NaN is written ``n/a`` where ``niqe_note`` gives a
+    A no-reference value that is NaN is written ``n/a`` where its ``NAME_note`` gives a
     reason (it could not be computed), else left empty (not measured on that row).
     """
-    _write_csv(_niqe_text(per_image), out_dir / "per_image.csv")
+    _write_csv(_no_reference_text(per_image), out_dir / "per_image.csv")
     (out_dir / "per_image.csv.partial").unlink(missing_ok=True)
-    _write_csv(_niqe_text(summary), out_dir / "summary.csv")
+    _write_csv(_no_reference_text(summary), out_dir / "summary.csv")
     _write_text(out_dir / "run.json", json.dumps(record, indent=1, sort_keys=True) + "\n")
 
 
@@ -287,11 +294,12 @@ def run_benchmark(
     image is measured (they are also in ``RunResult.coverage``).
     ``method_settings`` (``checkpoint_root``, ``device``, ``tile``, ...) go to
     the methods that take them (see :func:`select_methods`).
-    ``metrics``: from ``psnr``, ``ssim`` (together) and ``niqe``
-    (:func:`srbench.metrics.parse_metrics`); with ``niqe`` the model is
-    ``niqe_model`` (a path), else ``$SRBENCH_NIQE_MODEL``, else the data cache,
-    loaded before any work (:class:`srbench.metrics.niqe_model.NiqeModelError`
-    naming the fetch command if it is missing), and the HR images are measured too.
+    ``metrics``: from ``psnr``, ``ssim`` (together), ``niqe`` and the
+    no-reference metrics plugins registered (:func:`srbench.metrics.parse_metrics`);
+    with ``niqe`` the model is ``niqe_model`` (a path), else ``$SRBENCH_NIQE_MODEL``,
+    else the data cache, loaded before any work
+    (:class:`srbench.metrics.niqe_model.NiqeModelError` naming the fetch command
+    if it is missing). With any no-reference metric the HR images are measured too.
     """
     start = time.perf_counter()
     datasets = list(dict.fromkeys(normalize_dataset_name(d) for d in datasets))
@@ -301,14 +309,10 @@ def run_benchmark(
     if not datasets or not protocols or not methods:
         raise SrbenchError("need at least one method, one dataset and one protocol")
     if not set(FULL_REFERENCE) & set(metrics):
-        protocols = []  # NIQE alone: no protocol applies
+        protocols = []  # no-reference metrics alone: no protocol applies
     if niqe_model and "niqe" not in metrics:
         raise SrbenchError("a NIQE model was given but NIQE is not among the metrics (add niqe to --metrics)")
-    model = None
-    if "niqe" in metrics:  # before any method is built or image read: a missing model stops the run here
-        from srbench.metrics.niqe_model import load_model
-
-        model = load_model(niqe_model)
+    no_reference = _prepare_no_reference(metrics, {"niqe": niqe_model})
     chosen, skipped = select_methods(methods, method_settings)
     if any(m.name == HR_METHOD for m in chosen):
         raise SrbenchError(f"a method may not be called {HR_METHOD!r}: that name stands for the HR images")
@@ -324,11 +328,11 @@ def run_benchmark(
     if (out_dir / "per_image.csv").exists() and not overwrite:
         raise SrbenchError(f"{out_dir} already holds a run (per_image.csv); choose another --out or pass --overwrite")
     created = _make_out_dir(out_dir)
-    columns = per_image_columns(model is not None)
+    columns = per_image_columns(m.name for m, _ in no_reference)
     rows: list[list] = []
     try:
         images, missing = _produce_and_measure(chosen, datasets, data_root, out_dir, protocols, save_images,
-                                               progress, jobs, rows, model)
+                                               progress, jobs, rows, no_reference)
     except BaseException as exc:
         _explain_leftovers(exc, out_dir, len(rows), created=created)
         raise
@@ -350,23 +354,33 @@ def run_benchmark(
         "environment": provenance.environment(),
         "seconds": round(seconds, 2),
     }
-    if model is not None:
-        record["niqe"] = {"model_sha256": model.sha256, "model_file": Path(model.path).name, "luma": NIQE_LUMA,
-                          "border": NIQE_BORDER, "block": 96, "hr_measured": True}
+    for metric, state in no_reference:
+        metric_record = metric.run_record(state)
+        if metric_record is not None:
+            record[metric.name] = metric_record
     write_run(out_dir, per_image, summary, record)
     return RunResult(out_dir, per_image, summary, skipped, missing, coverage, seconds)
 
 
+def _prepare_no_reference(metrics: Iterable[str], options: Mapping[str, object]) -> NoReference:
+    """The chosen no-reference metrics with their prepared state (``options[name]``: the user's setting).
+
+    Runs before any method is built or image read: a missing model stops the run here.
+    """
+    chosen = [get_metric(name) for name in metrics]
+    return [(m, m.prepared(options.get(m.name))) for m in chosen if m.kind == NO_REFERENCE_KIND]
+
+
 def _produce_and_measure(chosen: list[Method], datasets: list[str], data_root: Path, out_dir: Path,
                          protocols: list[str], save_images: bool, progress: bool, jobs: int | None,
-                         rows: list[list], model: NiqeModel | None
+                         rows: list[list], no_reference: NoReference
                          ) -> tuple[dict[str, list[BenchImage]], dict[str, list[str]]]:
     """Load the sets, upscale and measure: rows go to ``rows`` and to the partial file as they are measured.
 
-    With a NIQE ``model`` the HR images are measured too (method ``hr``) and the rows carry NIQE's columns.
+    With ``no_reference`` metrics the HR images are measured too (method ``hr``) and the rows carry their columns.
     """
     images = {name: load_dataset(name, data_root) for name in datasets}
-    total = sum(len(v) for v in images.values()) * (len(chosen) + (model is not None))
+    total = sum(len(v) for v in images.values()) * (len(chosen) + bool(no_reference))
     missing: dict[str, list[str]] = {}
     if jobs is None:  # workers pay off only beyond a few images (each imports numpy/scipy)
         jobs = usable_cpus() if total >= MIN_IMAGES_FOR_WORKERS else 1
@@ -374,7 +388,7 @@ def _produce_and_measure(chosen: list[Method], datasets: list[str], data_root: P
         total, "srbench run", enabled=progress
     ) as bar, _metric_executor(jobs) as pool:
         writer = csv.writer(partial)
-        writer.writerow(per_image_columns(model is not None))
+        writer.writerow(per_image_columns(m.name for m, _ in no_reference))
 
         def on_missing(item: Upscaled) -> None:
             missing.setdefault(f"{item.method}/{item.dataset}", []).append(item.image.name)
@@ -386,8 +400,8 @@ def _produce_and_measure(chosen: list[Method], datasets: list[str], data_root: P
                 yield dataset, method, items
 
         produced = produce(chosen, images, save_to=out_dir / "images" if save_images else None, on_missing=on_missing,
-                           include_hr=model is not None)
-        for group_rows in measure(announce(produced), list(protocols), pool, niqe_model=model,
+                           include_hr=bool(no_reference))
+        for group_rows in measure(announce(produced), list(protocols), pool, no_reference=no_reference,
                                   on_measured=lambda: bar.update(1)):
             writer.writerows(_partial_text(row) for row in group_rows)
             rows += group_rows
@@ -541,14 +555,15 @@ def summarize(per_image: pd.DataFrame, expected: dict[str, int], method_names: l
     """Per (dataset, method, protocol) means; empty means where coverage is partial.
 
     Infinite PSNR (identical images) makes the mean infinite, as it should.
-    With NIQE columns, each (dataset, method) and the HR images also get a
-    no-reference row: ``n`` = images with a NIQE value, the mean only when
-    all ``n_expected`` have one, else NaN with ``niqe_note`` saying why.
+    With no-reference columns (``NAME,NAME_note``), each (dataset, method) and
+    the HR images also get a no-reference row: ``n`` = images with a value
+    (of the first such metric), per metric the mean only when all
+    ``n_expected`` have one, else NaN with ``NAME_note`` saying why.
     """
-    niqe = "niqe" in per_image.columns
+    names = no_reference_names(per_image.columns)
     rows = []
     for dataset, n_expected in expected.items():
-        for method in method_names + ([HR_METHOD] if niqe else []):
+        for method in method_names + ([HR_METHOD] if names else []):
             for protocol in protocols if method != HR_METHOD else ():
                 sel = per_image[(per_image.dataset == dataset) & (per_image.method == method)
                                 & (per_image.protocol == protocol)]
@@ -556,18 +571,30 @@ def summarize(per_image: pd.DataFrame, expected: dict[str, int], method_names: l
                 complete = n == n_expected
                 rows.append([dataset, method, protocol, n, n_expected,
                              sel.psnr.mean() if complete else math.nan,
-                             sel.ssim.mean() if complete else math.nan] + ([math.nan, ""] if niqe else []))
-            if niqe:
+                             sel.ssim.mean() if complete else math.nan] + [math.nan, ""] * len(names))
+            if names:
                 sel = per_image[(per_image.dataset == dataset) & (per_image.method == method)
                                 & (per_image.protocol == NO_PROTOCOL)]
-                value, note = niqe_set_mean(sel.niqe.astype(float).tolist(), sel.niqe_note.tolist(), n_expected)
-                n = int(sel.niqe.astype(float).notna().sum())
-                rows.append([dataset, method, NO_PROTOCOL, n, n_expected, math.nan, math.nan, value, note])
-    return pd.DataFrame(rows, columns=summary_columns(niqe))
+                cells = []
+                for name in names:
+                    cells += set_mean(sel[name].astype(float).tolist(), sel[f"{name}_note"].tolist(), n_expected,
+                                      _label(name))
+                n = int(sel[names[0]].astype(float).notna().sum())
+                rows.append([dataset, method, NO_PROTOCOL, n, n_expected, math.nan, math.nan] + cells)
+    return pd.DataFrame(rows, columns=summary_columns(names))
 
 
-def niqe_set_mean(values: list[float], notes: list[str], n_expected: int) -> tuple[float, str]:
-    """``(mean, note)`` of a set's per-image NIQE values; NaN with the reason unless all ``n_expected`` have one.
+def _label(name: str) -> str:
+    """A no-reference metric's display label (its name upper-cased if no longer registered)."""
+    try:
+        return get_metric(name).label
+    except SrbenchError:
+        return name.upper()
+
+
+def set_mean(values: list[float], notes: list[str], n_expected: int, label: str = "NIQE") -> tuple[float, str]:
+    """``(mean, note)`` of a set's per-image values of one no-reference metric (``label``, e.g. NIQE);
+    NaN with the reason unless all ``n_expected`` have one.
 
     A set with an image whose NIQE is n/a, or with images not measured at all
     (partial coverage), is not averaged: the mean would silently describe
@@ -579,25 +606,32 @@ def niqe_set_mean(values: list[float], notes: list[str], n_expected: int) -> tup
     parts = []
     na = [note for v, note in zip(values, notes) if math.isnan(v)]
     if na:
-        parts.append(f"NIQE n/a for {len(na)} of {n_expected} images (e.g. {na[0]})")
+        parts.append(f"{label} n/a for {len(na)} of {n_expected} images (e.g. {na[0]})")
     if len(values) < n_expected:
         parts.append(f"partial coverage: {len(values)} of {n_expected} images measured")
     return math.nan, "; ".join(parts) + "; a set with missing values is not averaged"
 
 
 def format_summary(summary: pd.DataFrame) -> str:
-    """A readable table: one row per method and protocol, ``PSNR / SSIM`` per dataset (and ``NIQE`` rows)."""
+    """A readable table: one row per method and protocol, ``PSNR / SSIM`` per dataset (and one row per
+    no-reference metric, e.g. ``NIQE``)."""
     datasets = list(dict.fromkeys(summary.dataset))
+    names = no_reference_names(summary.columns)
     header = ["method", "protocol"] + datasets
     lines = []
     for (method, protocol), group in summary.groupby(["method", "protocol"], sort=False):
-        niqe = protocol == NO_PROTOCOL
-        cells = [method, "NIQE" if niqe else protocol]
+        if protocol == NO_PROTOCOL:
+            for name in names:
+                cells = [method, _label(name)]
+                for dataset in datasets:
+                    value = float(group[group.dataset == dataset].iloc[0][name])
+                    cells.append(NOT_AVAILABLE if math.isnan(value) else f"{value:.4f}")
+                lines.append(cells)
+            continue
+        cells = [method, protocol]
         for dataset in datasets:
             row = group[group.dataset == dataset].iloc[0]
-            if niqe:
-                cells.append(NOT_AVAILABLE if math.isnan(row.niqe) else f"{row.niqe:.4f}")
-            elif row.n < row.n_expected:
+            if row.n < row.n_expected:
                 cells.append(f"partial {row.n}/{row.n_expected}")
             else:
                 cells.append(f"{row.psnr:.2f} / {row.ssim:.4f}")
@@ -607,26 +641,37 @@ def format_summary(summary: pd.DataFrame) -> str:
     sep = "  ".join("-" * w for w in widths)
     legend = "\n(PSNR dB / SSIM on Y, 4-px border crop)"
     if (summary.protocol == NO_PROTOCOL).any():
-        legend += "\n(NIQE: no-reference, lower = more natural; gray luma, no crop; n/a: see summary.csv niqe_note)"
+        for name in names:
+            legend += "\n" + _legend(name)
     return "\n".join([fmt(header), sep] + [fmt(r) for r in lines]) + legend
 
 
-def _niqe_text(frame: pd.DataFrame) -> pd.DataFrame:
-    """``frame`` with its ``niqe`` column as text: 6 decimals, ``n/a`` (NaN with a reason) or empty."""
-    if "niqe" not in frame.columns:
-        return frame
-    text = [("" if not note else NOT_AVAILABLE) if math.isnan(v) else f"{v:.6f}"
-            for v, note in zip(frame["niqe"].astype(float), frame["niqe_note"])]
-    return frame.assign(niqe=text)
+def _legend(name: str) -> str:
+    try:
+        return get_metric(name).summary_legend()
+    except SrbenchError:
+        return f"({name}: no-reference; n/a: see summary.csv {name}_note)"
+
+
+def _no_reference_text(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with its no-reference columns as text: 6 decimals, ``n/a`` (NaN with a reason) or empty."""
+    for name in no_reference_names(frame.columns):
+        text = [("" if not note else NOT_AVAILABLE) if math.isnan(v) else f"{v:.6f}"
+                for v, note in zip(frame[name].astype(float), frame[f"{name}_note"])]
+        frame = frame.assign(**{name: text})
+    return frame
 
 
 def _partial_text(row: list) -> list:
-    """A per-image row for the partial file: NaN (a NIQE row's PSNR/SSIM, a protocol row's NIQE) empty, or n/a."""
+    """A per-image row for the partial file: NaN (a no-reference row's PSNR/SSIM, a protocol row's no-reference
+    values) empty, or n/a."""
     if len(row) == len(PER_IMAGE_COLUMNS):
         return row
-    *head, niqe, note = row
+    head, tail = row[:len(PER_IMAGE_COLUMNS)], row[len(PER_IMAGE_COLUMNS):]
     cells = ["" if isinstance(x, float) and math.isnan(x) else x for x in head]
-    return cells + [(NOT_AVAILABLE if note else "") if math.isnan(niqe) else niqe, note]
+    for value, note in zip(tail[::2], tail[1::2]):
+        cells += [(NOT_AVAILABLE if note else "") if math.isnan(value) else value, note]
+    return cells
 
 
 def _write_csv(frame: pd.DataFrame, path: Path) -> None:
