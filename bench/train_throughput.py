@@ -1,9 +1,9 @@
 """Training throughput (patches/s) of the real trainer step for every --fast candidate, beside a plain baseline
 measured in the same run, with a per-part profile of each step and the choice of the fastest candidate.
 
-Every variant runs the trainer's own code: :class:`srbench.methods.train_data.PatchSampler`
+Every variant runs the trainer's own code: :class:`srbench.methods.training.data.PatchSampler`
 (device-resident images, random crops + flips, MATLAB-bicubic LR) and
-:class:`srbench.methods.train_step.StepRunner` (forward, losses, backward, Adam), so
+:class:`srbench.methods.training.step.StepRunner` (forward, losses, backward, Adam), so
 the numbers include the data pipeline. Timing: warm-up steps (and compile
 time, reported separately as ``warmup_s``), then whole steps for at least
 ``--seconds``, bracketed by ``torch.cuda.synchronize()``.
@@ -70,9 +70,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from srbench.methods.checkpoint import device_name  # noqa: E402
 from srbench.methods.specs import TRAIN_SPECS, build_network  # noqa: E402
-from srbench.methods.train_config import fast_lr  # noqa: E402
-from srbench.methods.train_data import PatchSampler, list_training_files  # noqa: E402
-from srbench.methods.train_step import StepRunner, make_adam  # noqa: E402
+from srbench.methods.training.config import fast_lr  # noqa: E402
+from srbench.methods.training.data import PatchSampler, list_training_files  # noqa: E402
+from srbench.methods.training.step import StepRunner, make_adam  # noqa: E402
 
 
 @dataclass

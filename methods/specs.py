@@ -1,6 +1,6 @@
 """Trainable methods: one :class:`TrainSpec` per registry name.
 
-The trainer (``methods/train.py``) and the checkpoint-backed inference
+The trainer (``methods/training/trainer.py``) and the checkpoint-backed inference
 (``methods/neural.py``) are generic over these specs, so adding a trainable
 method means adding a spec here (and its network module), nothing else.
 

@@ -3,7 +3,7 @@
     python -m torch.distributed.run --nproc_per_node 2 --standalone tests/ddp_probe.py OUT_DIR
 
 Each rank (gloo, CPU) builds the same network (seed 0), wraps it through
-:class:`srbench.methods.train_step.StepRunner` with its ``DistContext`` (so
+:class:`srbench.methods.training.step.StepRunner` with its ``DistContext`` (so
 DDP is set up exactly as ``srbench train`` sets it up) and takes ``STEPS``
 Adam steps on its own SYNTHETIC batch (uniform noise, not images; seeded by
 step and rank, see :func:`synthetic_batch`). It saves, per case, its
@@ -19,14 +19,14 @@ from pathlib import Path
 
 import torch
 
-from srbench.methods import train_dist
+from srbench.methods.training import dist as train_dist
 from srbench.methods.losses import build_content_loss
 from srbench.methods.specs import build_network
-from srbench.methods.train_config import get_spec
-from srbench.methods.train_step import StepRunner, make_adam
+from srbench.methods.training.config import get_spec
+from srbench.methods.training.step import StepRunner, make_adam
 
 # case -> (trainable method, architecture override): ESPCN has no BatchNorm; the tiny SRResNet has
-# per-rank BatchNorm (methods/train_dist.py), which changes what a 1-process equivalent is.
+# per-rank BatchNorm (methods/training/dist.py), which changes what a 1-process equivalent is.
 CASES = {"espcn": ("espcn", None), "srresnet": ("srresnet-mse", {"num_blocks": 1, "channels": 8})}
 STEPS = 3
 BATCH = 4  # per rank

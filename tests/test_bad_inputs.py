@@ -255,7 +255,7 @@ def test_train_with_a_batch_beyond_memory_is_refused_not_killed(train_place, tmp
     neither can reach the OOM killer even without the checks (the old code then died with a traceback)."""
     child = ("import resource, sys\n"
              "from srbench.cli import main\n"
-             "import srbench.methods.train\n"
+             "import srbench.methods.training.trainer\n"
              "size = int(open('/proc/self/statm').read().split()[0]) * resource.getpagesize()\n"
              "resource.setrlimit(resource.RLIMIT_AS, (size + 2**30, resource.getrlimit(resource.RLIMIT_AS)[1]))\n"
              "sys.exit(main(sys.argv[1:]))\n")

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from srbench.methods.train import TrainConfig, train
+from srbench.methods.training.trainer import TrainConfig, train
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 TINY = dict(batch=4, patch=32, blocks=1, channels=8, device="cpu", val_data="none", progress=False)

@@ -144,7 +144,7 @@ def test_the_readme_training_examples_start_in_a_fresh_clone(train_root, tmp_pat
     """
     from srbench.cli import build_parser
     from srbench.cli.train import config_from_args
-    from srbench.methods.train import Trainer
+    from srbench.methods.training.trainer import Trainer
 
     lines = _readme_train_lines(README.read_text(encoding="utf-8"))
     assert len(lines) >= 4, lines

@@ -119,7 +119,7 @@ def test_specs_and_registry():
 def test_training_smoke_through_the_trainer(name, tmp_path, train_root, set5):
     """A few real updates on t91 patches with the spec's defaults, then inference from the checkpoint."""
     from srbench.methods.neural import NeuralMethod
-    from srbench.methods.train import TrainConfig, train
+    from srbench.methods.training.trainer import TrainConfig, train
 
     out = tmp_path / name
     result = train(TrainConfig(

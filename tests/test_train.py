@@ -19,8 +19,8 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from srbench.methods.train import RANDOM_VGG_ENV, TrainConfig, TrainingDiverged, train
-from srbench.methods.train_data import list_training_files, manifest_sha256
+from srbench.methods.training.trainer import RANDOM_VGG_ENV, TrainConfig, TrainingDiverged, train
+from srbench.methods.training.data import list_training_files, manifest_sha256
 from srbench.cli import main as cli_main
 from srbench.errors import SrbenchError
 
@@ -374,7 +374,7 @@ def test_srgan_starts_from_init_and_resumes_exactly(images, tmp_path):
 
 
 def test_srgan_without_srresnet_checkpoint_says_what_to_do(images, tmp_path, monkeypatch):
-    import srbench.methods.train as trainer
+    import srbench.methods.training.trainer as trainer
 
     monkeypatch.setattr(trainer, "CHECKPOINT_ROOT", tmp_path / "empty")
     with pytest.raises(SrbenchError, match="starts from a trained srresnet-mse"):
@@ -494,13 +494,13 @@ def test_sigterm_during_the_final_validation_still_writes_the_final_checkpoint(i
     out = tmp_path / "late"
     script = f"""
 import os, signal
-import srbench.methods.train_validate as tv
+import srbench.methods.training.validate as tv
 real = tv.validate
 def validate_then_sigterm(*args, **kwargs):
     os.kill(os.getpid(), signal.SIGTERM)  # arrives while the final validation runs
     return real(*args, **kwargs)
 tv.validate = validate_then_sigterm
-from srbench.methods.train import TrainConfig, train
+from srbench.methods.training.trainer import TrainConfig, train
 r = train(TrainConfig(method="srresnet-mse", train_data=[{str(images)!r}], out={str(out)!r}, iters=3, batch=2,
                       patch=32, blocks=1, channels=8, device="cpu", val_data={str(data_root / "set5")!r},
                       val_every=0, ckpt_every=0, progress=False))
@@ -517,8 +517,8 @@ print("done", r.stop_reason, r.iterations)
 def test_resumed_optimizer_moments_follow_channels_last_parameters():
     """A resumed fast run loads Adam's moments NCHW; fused Adam (CUDA in --fast) needs them NHWC like the weights."""
     from srbench.methods.specs import TRAIN_SPECS, build_network
-    from srbench.methods.train_state import flatten_optimizer, unflatten_optimizer
-    from srbench.methods.train_step import StepRunner, make_adam
+    from srbench.methods.training.state import flatten_optimizer, unflatten_optimizer
+    from srbench.methods.training.step import StepRunner, make_adam
 
     spec = TRAIN_SPECS["srresnet-mse"]
     torch.manual_seed(0)

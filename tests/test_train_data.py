@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from srbench.methods.train_data import PatchSampler, list_training_files, make_lr, manifest_sha256
+from srbench.methods.training.data import PatchSampler, list_training_files, make_lr, manifest_sha256
 from srbench.errors import DataError
 from srbench.data.imageio import read_image
 

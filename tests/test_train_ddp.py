@@ -9,7 +9,7 @@ What is proven here, and how (see also tests/ddp_probe.py):
 * a 2-process run equals a 1-process run over the same global batch. For ESPCN (no BatchNorm) that
   1-process run is the plain one on the concatenated batch (measured max difference 7.5e-7 after
   3 Adam steps at lr 1e-3; tolerance 1e-5, while one step moves weights by 3e-3). SRResNet uses
-  per-rank BatchNorm (methods/train_dist.py): each rank normalises over its own batch, so its
+  per-rank BatchNorm (methods/training/dist.py): each rank normalises over its own batch, so its
   1-process equivalent normalises each rank's half separately (``PerRankHalves``; measured
   difference 0); normalising over the whole global batch differs by 2e-3 (asserted, as the sign
   that per-rank BatchNorm is what runs);
@@ -178,10 +178,10 @@ def test_two_process_trainer_equals_one_process_over_the_ranks_crops(straight_ru
     """The 2-rank ``srbench train`` run against one process drawing both ranks' crop streams."""
     from srbench.methods.losses import build_content_loss
     from srbench.methods.specs import build_network
-    from srbench.methods.train_config import get_spec
-    from srbench.methods.train_data import PatchSampler, list_training_files
-    from srbench.methods.train_dist import rank_seed
-    from srbench.methods.train_step import StepRunner, make_adam
+    from srbench.methods.training.config import get_spec
+    from srbench.methods.training.data import PatchSampler, list_training_files
+    from srbench.methods.training.dist import rank_seed
+    from srbench.methods.training.step import StepRunner, make_adam
 
     images, out, _ = straight_run
     side = json.loads((out / "model.json").read_text())
@@ -234,7 +234,7 @@ def test_two_process_run_interrupted_and_resumed_equals_the_straight_run(straigh
 @pytest.mark.slow
 def test_two_process_srgan_step(train_root, tmp_path):
     """The adversarial step (D on real and fake, then G through a frozen D) under DDP."""
-    from srbench.methods.train import TrainConfig, train
+    from srbench.methods.training.trainer import TrainConfig, train
 
     images = _images(train_root, tmp_path)
     train(TrainConfig(method="srresnet-mse", train_data=[str(images)], iters=1, batch=4, patch=32, blocks=1,

@@ -6,8 +6,8 @@ import math
 
 import pytest
 
-from srbench.methods.train_budget import SpeedProbe, planned_steps
-from srbench.methods.train_schedule import Phase, Plan
+from srbench.methods.training.budget import SpeedProbe, planned_steps
+from srbench.methods.training.schedule import Phase, Plan
 
 
 def test_warmup_cosine_warms_up_then_decays_to_the_floor():

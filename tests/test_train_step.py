@@ -7,8 +7,8 @@ import pytest
 import torch
 
 from srbench.methods.specs import TRAIN_SPECS, build_network
-from srbench.methods.train_step import StepRunner, make_adam
-from srbench.methods.train_tail import (
+from srbench.methods.training.step import StepRunner, make_adam
+from srbench.methods.training.tail import (
     Fp32Conv2d,
     PaddedConv2d,
     keep_fp32,
@@ -72,7 +72,7 @@ def set5(data_root):
 
 def test_validation_evaluates_the_plain_network_in_fp32(set5):
     """Whatever the training tail mode and any autocast around it, validation runs the saved network in fp32."""
-    from srbench.methods.train_validate import ValidationSet, validate
+    from srbench.methods.training.validate import ValidationSet, validate
 
     torch.manual_seed(0)
     g = build_network(SPEC, TINY).eval()
@@ -104,7 +104,7 @@ def test_a_whole_step_with_fused_adam_reads_nothing_back(images_dir):
     --fast on CUDA) never read a value back to the host: no aten._local_scalar_dense, no nonzero."""
     from torch.utils._python_dispatch import TorchDispatchMode
 
-    from srbench.methods.train_data import PatchSampler, list_training_files
+    from srbench.methods.training.data import PatchSampler, list_training_files
 
     reads = []
 

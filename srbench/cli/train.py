@@ -1,4 +1,4 @@
-"""``srbench train``: train one of the trainable methods (over :mod:`srbench.methods.train`)."""
+"""``srbench train``: train one of the trainable methods (over :mod:`srbench.methods.training.trainer`)."""
 
 from __future__ import annotations
 
@@ -48,7 +48,7 @@ writes everything.
 
 
 def add_parser(subparsers) -> None:
-    from srbench.methods.train_options import COMPILE_MODES, TAIL_MODES
+    from srbench.methods.training.options import COMPILE_MODES, TAIL_MODES
 
     p = subparsers.add_parser(
         "train",
@@ -103,8 +103,8 @@ def add_parser(subparsers) -> None:
 
 
 def config_from_args(args: argparse.Namespace):
-    """The :class:`~srbench.methods.train_config.TrainConfig` that ``srbench train ARGS`` trains with."""
-    from srbench.methods.train_config import TrainConfig
+    """The :class:`~srbench.methods.training.config.TrainConfig` that ``srbench train ARGS`` trains with."""
+    from srbench.methods.training.config import TrainConfig
 
     return TrainConfig(
         method=args.method,
@@ -139,7 +139,7 @@ def config_from_args(args: argparse.Namespace):
 
 
 def _run(args: argparse.Namespace) -> int:
-    from srbench.methods.train import RANDOM_VGG_ENV, train
+    from srbench.methods.training.trainer import RANDOM_VGG_ENV, train
 
     if os.environ.get(RANDOM_VGG_ENV):
         raise SrbenchError(

@@ -78,7 +78,7 @@ def validate(
     generator: nn.Module, vset: ValidationSet, *, output_range: tuple[float, float], device: torch.device
 ) -> dict:
     """Mean Y-PSNR (dB) and SSIM under the ``paper`` protocol; leaves ``generator`` in eval mode."""
-    from .tiling import upscale_tiled
+    from ..tiling import upscale_tiled
 
     psnrs, ssims = [], []
     with torch.autocast(device.type, enabled=False):

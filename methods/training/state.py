@@ -1,4 +1,4 @@
-"""Resume state without pickle (the learning-rate plan is in :mod:`.train_schedule`).
+"""Resume state without pickle (the learning-rate plan is in :mod:`.schedule`).
 
 A run's resume state lives next to its generator checkpoint::
 

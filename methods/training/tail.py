@@ -28,7 +28,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .train_options import TAIL_MODES  # noqa: F401  (re-exported)
+from .options import TAIL_MODES  # noqa: F401  (re-exported)
 
 
 class Fp32Conv2d(nn.Conv2d):

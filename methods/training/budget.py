@@ -9,7 +9,7 @@ phase (after ``skip`` steps of warm-up: cuDNN autotuning, compilation), and
 :func:`planned_steps` turns the rate into the number of iterations that fit
 in what is left of the budget, times :data:`MARGIN` (periodic validation and
 checkpoints also take time). Steps run while probing use rates that do not
-depend on the end (:meth:`srbench.methods.train_schedule.Phase.lr_ignores_end`). The
+depend on the end (:meth:`srbench.methods.training.schedule.Phase.lr_ignores_end`). The
 end is then fixed and recorded, so resuming continues that plan exactly.
 
 Time comes from an injectable ``clock`` (seconds, monotonic): the trainer's

@@ -4,7 +4,7 @@ A training run follows a :class:`Plan`, a list of :class:`Phase` objects. A
 phase covers iterations ``[start, end)`` with one batch size and one
 learning-rate rule. Its ``end`` (the *horizon*) is fixed when the phase begins
 - from ``--iters``, or, for a budget-planned phase, from the measured speed
-right after a short probe (see :mod:`srbench.methods.train_budget`) - and is stored
+right after a short probe (see :mod:`srbench.methods.training.budget`) - and is stored
 with the run (``hyper.schedule`` in the sidecar and the resume state).
 ``--budget-minutes`` and SIGTERM/SIGINT only decide where an invocation (a
 *segment*) stops: the learning rate of iteration ``i`` is ``plan.lr(i)``

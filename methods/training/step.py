@@ -14,7 +14,7 @@ switches (all recorded in the checkpoint sidecar by the trainer):
 
 * ``amp_dtype=torch.bfloat16`` - autocast on CUDA; the generator's output
   layer (its ``tail`` attribute, when it has one) runs as ``tail`` says
-  (:mod:`srbench.methods.train_tail`: fp32, bf16, or bf16 padded to 8
+  (:mod:`srbench.methods.training.tail`: fp32, bf16, or bf16 padded to 8
   channels), and the pixel losses are computed in fp32;
 * ``channels_last`` - NHWC memory format for the networks and inputs;
 * ``compile`` - a ``torch.compile`` mode (``default``, ``reduce-overhead``,
@@ -44,10 +44,10 @@ from typing import Callable
 import torch
 import torch.nn as nn
 
-from . import losses
-from .specs import TrainSpec
-from .train_dist import DistContext
-from .train_tail import configure_tail
+from .. import losses
+from ..specs import TrainSpec
+from .dist import DistContext
+from .tail import configure_tail
 
 
 Mark = Callable[[str], None]  # profiling hook: called with a part's name when that part is done

@@ -3,7 +3,7 @@
 Defaults come in three layers: the paper's recipe (``spec.defaults``: batch
 16, 96 px crops, lr 1e-4, the spec's iteration count and lr steps), the
 ``--fast`` defaults below, and explicit flags. The learning rate follows a
-plan of phases fixed when each starts (:mod:`srbench.methods.train_schedule`).
+plan of phases fixed when each starts (:mod:`srbench.methods.training.schedule`).
 
 A resumed run keeps its run-wide settings (crop size, seed, mode, network
 size; a conflicting flag is refused) and continues its plan. ``--iters N``
@@ -23,10 +23,10 @@ from pathlib import Path
 
 import torch
 
-from . import train_dist
-from .specs import TRAIN_SPECS, TrainSpec
-from .train_schedule import Phase, Plan
-from .train_options import COMPILE_MODES, TAIL_MODES
+from . import dist as train_dist
+from ..specs import TRAIN_SPECS, TrainSpec
+from .schedule import Phase, Plan
+from .options import COMPILE_MODES, TAIL_MODES
 from srbench.errors import SrbenchError
 
 # --fast defaults. Batch 256 (the H200 run of 2026-11-29: 2.7x the patches/s of batch 64 with the
@@ -46,7 +46,7 @@ class TrainConfig:
     """Everything ``srbench train`` takes; ``None`` means "the default" (paper, fast or resumed value).
 
     ``iters`` is the run's planned total (its horizon); ``budget_minutes`` bounds this invocation only
-    (see :mod:`srbench.methods.train_schedule` and :mod:`srbench.methods.train_budget`).
+    (see :mod:`srbench.methods.training.schedule` and :mod:`srbench.methods.training.budget`).
     """
 
     method: str
@@ -92,7 +92,7 @@ class TrainConfig:
 class Hyper:
     """The run's hyper-parameters, kept across resumes.
 
-    ``schedule`` is the run's :class:`~srbench.methods.train_schedule.Plan` (JSON), ``iters`` its
+    ``schedule`` is the run's :class:`~srbench.methods.training.schedule.Plan` (JSON), ``iters`` its
     horizon (None while a budget-planned phase is probing its speed); ``batch`` and ``lr`` are the
     current phase's. Older runs stored one schedule here; :meth:`Plan.from_hyper` converts them.
     """
@@ -186,6 +186,23 @@ def _resumed_hyper(cfg: TrainConfig, spec: TrainSpec, resumed: Hyper, done: int)
     Run-wide settings (patch, seed, mode, network size) never change. Batch and lr are a phase's:
     they may change only where a new phase starts, i.e. when the run is at the end of its plan.
     """
+    _check_run_wide_settings(cfg, resumed)
+    plan = Plan.from_hyper(resumed.schedule, iters=resumed.iters, batch=resumed.batch, step=done)
+    if cfg.iters is not None and cfg.iters <= done:
+        raise SrbenchError(
+            f"the resumed run is already at iteration {done} >= --iters {cfg.iters}; "
+            "pass a larger --iters (the run's total) or --budget-minutes to continue it"
+        )
+    if plan.horizon is None or done < plan.horizon:  # inside its current (last) phase
+        plan = _continue_phase(cfg, spec, resumed, plan, done)
+    else:  # at the end of its plan: a new phase
+        plan = _new_phase_after(cfg, spec, resumed, plan, done)
+    current = plan.last
+    return replace(resumed, batch=current.batch, lr=current.base_lr, schedule=plan.to_json(), iters=plan.horizon)
+
+
+def _check_run_wide_settings(cfg: TrainConfig, resumed: Hyper) -> None:
+    """A resumed run keeps its patch, seed, mode and network size: a flag that differs is an error."""
     given = {"patch": cfg.patch, "seed": cfg.seed, "fast": cfg.fast}
     given["arch"] = {k: v for k, v in (("num_blocks", cfg.blocks), ("channels", cfg.channels)) if v is not None} or None
     for name, value in given.items():
@@ -195,55 +212,57 @@ def _resumed_hyper(cfg: TrainConfig, spec: TrainSpec, resumed: Hyper, done: int)
                 f"{flag} {value} differs from the resumed run's {getattr(resumed, name)}; a resumed run keeps "
                 "its settings (start a new run with --init to change them)"
             )
-    plan = Plan.from_hyper(resumed.schedule, iters=resumed.iters, batch=resumed.batch, step=done)
+
+
+def _continue_phase(cfg: TrainConfig, spec: TrainSpec, resumed: Hyper, plan: Plan, done: int) -> Plan:
+    """Resuming inside the plan's last phase: its batch and lr stay; ``--iters`` may fix a budget phase's end
+    or, beyond the plan's horizon, append a new phase after it."""
     horizon = plan.horizon
-    if cfg.iters is not None and cfg.iters <= done:
-        raise SrbenchError(
-            f"the resumed run is already at iteration {done} >= --iters {cfg.iters}; "
-            "pass a larger --iters (the run's total) or --budget-minutes to continue it"
-        )
-    if horizon is None or done < horizon:  # inside its current (last) phase
-        current = plan.last
-        for flag, value, now in (("--batch", cfg.batch, current.batch), ("--lr", cfg.lr, current.base_lr)):
-            if value is not None and value != now:
-                raise SrbenchError(
-                    f"{flag} {value} differs from the current phase's {now} (iterations {current.start}.."
-                    f"{current.end if current.end is not None else '?'}); batch and lr change only where a new "
-                    "phase starts, at the end of the run's plan"
-                )
-        if horizon is None:  # a budget-planned phase interrupted before its end was fixed
-            if cfg.iters is not None:
-                plan = plan.with_last(current.fix_end(cfg.iters, done - current.start, note=f"--iters {cfg.iters}"))
-            elif cfg.budget_minutes is None:
-                raise SrbenchError(
-                    f"the resumed run's phase from iteration {current.start} has no planned end yet; "
-                    "give --iters N (the run's total) or --budget-minutes M"
-                )
-        elif cfg.iters is not None and cfg.iters < horizon:
-            raise SrbenchError(
-                f"the resumed run is planned to iteration {horizon}; --iters {cfg.iters} would change its schedule "
-                "(stop a segment earlier with --budget-minutes)"
-            )
-        elif cfg.iters is not None and cfg.iters > horizon:  # finish the plan, then a new phase
-            plan = plan.append(new_phase(spec, fast=resumed.fast, start=horizon, end=cfg.iters, batch=current.batch,
-                                         lr=current.base_lr, warmup=cfg.warmup, planned_by="iters"))
-    else:  # at the end of its plan: a new phase
-        if cfg.iters is not None:
-            end, planned_by = cfg.iters, "iters"
-        elif cfg.budget_minutes is not None and resumed.fast:
-            end, planned_by = None, "budget"
-        else:
-            raise SrbenchError(
-                f"the resumed run is at iteration {done}, the end of its plan: give --iters N (the new total)"
-                + (" or --budget-minutes M (a new phase planned to fit)" if resumed.fast else "")
-            )
-        last = plan.last
-        batch = _given(cfg.batch, last.batch)
-        lr = _given(cfg.lr, last.base_lr)
-        plan = plan.append(new_phase(spec, fast=resumed.fast, start=done, end=end, batch=batch, lr=lr,
-                                     warmup=cfg.warmup, planned_by=planned_by))
     current = plan.last
-    return replace(resumed, batch=current.batch, lr=current.base_lr, schedule=plan.to_json(), iters=plan.horizon)
+    for flag, value, now in (("--batch", cfg.batch, current.batch), ("--lr", cfg.lr, current.base_lr)):
+        if value is not None and value != now:
+            raise SrbenchError(
+                f"{flag} {value} differs from the current phase's {now} (iterations {current.start}.."
+                f"{current.end if current.end is not None else '?'}); batch and lr change only where a new "
+                "phase starts, at the end of the run's plan"
+            )
+    if horizon is None:  # a budget-planned phase interrupted before its end was fixed
+        if cfg.iters is not None:
+            return plan.with_last(current.fix_end(cfg.iters, done - current.start, note=f"--iters {cfg.iters}"))
+        if cfg.budget_minutes is None:
+            raise SrbenchError(
+                f"the resumed run's phase from iteration {current.start} has no planned end yet; "
+                "give --iters N (the run's total) or --budget-minutes M"
+            )
+        return plan
+    if cfg.iters is not None and cfg.iters < horizon:
+        raise SrbenchError(
+            f"the resumed run is planned to iteration {horizon}; --iters {cfg.iters} would change its schedule "
+            "(stop a segment earlier with --budget-minutes)"
+        )
+    if cfg.iters is not None and cfg.iters > horizon:  # finish the plan, then a new phase
+        return plan.append(new_phase(spec, fast=resumed.fast, start=horizon, end=cfg.iters, batch=current.batch,
+                                     lr=current.base_lr, warmup=cfg.warmup, planned_by="iters"))
+    return plan
+
+
+def _new_phase_after(cfg: TrainConfig, spec: TrainSpec, resumed: Hyper, plan: Plan, done: int) -> Plan:
+    """Resuming at the end of the plan: a new phase to ``--iters`` (or planned to fit ``--budget-minutes``,
+    fast mode), which may take a new ``--batch``/``--lr``."""
+    if cfg.iters is not None:
+        end, planned_by = cfg.iters, "iters"
+    elif cfg.budget_minutes is not None and resumed.fast:
+        end, planned_by = None, "budget"
+    else:
+        raise SrbenchError(
+            f"the resumed run is at iteration {done}, the end of its plan: give --iters N (the new total)"
+            + (" or --budget-minutes M (a new phase planned to fit)" if resumed.fast else "")
+        )
+    last = plan.last
+    batch = _given(cfg.batch, last.batch)
+    lr = _given(cfg.lr, last.base_lr)
+    return plan.append(new_phase(spec, fast=resumed.fast, start=done, end=end, batch=batch, lr=lr,
+                                 warmup=cfg.warmup, planned_by=planned_by))
 
 
 def _given(value, default):

@@ -9,10 +9,10 @@ mistake is reported before any heavy work):
 2. build the content loss - a VGG loss loads its ImageNet weights now and
    fails at once if they are missing - and read the ``--init`` checkpoint;
 3. fingerprint and decode the training images onto the device
-   (:mod:`srbench.methods.train_data`), build the networks and optimizers, restore a
-   ``--resume`` state (:mod:`srbench.methods.train_state`);
-4. loop: sample a batch on the device, one :class:`srbench.methods.train_step.StepRunner`
-   update, periodic logging, validation (:mod:`srbench.methods.train_validate`) and
+   (:mod:`srbench.methods.training.data`), build the networks and optimizers, restore a
+   ``--resume`` state (:mod:`srbench.methods.training.state`);
+4. loop: sample a batch on the device, one :class:`srbench.methods.training.step.StepRunner`
+   update, periodic logging, validation (:mod:`srbench.methods.training.validate`) and
    checkpoints, until ``--iters`` are done or ``--budget-minutes`` are spent,
    or SIGTERM/SIGINT arrives;
 5. write the final checkpoint: ``OUT/model.safetensors`` + ``OUT/model.json``
@@ -21,15 +21,15 @@ mistake is reported before any heavy work):
 A non-finite loss stops the run with :class:`TrainingDiverged`; the last
 good checkpoint on disk is left untouched (no checkpoint is written after a
 non-finite loss). Under ``torchrun`` the same loop runs DistributedDataParallel
-(:mod:`srbench.methods.train_dist`).
+(:mod:`srbench.methods.training.dist`).
 
 Resuming (``--resume DIR``) continues the *same* run, writing back into DIR
 unless ``--out`` says otherwise: same hyper-parameters, optimizer moments, RNG
 streams and step counter, and the same learning-rate plan. The plan
-(:mod:`.train_schedule`) is a list of phases whose horizons are fixed when
+(:mod:`.schedule`) is a list of phases whose horizons are fixed when
 each phase starts - by ``--iters`` (the run's total), or, for a ``--fast``
 run given only ``--budget-minutes``, from its measured speed right after a
-short probe (:mod:`.train_budget`) - and recorded in the sidecar.
+short probe (:mod:`.budget`) - and recorded in the sidecar.
 ``--budget-minutes`` and SIGTERM/SIGINT only decide where an invocation (a
 *segment*) stops, so N segments end with exactly the weights of one
 uninterrupted run (tested on the CPU, with budget-stopped segments driven by
@@ -54,10 +54,10 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from . import checkpoint as ckpt
-from . import train_dist
-from .specs import build_network
-from .train_config import (  # noqa: F401  (TrainConfig: public API)
+from .. import checkpoint as ckpt
+from . import dist as train_dist
+from ..specs import build_network
+from .config import (  # noqa: F401  (TrainConfig: public API)
     Hyper,
     TrainConfig,
     checkpoint_dir,
@@ -67,11 +67,11 @@ from .train_config import (  # noqa: F401  (TrainConfig: public API)
     validate_flags,
     validate_numbers,
 )
-from .train_data import PatchSampler, list_training_files, manifest_sha256
-from .train_log import RunLog
-from .train_budget import MARGIN, PROBE_SKIP, Budget, Clock, SpeedProbe, planned_steps
-from .train_schedule import Plan
-from .train_state import (
+from .data import PatchSampler, list_training_files, manifest_sha256
+from .log import RunLog
+from .budget import MARGIN, PROBE_SKIP, Budget, Clock, SpeedProbe, planned_steps
+from .schedule import Plan
+from .state import (
     capture_rng,
     flatten_optimizer,
     load_resume,
@@ -80,8 +80,8 @@ from .train_state import (
     save_resume,
     unflatten_optimizer,
 )
-from .train_step import StepRunner, make_adam
-from .train_tail import plain_output_layer
+from .step import StepRunner, make_adam
+from .tail import plain_output_layer
 from srbench.atomicio import make_staging_dir, remove_tree
 from srbench.errors import SrbenchError, describe_os_error
 from srbench.paths import CHECKPOINTS_DIR
@@ -111,6 +111,19 @@ class TrainResult:
 
 
 # ---------------------------------------------------------------- the trainer
+@dataclass
+class _LoopState:
+    """What :meth:`Trainer._loop` carries from step to step."""
+
+    bar: object  # tqdm
+    flags: torch.Tensor  # [non-finite loss seen, stop requested], on the device
+    loss_sum: torch.Tensor
+    mark_t: float  # time and patch count where the current patches/s measurement started
+    mark_patches: int
+    probe: SpeedProbe | None
+    loss_n: int = 0
+
+
 class Trainer:
     """One invocation of a training run (see the module docstring); use :func:`train`."""
 
@@ -222,7 +235,7 @@ class Trainer:
         return path
 
     def _content_loss(self) -> nn.Module:
-        from .losses import build_content_loss
+        from ..losses import build_content_loss
 
         allow_random = self.cfg.allow_random_vgg_for_tests or os.environ.get(RANDOM_VGG_ENV) == "1"
         torch.manual_seed(self.hyper.seed)  # random test VGG weights are then the same in every invocation
@@ -275,7 +288,7 @@ class Trainer:
             self._load_generator(init_state, "--init checkpoint")
         self.discriminator = self.d_opt = None
         if self.spec.adversarial:
-            from .discriminator import Discriminator
+            from ..discriminator import Discriminator
 
             self.discriminator = Discriminator(self.hyper.patch).to(self.device)
         betas = tuple(self.hyper.adam_betas)
@@ -485,7 +498,7 @@ class Trainer:
 
     def _validation_set(self):
         """The validation sets (``--val-data DIR[,DIR...]``; default ``$SRBENCH_DATA/set5``), rank 0 only."""
-        from . import train_validate
+        from . import validate as train_validate
 
         if not self.ctx.is_main or (self.cfg.val_data or "").lower() == "none":
             return []
@@ -500,7 +513,7 @@ class Trainer:
 
     def _validate(self, step: int) -> None:
         """Validate on every set, in fp32 with the plain output layer (exactly the network that is saved)."""
-        from . import train_validate
+        from . import validate as train_validate
 
         for vset in self.vset:
             t = time.monotonic()
@@ -597,78 +610,100 @@ class Trainer:
         stop request are combined over ranks, so all ranks stop at the same
         step. Between them nothing is read back from the device.
         """
-        from tqdm import tqdm
-
-        cfg = self.cfg
-        # The bar counts the run's iterations (a resumed run continues where it stopped) towards the plan's
-        # total; a budget-planned phase has no total until its speed probe fixes it (a few dozen steps).
-        bar = tqdm(total=self.plan.horizon, initial=self.step, unit="it", dynamic_ncols=True,
-                   disable=not (cfg.progress and self.ctx.is_main), desc=self.spec.name)
-        flags = torch.zeros(2, device=self.device)  # [non-finite loss seen, stop requested]
-        loss_sum = torch.zeros(1, device=self.device)
-        loss_n = 0
-        mark_t, mark_patches = self.t0, self.patches
-        probe = self._probe()
+        st = self._loop_state()
         try:
             while self.plan.horizon is None or self.step < self.plan.horizon:
-                phase = self.plan.phase_at(self.step)
-                lr_now = phase.lr(self.step)
-                runner.set_lr(lr_now)
-                out = runner.step(*self.sampler.sample(phase.batch))
-                self.step += 1
-                self.patches += phase.batch * self.ctx.world_size
+                phase, lr_now, out = self._train_step(runner, st)
                 step = self.step
-                finite = torch.stack(list(out.values())).isfinite().all()
-                flags[0] = torch.maximum(flags[0], (~finite).float())
-                loss_sum += out["loss"]
-                loss_n += 1
-                bar.update(1)
-                if probe is not None and probe.wants_sync(step):
-                    self._synchronize()
-                    probe.mark(step, self.clock())
-                    if probe.done:
-                        self._fix_budget_phase(probe)
-                        probe = None
-                        bar.total = self.plan.horizon
-                        bar.refresh()
-                log_now = cfg.log_every and step % cfg.log_every == 0
-                val_now = cfg.val_every and step % cfg.val_every == 0
-                ckpt_now = cfg.ckpt_every and step % cfg.ckpt_every == 0
+                self._advance_probe(st, step)
+                log_now, val_now, ckpt_now = self._due(step)
                 if not (step % self.sync_every == 0 or log_now or val_now or ckpt_now):
                     continue
-                # ---- sync point
-                if cfg.stop_after is not None and step - self.start_step >= cfg.stop_after:
-                    self.stop_requested = True
-                flags[1] = float(self.stop_requested or self.budget.spent())
-                train_dist.any_flags(self.ctx, flags)
-                if flags[0].item():
-                    self._diverged(step)
+                self._combine_flags(st, step)  # ---- sync point
                 if log_now:
-                    mean_loss = train_dist.mean_over_ranks(self.ctx, loss_sum / max(loss_n, 1)).item()
-                    now = time.monotonic()
-                    rate = (self.patches - mark_patches) / max(now - mark_t, 1e-9)
-                    record = {"kind": "train", "step": step, "loss": mean_loss, "lr": lr_now, "patches_per_s": rate,
-                              "elapsed_s": round(now - self.t0, 3), "batch": phase.batch}
-                    record.update({k: float(v) for k, v in out.items() if k != "loss"})  # last step's parts
-                    self.log.metrics(record)
-                    bar.set_postfix(loss=f"{mean_loss:.4g}", patches_s=f"{rate:.0f}", lr=f"{lr_now:.2g}")
-                    if self.budget.seconds is not None:
-                        bar.set_description(f"{self.spec.name} ({self.budget.left() / 60:.1f} min left)")
-                    loss_sum.zero_()
-                    loss_n = 0
+                    self._log_progress(st, step, phase, lr_now, out)
                 if val_now and self.ctx.is_main:
                     self._validate(step)
                 if ckpt_now:
                     self.save(step, self.patches, complete=step == self.plan.horizon)
                 if log_now or val_now or ckpt_now:  # patches/s measures training steps only
-                    mark_t, mark_patches = time.monotonic(), self.patches
-                if flags[1].item():
+                    st.mark_t, st.mark_patches = time.monotonic(), self.patches
+                if st.flags[1].item():
                     if self.plan.horizon is not None and step >= self.plan.horizon:
                         return "completed"
                     return "interrupted" if self.stop_requested else "budget"
             return "completed"
         finally:
-            bar.close()
+            st.bar.close()
+
+    def _loop_state(self) -> _LoopState:
+        """The loop's running state: progress bar, device-side flags and loss sum, the rate mark, the probe."""
+        from tqdm import tqdm
+
+        # The bar counts the run's iterations (a resumed run continues where it stopped) towards the plan's
+        # total; a budget-planned phase has no total until its speed probe fixes it (a few dozen steps).
+        bar = tqdm(total=self.plan.horizon, initial=self.step, unit="it", dynamic_ncols=True,
+                   disable=not (self.cfg.progress and self.ctx.is_main), desc=self.spec.name)
+        return _LoopState(bar=bar, flags=torch.zeros(2, device=self.device),  # [non-finite seen, stop requested]
+                          loss_sum=torch.zeros(1, device=self.device), mark_t=self.t0, mark_patches=self.patches,
+                          probe=self._probe())
+
+    def _train_step(self, runner: StepRunner, st: _LoopState):
+        """One optimisation step at the plan's learning rate; flags a non-finite loss on the device (no read-back)."""
+        phase = self.plan.phase_at(self.step)
+        lr_now = phase.lr(self.step)
+        runner.set_lr(lr_now)
+        out = runner.step(*self.sampler.sample(phase.batch))
+        self.step += 1
+        self.patches += phase.batch * self.ctx.world_size
+        finite = torch.stack(list(out.values())).isfinite().all()
+        st.flags[0] = torch.maximum(st.flags[0], (~finite).float())
+        st.loss_sum += out["loss"]
+        st.loss_n += 1
+        st.bar.update(1)
+        return phase, lr_now, out
+
+    def _advance_probe(self, st: _LoopState, step: int) -> None:
+        """At a speed probe's edges: synchronise, time, and once it is done fix the budget phase's end."""
+        if st.probe is None or not st.probe.wants_sync(step):
+            return
+        self._synchronize()
+        st.probe.mark(step, self.clock())
+        if st.probe.done:
+            self._fix_budget_phase(st.probe)
+            st.probe = None
+            st.bar.total = self.plan.horizon
+            st.bar.refresh()
+
+    def _due(self, step: int) -> tuple[bool, bool, bool]:
+        """Whether ``step`` logs, validates and checkpoints."""
+        cfg = self.cfg
+        return (bool(cfg.log_every and step % cfg.log_every == 0), bool(cfg.val_every and step % cfg.val_every == 0),
+                bool(cfg.ckpt_every and step % cfg.ckpt_every == 0))
+
+    def _combine_flags(self, st: _LoopState, step: int) -> None:
+        """A sync point: combine the non-finite and stop flags over ranks; stop on a diverged loss."""
+        if self.cfg.stop_after is not None and step - self.start_step >= self.cfg.stop_after:
+            self.stop_requested = True
+        st.flags[1] = float(self.stop_requested or self.budget.spent())
+        train_dist.any_flags(self.ctx, st.flags)
+        if st.flags[0].item():
+            self._diverged(step)
+
+    def _log_progress(self, st: _LoopState, step: int, phase, lr_now: float, out: dict) -> None:
+        """One ``train`` record (mean loss over ranks since the last one, patches/s) and the bar's postfix."""
+        mean_loss = train_dist.mean_over_ranks(self.ctx, st.loss_sum / max(st.loss_n, 1)).item()
+        now = time.monotonic()
+        rate = (self.patches - st.mark_patches) / max(now - st.mark_t, 1e-9)
+        record = {"kind": "train", "step": step, "loss": mean_loss, "lr": lr_now, "patches_per_s": rate,
+                  "elapsed_s": round(now - self.t0, 3), "batch": phase.batch}
+        record.update({k: float(v) for k, v in out.items() if k != "loss"})  # last step's parts
+        self.log.metrics(record)
+        st.bar.set_postfix(loss=f"{mean_loss:.4g}", patches_s=f"{rate:.0f}", lr=f"{lr_now:.2g}")
+        if self.budget.seconds is not None:
+            st.bar.set_description(f"{self.spec.name} ({self.budget.left() / 60:.1f} min left)")
+        st.loss_sum.zero_()
+        st.loss_n = 0
 
     def _probe(self) -> SpeedProbe | None:
         """A speed probe when the current phase is budget-planned and its end is not fixed yet."""
