@@ -164,22 +164,7 @@ class ExternalMethod(Method):
         used: set[Path] = set()
         for dataset in datasets:
             entries = load_manifest(dataset)["images"]
-            missing, mis_sized, unreadable = [], [], []
-            for entry in entries:
-                path = self.path_for(dataset, entry["name"])
-                if not path.is_file():
-                    missing.append(entry["name"])
-                    continue
-                used.add(path)
-                want = (entry["hr"]["width"], entry["hr"]["height"])
-                try:
-                    with Image.open(path) as im:
-                        got = im.size
-                except Exception:  # noqa: BLE001 - any failure to parse the header
-                    unreadable.append(entry["name"])
-                    continue
-                if got != want:
-                    mis_sized.append(f"{entry['name']} ({got[0]}x{got[1]}, expected {want[0]}x{want[1]})")
+            missing, mis_sized, unreadable = self._file_problems(dataset, entries, used)
             extra: list[str] = []
             if layout == "per-set" and dataset in folders:
                 names = {e["name"] for e in entries}
@@ -187,16 +172,42 @@ class ExternalMethod(Method):
             report_sets[dataset] = DatasetCoverage(
                 dataset, len(entries), tuple(missing), tuple(sorted(extra)), tuple(mis_sized), tuple(unreadable)
             )
+        return CoverageReport(self.name, self.directory, layout, report_sets,
+                              self._extra_files(layout, folders, report_sets))
+
+    def _file_problems(self, dataset: str, entries: list[dict], used: set[Path]
+                       ) -> tuple[list[str], list[str], list[str]]:
+        """``(missing, mis_sized, unreadable)`` of one set's manifest ``entries``; found files go into ``used``.
+        Sizes come from the file headers and are compared with the HR size in the manifest."""
+        missing, mis_sized, unreadable = [], [], []
+        for entry in entries:
+            path = self.path_for(dataset, entry["name"])
+            if not path.is_file():
+                missing.append(entry["name"])
+                continue
+            used.add(path)
+            want = (entry["hr"]["width"], entry["hr"]["height"])
+            try:
+                with Image.open(path) as im:
+                    got = im.size
+            except Exception:  # noqa: BLE001 - any failure to parse the header
+                unreadable.append(entry["name"])
+                continue
+            if got != want:
+                mis_sized.append(f"{entry['name']} ({got[0]}x{got[1]}, expected {want[0]}x{want[1]})")
+        return missing, mis_sized, unreadable
+
+    def _extra_files(self, layout: str, folders: dict, report_sets: dict[str, DatasetCoverage]) -> tuple[str, ...]:
+        """Files that belong to no image of any set: in the flat layout, by name against every manifest;
+        per set, ``FOLDER/NAME``."""
         if layout == "flat":
             known = {e["name"] for d in DATASETS for e in load_manifest(d)["images"]}
-            extra_all = tuple(sorted(p.name for p in _visible_files(self.directory) if p.name not in known))
-        else:
-            extra_all = tuple(
-                f"{cov.dataset if cov.dataset not in folders else folders[cov.dataset].name}/{n}"
-                for cov in report_sets.values()
-                for n in cov.extra
-            )
-        return CoverageReport(self.name, self.directory, layout, report_sets, extra_all)
+            return tuple(sorted(p.name for p in _visible_files(self.directory) if p.name not in known))
+        return tuple(
+            f"{cov.dataset if cov.dataset not in folders else folders[cov.dataset].name}/{n}"
+            for cov in report_sets.values()
+            for n in cov.extra
+        )
 
 
 def _visible_files(folder: Path) -> list[Path]:

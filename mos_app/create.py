@@ -250,6 +250,20 @@ def rating_items(methods: list[str], datasets: list[str], data_root: Path,
     before any work is done: a study never has holes. ``method_settings``
     (``published_root``, ``device``, ...) go to the methods that take them.
     """
+    built = _built_methods(methods, method_settings)
+    sets = [normalize_dataset_name(d) for d in datasets]
+    _check_full_coverage(built, sets)
+    specs = []
+    for ds in sets:
+        for img in tqdm(load_dataset(ds, data_root), desc=f"{ds}", unit="img", leave=False):
+            specs.append(ImageSpec(ds, img.name, HR_METHOD, img.hr))
+            for m in built:
+                specs.append(ImageSpec(ds, img.name, m.name, m.upscale(img.lr, dataset=ds, name=img.name)))
+    return specs
+
+
+def _built_methods(methods: list[str], method_settings: dict | None) -> list:
+    """The methods to rate (``hr`` aside), built with the settings they take; each must be able to run here."""
     from srbench.run.registry import canonical_name, get_method, settings_for
 
     names = [canonical_name(m) for m in methods if m.strip().lower() != HR_METHOD]
@@ -265,7 +279,11 @@ def rating_items(methods: list[str], datasets: list[str], data_root: Path,
     missing = [f"{m.name}: {m.availability()}" for m in built if m.availability() is not None]
     if missing:
         raise StudyError("cannot build the study, method(s) unavailable here: " + "; ".join(missing))
-    sets = [normalize_dataset_name(d) for d in datasets]
+    return built
+
+
+def _check_full_coverage(built: list, sets: list[str]) -> None:
+    """Methods reading stored images must cover every image of ``sets``: a study never has holes."""
     gaps = []
     for m in built:
         report = m.check_coverage(sets)
@@ -274,13 +292,38 @@ def rating_items(methods: list[str], datasets: list[str], data_root: Path,
     if gaps:
         raise StudyError("cannot build the study, stored images do not cover every item: " + "; ".join(gaps)
                          + " (choose --datasets the method covers, or repair its folder)")
-    specs = []
-    for ds in sets:
-        for img in tqdm(load_dataset(ds, data_root), desc=f"{ds}", unit="img", leave=False):
-            specs.append(ImageSpec(ds, img.name, HR_METHOD, img.hr))
-            for m in built:
-                specs.append(ImageSpec(ds, img.name, m.name, m.upscale(img.lr, dataset=ds, name=img.name)))
-    return specs
+
+
+def _check_request(out, name: str, methods: list[str], calibration: int) -> None:
+    """The first checks (no image read): the calibration count, the methods, the name, the output folder."""
+    if calibration < 0:
+        raise StudyError("--calibration must be >= 0")
+    if not methods:
+        raise StudyError("--methods is empty: list at least one method")
+    if all(m.strip().lower() == HR_METHOD for m in methods):
+        raise StudyError("--methods names no method besides 'hr' (the HR image is always included); "
+                         "list the methods to rate, e.g. nearest,bicubic")
+    if not NAME_RE.fullmatch(name):
+        raise StudyError(f"invalid study name {name!r}: use 1-32 letters, digits, '_' or '-'")
+    _check_out(Path(out))
+
+
+def _check_raters_and_access(raters: list[str] | None, access: str) -> None:
+    for r in raters or []:
+        check_rater_id(r)
+    _rater_list(raters)
+    if access not in ACCESS_MODES:
+        raise StudyError(f"access must be one of {', '.join(ACCESS_MODES)}, got {access!r}")
+
+
+def _checked_sets(datasets: list[str]) -> list[str]:
+    """The benchmark sets by canonical name: at least one, none twice."""
+    sets = [normalize_dataset_name(d) for d in datasets]
+    if not sets:
+        raise StudyError("--datasets is empty: list at least one of set5, set14, bsd100")
+    if len(set(sets)) != len(sets):
+        raise StudyError(f"--datasets lists a set twice: {', '.join(datasets)}")
+    return sets
 
 
 def create_study(
@@ -312,28 +355,11 @@ def create_study(
     rater-screening thresholds for the admin page (``{KEY: VALUE}`` as
     :meth:`srbench.ratings.screening.ScreeningConfig.with_overrides` takes them).
     """
-    if calibration < 0:
-        raise StudyError("--calibration must be >= 0")
-    if not methods:
-        raise StudyError("--methods is empty: list at least one method")
-    if all(m.strip().lower() == HR_METHOD for m in methods):
-        raise StudyError("--methods names no method besides 'hr' (the HR image is always included); "
-                         "list the methods to rate, e.g. nearest,bicubic")
     # cheap checks first, so that a typo does not cost a full run of every method
-    if not NAME_RE.fullmatch(name):
-        raise StudyError(f"invalid study name {name!r}: use 1-32 letters, digits, '_' or '-'")
-    _check_out(Path(out))
-    sets = [normalize_dataset_name(d) for d in datasets]
-    if not sets:
-        raise StudyError("--datasets is empty: list at least one of set5, set14, bsd100")
-    if len(set(sets)) != len(sets):
-        raise StudyError(f"--datasets lists a set twice: {', '.join(datasets)}")
-    for r in raters or []:
-        check_rater_id(r)
-    _rater_list(raters)
+    _check_request(out, name, methods, calibration)
+    sets = _checked_sets(datasets)
+    _check_raters_and_access(raters, access)
     run = (run or StudySettings()).check()
-    if access not in ACCESS_MODES:
-        raise StudyError(f"access must be one of {', '.join(ACCESS_MODES)}, got {access!r}")
     versions = 1 + len([m for m in methods if m.strip().lower() != HR_METHOD])
     n_items = versions * sum(load_manifest(d)["count"] for d in sets)
     if not 0 <= repeats <= n_items:

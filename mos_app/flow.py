@@ -154,6 +154,11 @@ def _utc(now: datetime | None) -> datetime:
     return now if now is not None else datetime.now(timezone.utc)
 
 
+def _whole(value: object) -> bool:
+    """An ``int`` that is not a ``bool`` (JSON gives both)."""
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
 class RaterFlow:
     """One rater's way through one study (all state lives in the store)."""
 
@@ -242,6 +247,19 @@ class RaterFlow:
 
     # -- a click ----------------------------------------------------------------------------------
 
+    def _invalid_click(self, index: object, token: object, score: object, view_ms: object) -> Result | None:
+        """The INVALID result for a click that names no presentation of this study, another image than the
+        token's, a score outside 1..5 or no viewing time; None for a well-formed click."""
+        if not (_whole(index) and 0 <= index < len(self.seq)):
+            return Result(Outcome.INVALID, "Answer not recorded: it did not name an image of this study.")
+        if not tokens_match(token, self.token(self.seq[index])):
+            return Result(Outcome.INVALID, "Answer not recorded: it did not match the image on screen.")
+        if not (_whole(score) and 1 <= score <= 5):
+            return Result(Outcome.INVALID, "Answer not recorded: scores are 1 to 5.")
+        if not (_whole(view_ms) and view_ms >= 0):
+            return Result(Outcome.INVALID, "Answer not recorded: the page did not report the viewing time.")
+        return None
+
     def submit(self, *, index: object, token: object, score: object, view_ms: object,
                served_at: float | None, now: float) -> Result:
         """Handle a score click for presentation ``index``.
@@ -251,15 +269,10 @@ class RaterFlow:
         same clock at the click's arrival; ``view_ms``: the browser's time
         from the image being painted to the click.
         """
-        if not (isinstance(index, int) and not isinstance(index, bool) and 0 <= index < len(self.seq)):
-            return Result(Outcome.INVALID, "Answer not recorded: it did not name an image of this study.")
+        invalid = self._invalid_click(index, token, score, view_ms)
+        if invalid is not None:
+            return invalid
         p = self.seq[index]
-        if not tokens_match(token, self.token(p)):
-            return Result(Outcome.INVALID, "Answer not recorded: it did not match the image on screen.")
-        if not (isinstance(score, int) and not isinstance(score, bool) and 1 <= score <= 5):
-            return Result(Outcome.INVALID, "Answer not recorded: scores are 1 to 5.")
-        if not (isinstance(view_ms, int) and not isinstance(view_ms, bool) and view_ms >= 0):
-            return Result(Outcome.INVALID, "Answer not recorded: the page did not report the viewing time.")
         if index in self.answers.answered():
             return Result(Outcome.DUPLICATE)
         if served_at is None:

@@ -372,6 +372,13 @@ def _fmt(x: float, digits: int = 2) -> str:
 
 def _per_rater(df: pd.DataFrame, rater: str, cfg: ScreeningConfig, retest: dict) -> tuple[dict, list[tuple[str, str]]]:
     """Measures and first-stage verdicts of one rater: (row, [(rule key, reason)])."""
+    row, n_times, mad = _rater_measures(df, rater, cfg, retest)
+    return row, _first_stage_fails(row, n_times, mad, cfg)
+
+
+def _rater_measures(df: pd.DataFrame, rater: str, cfg: ScreeningConfig, retest: dict) -> tuple[dict, int, float]:
+    """One rater's measures (the row of :func:`screen_raters`), the number of timed answers and the
+    test-retest mean absolute difference."""
     own = df[df["rater"] == rater]
     rating = own[own["phase"] == "rating"]
     first = rating[rating["repeat"] == 0].drop_duplicates("item")
@@ -388,15 +395,26 @@ def _per_rater(df: pd.DataFrame, rater: str, cfg: ScreeningConfig, retest: dict)
            "attention_n": att_n, "attention_correct": att_ok, "attention_accuracy": att_acc,
            "calibration_n": cal_n, "calibration_correct": cal_ok, "calibration_accuracy": cal_acc,
            "retest_pairs": pairs, "retest_mean_abs_diff": mad if pairs else np.nan}
+    return row, len(times), mad
+
+
+def _first_stage_fails(row: dict, n_times: int, mad: float, cfg: ScreeningConfig) -> list[tuple[str, str]]:
+    """The per-rater rules (too fast, straight-lining, gold, attention, calibration, test-retest) that reject
+    the rater measured by ``row``: ``[(rule key, reason)]``."""
+    median_ms, variance = row["median_response_ms"], row["score_variance"]
+    gold_n, gold_ok, gold_acc = row["gold_n"], row["gold_correct"], row["gold_accuracy"]
+    att_n, att_ok, att_acc = row["attention_n"], row["attention_correct"], row["attention_accuracy"]
+    cal_n, cal_ok, cal_acc = row["calibration_n"], row["calibration_correct"], row["calibration_accuracy"]
+    pairs = row["retest_pairs"]
     fails = []
     t = cfg.min_median_response_ms
     if t is not None and not math.isnan(median_ms) and median_ms < t:
         fails.append(("too_fast", f"too fast: median response time {median_ms:.0f} ms < {t:g} ms "
-                                  f"over {len(times)} answers"))
+                                  f"over {n_times} answers"))
     t = cfg.min_score_variance
     if t is not None and not math.isnan(variance) and variance < t:
         fails.append(("straight_lining", f"straight-lining: score variance {variance:.3f} < {t:g} over "
-                                         f"{len(first)} ratings"))
+                                         f"{row['n_rating']} ratings"))
     t = cfg.min_gold_accuracy
     if t is not None and gold_n and gold_acc < t:
         fails.append(("gold", f"gold items: {gold_ok} of {gold_n} inside their expected range "
@@ -413,7 +431,7 @@ def _per_rater(df: pd.DataFrame, rater: str, cfg: ScreeningConfig, retest: dict)
     if t is not None and pairs >= cfg.min_retest_pairs and mad > t:
         fails.append(("retest", f"test-retest: mean |first - second| = {mad:.2f} > {t:g} over {pairs} "
                                 "repeated items"))
-    return row, fails
+    return fails
 
 
 def screen_raters(ratings: pd.DataFrame, config: ScreeningConfig | None = None) -> pd.DataFrame:
@@ -442,26 +460,32 @@ def screen_raters(ratings: pd.DataFrame, config: ScreeningConfig | None = None) 
     stage2 = [r for r in out.index if not fails[r]]
     rating = df[(df["phase"] == "rating") & df["rater"].isin(stage2)]
     if stage2 and not rating.empty:
-        bt = bt500_screen(rating).set_index("rater")
-        for rater, b in bt.iterrows():
-            out.loc[rater, ["bt500_n", "bt500_p", "bt500_q", "bt500_ratio", "bt500_asymmetry"]] = \
-                [b["n"], b["P"], b["Q"], b["ratio"], b["asymmetry"]]
-            if cfg.bt500 and not b["kept"]:
-                fails[rater].append(("bt500", f"BT.500: {int(b['P']) + int(b['Q'])} of {int(b['n'])} scores beyond "
-                                              f"the item band on both sides ((P+Q)/n = {b['ratio']:.3f} > "
-                                              f"{REJECT_RATIO}, |P-Q|/(P+Q) = {b['asymmetry']:.2f} < "
-                                              f"{SYMMETRY_LIMIT}; P={int(b['P'])}, Q={int(b['Q'])})"))
-        corr = rater_vs_others(rating).set_index("rater")
-        for rater, c in corr.iterrows():
-            out.loc[rater, "correlation"] = c["pearson"]
-            t = cfg.min_correlation
-            if t is not None and not math.isnan(c["pearson"]) and c["pearson"] < t:
-                fails[rater].append(("correlation", f"correlation with the other raters r = {c['pearson']:.2f} "
-                                                    f"< {t:g} over {int(c['items'])} items"))
+        _panel_rules(rating, cfg, out, fails)
     out["kept"] = [not fails[r] for r in out.index]
     out["rejected_by"] = [",".join(k for k, _ in fails[r]) for r in out.index]
     out["reasons"] = ["; ".join(text for _, text in fails[r]) for r in out.index]
     return out.reset_index(drop=True)[COLUMNS]
+
+
+def _panel_rules(rating: pd.DataFrame, cfg: ScreeningConfig, out: pd.DataFrame, fails: dict) -> None:
+    """Stage 2 on the raters who passed stage 1: ITU-R BT.500 and the correlation with the others; their
+    measures go into ``out``, their failures into ``fails``."""
+    bt = bt500_screen(rating).set_index("rater")
+    for rater, b in bt.iterrows():
+        out.loc[rater, ["bt500_n", "bt500_p", "bt500_q", "bt500_ratio", "bt500_asymmetry"]] = \
+            [b["n"], b["P"], b["Q"], b["ratio"], b["asymmetry"]]
+        if cfg.bt500 and not b["kept"]:
+            fails[rater].append(("bt500", f"BT.500: {int(b['P']) + int(b['Q'])} of {int(b['n'])} scores beyond "
+                                          f"the item band on both sides ((P+Q)/n = {b['ratio']:.3f} > "
+                                          f"{REJECT_RATIO}, |P-Q|/(P+Q) = {b['asymmetry']:.2f} < "
+                                          f"{SYMMETRY_LIMIT}; P={int(b['P'])}, Q={int(b['Q'])})"))
+    corr = rater_vs_others(rating).set_index("rater")
+    for rater, c in corr.iterrows():
+        out.loc[rater, "correlation"] = c["pearson"]
+        t = cfg.min_correlation
+        if t is not None and not math.isnan(c["pearson"]) and c["pearson"] < t:
+            fails[rater].append(("correlation", f"correlation with the other raters r = {c['pearson']:.2f} "
+                                                f"< {t:g} over {int(c['items'])} items"))
 
 
 def describe_rules(config: ScreeningConfig | None = None) -> list[str]:

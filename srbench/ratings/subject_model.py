@@ -382,6 +382,89 @@ def _profile_hessian(d: _Data, theta: np.ndarray, free: np.ndarray, reml: bool, 
 # --- the fit ------------------------------------------------------------------------------------------
 
 
+def _check_options(estimator: str, level: float, v_floor: float, a_floor: float) -> None:
+    if estimator not in ("reml", "ml"):
+        raise SrbenchError(f"subject model: estimator must be 'reml' or 'ml', not {estimator!r}")
+    if not 0 < level < 1:
+        raise SrbenchError(f"subject model: level must be in (0, 1), got {level}")
+    if not (0 < v_floor < np.inf and 0 < a_floor < np.inf):
+        raise SrbenchError("subject model: v_floor and a_floor must be positive and finite")
+
+
+def _start(d, n_per_rater: np.ndarray, v_floor: float, a_floor: float) -> tuple[np.ndarray, np.ndarray]:
+    """``(mos, theta)``: plain MOS per item, no bias; log residual spread per rater (halved with content
+    ambiguity), then the log spread per content."""
+    n_r, n_i, n_c = d.sizes
+    with_a = n_c > 0
+    mos = np.bincount(d.ij, d.u, n_i) / np.bincount(d.ij, minlength=n_i)
+    r2 = (d.u - mos[d.ij]) ** 2
+    v = np.sqrt(np.bincount(d.ri, r2, n_r) / n_per_rater / (2 if with_a else 1))
+    theta = np.log(np.maximum(v, v_floor))
+    if with_a:
+        a = np.sqrt(np.bincount(d.cj[d.ij], r2, n_c) / np.bincount(d.cj[d.ij], minlength=n_c) / 2)
+        theta = np.concatenate([theta, np.log(np.maximum(a, a_floor))])
+    return mos, theta
+
+
+def _iterate(d, theta: np.ndarray, lower: np.ndarray, n_per_rater: np.ndarray, reml: bool, a_floor: float,
+             tol: float, max_iter: int) -> tuple[np.ndarray, float, np.ndarray, int]:
+    """Alternate the weighted least-squares fit of quality and bias with the variances' update until no
+    parameter moves by ``tol``; ``(theta, last move, raters without residual degrees of freedom, iterations)``."""
+    n_r, _, n_c = d.sizes
+    with_a = n_c > 0
+    no_dof = np.zeros(n_r, bool)
+    iterations, moved = 0, np.inf
+    mm = _wls(d, _variances(d, *_theta_split(theta, n_r, with_a)), leverage=reml)
+    for iterations in range(1, max_iter + 1):
+        old = np.concatenate([mm.psi, mm.delta, np.exp(theta)])
+        if with_a:
+            theta = _shift_to_raters(_scoring_step(d, theta, lower, reml), n_r, a_floor)
+        else:  # closed form: v_i^2 = RSS_i / n_i (ML) or RSS_i / (n_i - sum of leverages) (REML)
+            r2 = (d.u - mm.psi[d.ij] - mm.delta[d.ri]) ** 2
+            dof = n_per_rater - (np.bincount(d.ri, mm.h, n_r) if reml else 0.0)
+            no_dof = dof < 1e-6
+            v2 = np.bincount(d.ri, r2, n_r) / np.where(no_dof, 1.0, dof)
+            theta = np.maximum(0.5 * np.log(np.maximum(v2, 1e-300)), lower)
+            theta[no_dof] = lower[:n_r][no_dof]
+        mm = _wls(d, _variances(d, *_theta_split(theta, n_r, with_a)), leverage=reml)
+        moved = float(np.max(np.abs(np.concatenate([mm.psi, mm.delta, np.exp(theta)]) - old)))
+        if moved < tol:
+            break
+    return theta, moved, no_dof, iterations
+
+
+def _theta_covariance(d, theta: np.ndarray, free: np.ndarray, reml: bool) -> tuple[np.ndarray, str]:
+    """The variance parameters' covariance (inverse information of the free ones), or zeros and why not."""
+    n_r = d.sizes[0]
+    hess = _profile_hessian(d, theta, free, reml)
+    cov_theta = np.zeros((theta.size, theta.size))
+    if hess.size:
+        eig = np.linalg.eigvalsh(-hess)
+        if eig.min() <= 1e-8 * max(eig.max(), 1e-300):
+            why = (": with two raters only the sum of their squared inconsistencies is identified"
+                   if n_r == 2 else "")
+            return cov_theta, ("the point reached is not a strict local maximum (the information of the "
+                               f"variances is not positive definite){why}; their CIs are not available (width 0)")
+        cov_theta[np.ix_(free, free)] = np.linalg.inv(-hess)
+    return cov_theta, ""
+
+
+def _floor_notes(names, no_dof: np.ndarray, with_a: bool, reml: bool, v_floor: float) -> list[str]:
+    """Why each rater whose inconsistency sits at the floor got there."""
+    notes = []
+    for name, nd in zip(names, no_dof):
+        if nd:
+            why = "no residual degrees of freedom: the fit reproduces every rating of theirs, v is not identifiable"
+        elif with_a:
+            why = "their spread is all attributed to content ambiguity"
+        else:
+            why = "their scores are fitted exactly, where the likelihood is unbounded" + (
+                "; estimator='reml' avoids this collapse" if not reml else "")
+        notes.append(f"rater {name}: inconsistency at the floor v_floor={v_floor:g} ({why}); held fixed, "
+                     "CI not meaningful, weight capped at 1/v_floor^2")
+    return notes
+
+
 def fit_subject_model(
     ratings: pd.DataFrame,
     *,
@@ -407,12 +490,7 @@ def fit_subject_model(
     disconnected design and, when ``require_convergence`` (default), a fit that did not converge
     (else ``converged=False`` with the reason in ``notes``).
     """
-    if estimator not in ("reml", "ml"):
-        raise SrbenchError(f"subject model: estimator must be 'reml' or 'ml', not {estimator!r}")
-    if not 0 < level < 1:
-        raise SrbenchError(f"subject model: level must be in (0, 1), got {level}")
-    if not (0 < v_floor < np.inf and 0 < a_floor < np.inf):
-        raise SrbenchError("subject model: v_floor and a_floor must be positive and finite")
+    _check_options(estimator, level, v_floor, a_floor)
     reml = estimator == "reml"
     d = _prepare(ratings, rater, item, score, content)
     _check_connected(d)
@@ -422,33 +500,8 @@ def fit_subject_model(
     lower = np.concatenate([np.full(n_r, np.log(v_floor)), np.full(n_c, np.log(a_floor))])
     notes: list[str] = []
 
-    # start: plain MOS per item, no bias; residual spread per rater (halved with content ambiguity)
-    mos = np.bincount(d.ij, d.u, n_i) / np.bincount(d.ij, minlength=n_i)
-    r2 = (d.u - mos[d.ij]) ** 2
-    v = np.sqrt(np.bincount(d.ri, r2, n_r) / n_per_rater / (2 if with_a else 1))
-    theta = np.log(np.maximum(v, v_floor))
-    if with_a:
-        a = np.sqrt(np.bincount(d.cj[d.ij], r2, n_c) / np.bincount(d.cj[d.ij], minlength=n_c) / 2)
-        theta = np.concatenate([theta, np.log(np.maximum(a, a_floor))])
-
-    no_dof = np.zeros(n_r, bool)
-    iterations, moved = 0, np.inf
-    mm = _wls(d, _variances(d, *_theta_split(theta, n_r, with_a)), leverage=reml)
-    for iterations in range(1, max_iter + 1):
-        old = np.concatenate([mm.psi, mm.delta, np.exp(theta)])
-        if with_a:
-            theta = _shift_to_raters(_scoring_step(d, theta, lower, reml), n_r, a_floor)
-        else:  # closed form: v_i^2 = RSS_i / n_i (ML) or RSS_i / (n_i - sum of leverages) (REML)
-            r2 = (d.u - mm.psi[d.ij] - mm.delta[d.ri]) ** 2
-            dof = n_per_rater - (np.bincount(d.ri, mm.h, n_r) if reml else 0.0)
-            no_dof = dof < 1e-6
-            v2 = np.bincount(d.ri, r2, n_r) / np.where(no_dof, 1.0, dof)
-            theta = np.maximum(0.5 * np.log(np.maximum(v2, 1e-300)), lower)
-            theta[no_dof] = lower[:n_r][no_dof]
-        mm = _wls(d, _variances(d, *_theta_split(theta, n_r, with_a)), leverage=reml)
-        moved = float(np.max(np.abs(np.concatenate([mm.psi, mm.delta, np.exp(theta)]) - old)))
-        if moved < tol:
-            break
+    mos, theta = _start(d, n_per_rater, v_floor, a_floor)
+    theta, moved, no_dof, iterations = _iterate(d, theta, lower, n_per_rater, reml, a_floor, tol, max_iter)
     converged = moved < tol
     if not converged:
         notes.append(f"not converged: parameters still moved by {moved:.3g} after {max_iter} iterations")
@@ -465,18 +518,10 @@ def fit_subject_model(
     if worst > SCORE_TOL:
         converged = False
         notes.append(f"not stationary: a variance parameter's score is {worst:.3g} standard errors from zero")
-    hess = _profile_hessian(d, theta, free, reml)
-    cov_theta = np.zeros((theta.size, theta.size))
-    if hess.size:
-        eig = np.linalg.eigvalsh(-hess)
-        if eig.min() <= 1e-8 * max(eig.max(), 1e-300):
-            converged = False
-            why = (": with two raters only the sum of their squared inconsistencies is identified"
-                   if n_r == 2 else "")
-            notes.append("the point reached is not a strict local maximum (the information of the "
-                         f"variances is not positive definite){why}; their CIs are not available (width 0)")
-        else:
-            cov_theta[np.ix_(free, free)] = np.linalg.inv(-hess)
+    cov_theta, why_not = _theta_covariance(d, theta, free, reml)
+    if why_not:
+        converged = False
+        notes.append(why_not)
 
     if require_convergence and not converged:
         raise SrbenchError("subject model did not converge: " + "; ".join(notes))
@@ -511,16 +556,7 @@ def fit_subject_model(
     if n_r == 1:
         notes.append("one rater: the bias is 0 by the constraint, so quality = that rater's scores "
                      "(mean of repeats)")
-    for name, nd in zip(d.raters[at_floor[:n_r]], no_dof[at_floor[:n_r]]):
-        if nd:
-            why = "no residual degrees of freedom: the fit reproduces every rating of theirs, v is not identifiable"
-        elif with_a:
-            why = "their spread is all attributed to content ambiguity"
-        else:
-            why = "their scores are fitted exactly, where the likelihood is unbounded" + (
-                "; estimator='reml' avoids this collapse" if not reml else "")
-        notes.append(f"rater {name}: inconsistency at the floor v_floor={v_floor:g} ({why}); held fixed, "
-                     "CI not meaningful, weight capped at 1/v_floor^2")
+    notes += _floor_notes(d.raters[at_floor[:n_r]], no_dof[at_floor[:n_r]], with_a, reml, v_floor)
     one = int((items["n_ratings"] == 1).sum())
     if one:
         notes.append(f"{one} item(s) rest on one rating: quality = that rating minus the rater's bias")

@@ -155,16 +155,68 @@ def build_report(run_dirs: list[str | Path], rating_paths: list[str | Path], out
     ``published_root`` (default :func:`srbench.data.releases.published_root_choice`)
     are read for Figure 2/6's images only; the tables come from the runs.
     ``screening``: the rater-screening thresholds (default :class:`ScreeningConfig`).
+
+    The steps: check the request, read the runs and ratings into the :class:`Evidence`,
+    compute every text output (tables, figure data, statistics) into memory, write them
+    atomically, draw the figures, drop outputs an earlier report left that this one lacks.
     """
+    _check_request(run_dirs, rating_paths, protocol, correction)
+    runs = _load_runs(run_dirs)
+    ratings = load_ratings(list(rating_paths))
+    screened = report_raters.screen(ratings, screening)
+    kept = screened.kept_scores if screened is not None else None
+    ev = Evidence(protocol, combine_runs(runs, protocol), _other_protocols(runs, protocol), ratings, kept,
+                  _skipped(runs), _method_records(runs, "checkpoint"), _method_records(runs, "source"),
+                  no_reference=combine_all_no_reference(runs))
+    synthetic = report_provenance.is_synthetic(runs, ratings)
+    files: dict[str, bytes] = {}
+    md_parts = [report_provenance.header(protocol=protocol, runs=runs, ratings=ratings, correction=correction),
+                report_raters.section(screened)]
+    tables = _tables(ev, correction, synthetic, files, md_parts)
+    columns = _figure5_data(kept, ratings, tables[1], files, md_parts)
+    crops_figure = _crops(ev, data_root, published_root)
+    _keep_figures_that_cannot_be_redrawn(crops_figure, Path(out))
+    md_parts.append(_crops_markdown(crops_figure))
+    if crops_figure.crops:
+        files["figure2.csv"] = report_crops.to_csv(crops_figure).encode()
+    plane, drawn = _perception_plane(ev, protocol, files, md_parts)
+    agreeing = report_agreement.agreement(kept, ev.per_image, ev.niqe)
+    md_parts.append("\n## Which metric agrees with people (ours)\n\n" + report_agreement.markdown(
+        agreeing, ratings_given=ratings is not None, protocol=protocol, synthetic=synthetic))
+    if agreeing:
+        files["agreement.csv"] = report_agreement.to_csv(agreeing).encode()
+    _statistics_files(ev, kept, screened, files, md_parts)
+    files["report.md"] = "".join(md_parts).encode()
+
+    out = Path(out)
+    written = _write_files(out, files)
+    note = " [SYNTHETIC]" if synthetic else ""
+    written += _draw_figures(out, columns, crops_figure, plane, drawn, protocol, note)
+    for name in OUTPUT_NAMES:  # drop outputs of an earlier report that this one does not produce
+        if out / name not in written:
+            (out / name).unlink(missing_ok=True)
+    return sorted(written)
+
+
+def _check_request(run_dirs: list, rating_paths: list, protocol: str, correction: str) -> None:
     get_protocol(protocol)  # an unknown name: SrbenchError naming the known ones
     if correction not in CORRECTIONS:
         raise SrbenchError(f"unknown correction {correction!r}; choose from {', '.join(CORRECTIONS)}")
     if not run_dirs and not rating_paths:
         raise SrbenchError("nothing to report: no run folders (results/metrics/*/per_image.csv) and no ratings")
+
+
+def _load_runs(run_dirs: list[str | Path]) -> list[RunInput]:
+    """The runs, sorted by folder name (distinct names required: the report cites runs by name)."""
     runs = sorted((load_run(d) for d in run_dirs), key=lambda r: (r.name, r.per_image_sha256))
     names = [r.name for r in runs]
     if len(set(names)) != len(names):
         raise SrbenchError(f"two run folders share a name ({', '.join(names)}): give each run a distinct folder name")
+    return runs
+
+
+def _other_protocols(runs: list[RunInput], protocol: str) -> dict[tuple[str, str], list[str]]:
+    """(dataset, method) -> the protocols the runs measured it under besides ``protocol`` (for the cells' notes)."""
     all_rows = pd.concat([r.per_image for r in runs], ignore_index=True) if runs else pd.DataFrame(
         columns=["dataset", "method", "protocol"])
     others = {}
@@ -172,18 +224,12 @@ def build_report(run_dirs: list[str | Path], rating_paths: list[str | Path], out
         seen = sorted(set(group["protocol"]) - {protocol})
         if seen:
             others[(dataset, method)] = seen
-    ratings = load_ratings(list(rating_paths))
-    screened = report_raters.screen(ratings, screening)
-    kept = screened.kept_scores if screened is not None else None
-    ev = Evidence(protocol, combine_runs(runs, protocol), others, ratings, kept, _skipped(runs),
-                  _method_records(runs, "checkpoint"), _method_records(runs, "source"),
-                  no_reference=combine_all_no_reference(runs))
+    return others
 
+
+def _tables(ev: Evidence, correction: str, synthetic: bool, files: dict, md_parts: list) -> tuple:
+    """Tables 1 and 2 as Markdown, LaTeX and CSV (into ``files``, Markdown also into ``md_parts``); their specs."""
     paper = load_paper_values()
-    synthetic = report_provenance.is_synthetic(runs, ratings)
-    files: dict[str, bytes] = {}
-    md_parts = [report_provenance.header(protocol=protocol, runs=runs, ratings=ratings, correction=correction),
-                report_raters.section(screened)]
     tables = (table_spec(1), table_spec(2))  # rows from the registry, with any plugins loaded by now
     for spec in tables:
         table = build_table(spec, ev, paper, correction=correction, synthetic=synthetic)
@@ -192,9 +238,13 @@ def build_report(run_dirs: list[str | Path], rating_paths: list[str | Path], out
         files[f"table{spec.number}.tex"] = report_format.to_latex(table).encode()
         files[f"table{spec.number}.csv"] = report_format.to_csv(table).encode()
         md_parts.append(f"\n## Table {spec.number}\n\n{md}")
+    return tables
 
+
+def _figure5_data(kept, ratings, table2_spec, files: dict, md_parts: list) -> list:
+    """Figure 5's plotted columns (empty: not drawn, and the Markdown says why)."""
     md_parts.append("\n## Figure 5\n\n")
-    columns = report_figure.figure_data(kept, [(s.label, s.keys) for s in tables[1].slots]) if kept is not None else []
+    columns = report_figure.figure_data(kept, [(s.label, s.keys) for s in table2_spec.slots]) if kept is not None else []
     if columns:
         files["figure5.csv"] = report_figure.to_csv(columns).encode()
         md_parts.append("![MOS distribution on BSD100](figure5.png)\n\nPlotted data: `figure5.csv` "
@@ -202,25 +252,21 @@ def build_report(run_dirs: list[str | Path], rating_paths: list[str | Path], out
     else:
         why = "no ratings were supplied" if ratings is None else "no kept ratings on BSD100"
         md_parts.append(f"Not drawn: {why}.\n")
+    return columns
 
-    crops_figure = _crops(ev, data_root, published_root)
-    _keep_figures_that_cannot_be_redrawn(crops_figure, Path(out))
-    md_parts.append(_crops_markdown(crops_figure))
-    if crops_figure.crops:
-        files["figure2.csv"] = report_crops.to_csv(crops_figure).encode()
 
+def _perception_plane(ev: Evidence, protocol: str, files: dict, md_parts: list) -> tuple[list, list]:
+    """The perception-distortion plane's points (when a run measured NIQE) and the sets to draw."""
     plane = report_perception.points(ev.per_image, ev.niqe) if ev.niqe is not None else []
     drawn = report_perception.drawable(plane)
     md_parts.append("\n## Perception-distortion plane (ours)\n\n" + report_perception.markdown(plane, protocol, drawn))
     if plane:
         files["perception.csv"] = report_perception.to_csv(plane).encode()
+    return plane, drawn
 
-    agreeing = report_agreement.agreement(kept, ev.per_image, ev.niqe)
-    md_parts.append("\n## Which metric agrees with people (ours)\n\n" + report_agreement.markdown(
-        agreeing, ratings_given=ratings is not None, protocol=protocol, synthetic=synthetic))
-    if agreeing:
-        files["agreement.csv"] = report_agreement.to_csv(agreeing).encode()
 
+def _statistics_files(ev: Evidence, kept, screened, files: dict, md_parts: list) -> None:
+    """significance.csv, mos.csv, screening.csv and the subject model's files and section."""
     sig = significance_rows(ev)
     files["significance.csv"] = report_format.csv_text(
         ["dataset", "metric", "method_a", "method_b", "n_pairs", "n_zero", "n", "statistic", "p_method",
@@ -234,16 +280,17 @@ def build_report(run_dirs: list[str | Path], rating_paths: list[str | Path], out
             m = stats.mos_with_ci(group[["rater", "image", "score"]], label=f"{dataset}/{method}")
             mos_rows.append([dataset, method, m.n_scores, m.n_raters, m.n_images,
                              f"{m.mean:.6f}", f"{m.ci_low:.6f}", f"{m.ci_high:.6f}"])
-    files["mos.csv"] = report_format.csv_text(["dataset", "method", "n_scores", "n_raters", "n_images", "mean", "ci_low", "ci_high"],
-                            mos_rows).encode()
+    files["mos.csv"] = report_format.csv_text(["dataset", "method", "n_scores", "n_raters", "n_images", "mean",
+                                               "ci_low", "ci_high"], mos_rows).encode()
     files["screening.csv"] = report_raters.to_csv(screened).encode()
     subjects = report_subjects.subject_outputs(screened.kept_answers if screened is not None else None)
     files["subject_model.csv"] = subjects.model_csv.encode()
     files["subject_raters.csv"] = subjects.raters_csv.encode()
     md_parts.append(subjects.markdown)
-    files["report.md"] = "".join(md_parts).encode()
 
-    out = Path(out)
+
+def _write_files(out: Path, files: dict[str, bytes]) -> list[Path]:
+    """Write every text output into ``out`` (created if needed), each atomically."""
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:  # a file in the way (FileExistsError / NotADirectoryError), no permission, ...
@@ -253,22 +300,24 @@ def build_report(run_dirs: list[str | Path], rating_paths: list[str | Path], out
     for name in sorted(files):
         write_atomic(out / name, files[name])
         written.append(out / name)
+    return written
+
+
+def _draw_figures(out: Path, columns: list, crops_figure, plane: list, drawn: list, protocol: str,
+                  note: str) -> list[Path]:
+    """Figures 5 and 2/6 and the perception planes, PNG and PDF each (``note``: the title's SYNTHETIC mark)."""
+    written = []
     if columns:
-        note = " [SYNTHETIC]" if synthetic else ""
         with _figure_paths(out / "figure5.png") as (png, pdf):
             report_figure.draw(columns, png, pdf, title_note=note)
         written += [out / "figure5.png", out / "figure5.pdf"]
     if crops_figure.crops:
-        note = " [SYNTHETIC]" if synthetic else ""
         with _figure_paths(out / "figure2.png") as (png, pdf):
             report_crops.draw(crops_figure, png, pdf, title_note=note)
         written += [out / "figure2.png", out / "figure2.pdf"]
     for dataset in drawn:
         stem = out / report_perception.file_stem(dataset)
         with _figure_paths(stem.with_suffix(".png")) as (png, pdf):
-            report_perception.draw(plane, dataset, protocol, png, pdf, title_note=" [SYNTHETIC]" if synthetic else "")
+            report_perception.draw(plane, dataset, protocol, png, pdf, title_note=note)
         written += [stem.with_suffix(".png"), stem.with_suffix(".pdf")]
-    for name in OUTPUT_NAMES:  # drop outputs of an earlier report that this one does not produce
-        if out / name not in written:
-            (out / name).unlink(missing_ok=True)
-    return sorted(written)
+    return written

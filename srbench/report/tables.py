@@ -73,20 +73,7 @@ def table_spec(number: int) -> TableSpec:
     paper = load_paper_values()
     rows = list(dict.fromkeys(method for (t, _, method) in paper if t == number))
     datasets = tuple(dict.fromkeys(dataset for (t, dataset, _) in paper if t == number))
-    claims: dict[str, list[tuple[str, str | None]]] = {row: [] for row in rows}
-    released: dict[str, list[str]] = {row: [] for row in rows}
-    for info in registry.list_methods(families=True):
-        members = info.members.items() if info.family else [(None, info.paper_rows)]
-        for member, paper_rows in members:
-            if info.family and info.kind == "published":
-                for pr in paper_rows:
-                    if pr.table == number and pr.row in released:
-                        released[pr.row].append(f"{info.name}:{member}")
-                continue
-            keys = (f"{info.name}:{member}", member) if info.family else (info.name,)
-            for pr in paper_rows:
-                if pr.table == number and pr.row in claims:
-                    claims[pr.row] += [(k, pr.category) for k in keys]
+    claims, released = _row_claims(number, rows)
     slots = []
     for row in rows:
         keys = tuple(dict.fromkeys(k for k, _ in claims[row])) or (row.lower(),)
@@ -94,6 +81,25 @@ def table_spec(number: int) -> TableSpec:
         slots.append(Slot(row, keys, row, category))
         slots += [Slot(row + RELEASED_SUFFIX, (key,), row, None, released=True) for key in released[row]]
     return TableSpec(number, TITLES[number], datasets, tuple(slots))
+
+
+def _row_claims(number: int, rows: list[str]) -> tuple[dict[str, list[tuple[str, str | None]]], dict[str, list[str]]]:
+    """Per paper row of Table ``number``: the (method key, category) pairs that fill it, and the released
+    (``published`` family) members that reproduce it, from the registry's metadata."""
+    claims: dict[str, list[tuple[str, str | None]]] = {row: [] for row in rows}
+    released: dict[str, list[str]] = {row: [] for row in rows}
+    for info in registry.list_methods(families=True):
+        members = info.members.items() if info.family else [(None, info.paper_rows)]
+        for member, paper_rows in members:
+            mine = [pr for pr in paper_rows if pr.table == number and pr.row in claims]
+            if info.family and info.kind == "published":
+                for pr in mine:
+                    released[pr.row].append(f"{info.name}:{member}")
+                continue
+            keys = (f"{info.name}:{member}", member) if info.family else (info.name,)
+            for pr in mine:
+                claims[pr.row] += [(k, pr.category) for k in keys]
+    return claims, released
 
 
 @dataclass
@@ -333,17 +339,24 @@ def _mark_significant(table: Table, scores: pd.DataFrame, correction: str) -> No
             members = [r for r in rows if r.slot.category == category]
             if len(members) < 2 or any(r.cells["mos"].ours is None for r in members):
                 continue
-            pairs = list(combinations(members, 2))
-            tests = [stats.wilcoxon_paired(*mos_pairs(scores, dataset, a.method, b.method)) for a, b in pairs]
-            pvals = [t.pvalue for t in tests]
-            if correction == "holm":
-                pvals = stats.holm(pvals)
-            wins = {r.method: 0 for r in members}
-            for (a, b), t, p in zip(pairs, tests, pvals):
-                if p < stats.ALPHA and t.effect != 0:
-                    wins[a.method if t.effect > 0 else b.method] += 1
+            wins = _pairwise_wins(members, scores, dataset, correction)
             for r in members:
                 r.cells["mos"].star = wins[r.method] == len(members) - 1
+
+
+def _pairwise_wins(members: list[Row], scores: pd.DataFrame, dataset: str, correction: str) -> dict[str, int]:
+    """Per member: how many of the others its MOS beats significantly (paired Wilcoxon on (rater, image),
+    p < :data:`srbench.ratings.stats.ALPHA` after ``correction`` over the category's pairs)."""
+    pairs = list(combinations(members, 2))
+    tests = [stats.wilcoxon_paired(*mos_pairs(scores, dataset, a.method, b.method)) for a, b in pairs]
+    pvals = [t.pvalue for t in tests]
+    if correction == "holm":
+        pvals = stats.holm(pvals)
+    wins = {r.method: 0 for r in members}
+    for (a, b), t, p in zip(pairs, tests, pvals):
+        if p < stats.ALPHA and t.effect != 0:
+            wins[a.method if t.effect > 0 else b.method] += 1
+    return wins
 
 
 def _by_method(frame: pd.DataFrame, index: list[str], value: str) -> dict[str, pd.Series]:

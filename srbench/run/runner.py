@@ -302,28 +302,12 @@ def run_benchmark(
     if it is missing). With any no-reference metric the HR images are measured too.
     """
     start = time.perf_counter()
-    datasets = list(dict.fromkeys(normalize_dataset_name(d) for d in datasets))
-    metrics = parse_metrics(metrics)
-    for protocol in protocols:
-        get_protocol(protocol)  # an unknown name: SrbenchError naming the known ones
-    if not datasets or not protocols or not methods:
-        raise SrbenchError("need at least one method, one dataset and one protocol")
-    if not set(FULL_REFERENCE) & set(metrics):
-        protocols = []  # no-reference metrics alone: no protocol applies
-    if niqe_model and "niqe" not in metrics:
-        raise SrbenchError("a NIQE model was given but NIQE is not among the metrics (add niqe to --metrics)")
+    datasets, metrics, protocols = _checked_request(methods, datasets, protocols, metrics, niqe_model)
     no_reference = _prepare_no_reference(metrics, {"niqe": niqe_model})
     chosen, skipped = select_methods(methods, method_settings)
     if any(m.name == HR_METHOD for m in chosen):
         raise SrbenchError(f"a method may not be called {HR_METHOD!r}: that name stands for the HR images")
-    # methods that read stored results (external:) say up front what they lack,
-    # and refuse wrong-size or unreadable files before any work is done
-    reports = [r for r in (m.check_coverage(datasets) for m in chosen) if r is not None]
-    for report in reports:
-        _refuse_unusable_files(report)
-    coverage = [line for report in reports for line in report.lines()]
-    for line in coverage if log else ():
-        log(line)
+    coverage = _check_coverage(chosen, datasets, log)
     out_dir = Path(out_dir) if out_dir else default_out_dir()
     if (out_dir / "per_image.csv").exists() and not overwrite:
         raise SrbenchError(f"{out_dir} already holds a run (per_image.csv); choose another --out or pass --overwrite")
@@ -353,13 +337,51 @@ def run_benchmark(
         **provenance.code_record(),
         "environment": provenance.environment(),
         "seconds": round(seconds, 2),
+        **_no_reference_records(no_reference),
     }
+    write_run(out_dir, per_image, summary, record)
+    return RunResult(out_dir, per_image, summary, skipped, missing, coverage, seconds)
+
+
+def _checked_request(methods: list[str], datasets: list[str], protocols: list[str], metrics: Iterable[str],
+                     niqe_model) -> tuple[list[str], tuple[str, ...], list[str]]:
+    """``(datasets, metrics, protocols)`` of a run request, checked and normalised; SrbenchError otherwise.
+
+    Datasets lose duplicates; with no full-reference metric chosen no protocol applies (``[]``).
+    """
+    datasets = list(dict.fromkeys(normalize_dataset_name(d) for d in datasets))
+    metrics = parse_metrics(metrics)
+    for protocol in protocols:
+        get_protocol(protocol)  # an unknown name: SrbenchError naming the known ones
+    if not datasets or not protocols or not methods:
+        raise SrbenchError("need at least one method, one dataset and one protocol")
+    if not set(FULL_REFERENCE) & set(metrics):
+        protocols = []  # no-reference metrics alone: no protocol applies
+    if niqe_model and "niqe" not in metrics:
+        raise SrbenchError("a NIQE model was given but NIQE is not among the metrics (add niqe to --metrics)")
+    return datasets, metrics, list(protocols)
+
+
+def _check_coverage(chosen: list[Method], datasets: list[str], log: Callable[[str], None] | None) -> list[str]:
+    """Methods that read stored results (``external:``) say up front what they lack (returned and logged),
+    and refuse wrong-size or unreadable files before any work is done."""
+    reports = [r for r in (m.check_coverage(datasets) for m in chosen) if r is not None]
+    for report in reports:
+        _refuse_unusable_files(report)
+    coverage = [line for report in reports for line in report.lines()]
+    for line in coverage if log else ():
+        log(line)
+    return coverage
+
+
+def _no_reference_records(no_reference: NoReference) -> dict:
+    """``run.json`` entries of the no-reference metrics: ``{name: record}`` (e.g. NIQE's model and settings)."""
+    records = {}
     for metric, state in no_reference:
         metric_record = metric.run_record(state)
         if metric_record is not None:
-            record[metric.name] = metric_record
-    write_run(out_dir, per_image, summary, record)
-    return RunResult(out_dir, per_image, summary, skipped, missing, coverage, seconds)
+            records[metric.name] = metric_record
+    return records
 
 
 def _prepare_no_reference(metrics: Iterable[str], options: Mapping[str, object]) -> NoReference:
