@@ -186,7 +186,9 @@ def _on_view(flow: RaterFlow, page: str) -> None:
     if view is None:
         return
     if page == "instructions":
-        ok = fits(view, *viewer.largest(flow.study))
+        exact = raw.get("exact") is True  # the rating page's own pixel-exact test, run by the probe
+        st.session_state["view_exact"] = exact
+        ok = exact and fits(view, *viewer.largest(flow.study))
     else:
         ok = bool(raw.get("fits"))
     st.session_state["view"] = (view, ok)
@@ -221,7 +223,8 @@ each with the buttons **1 bad, 2 poor, 3 fair, 4 good, 5 excellent**.
 """
     )
     st.markdown(VIEWING_GUIDANCE)
-    viewer.mount(key=viewer.PROBE_KEY, data={"mode": "probe"}, on_view=partial(_on_view, flow, "instructions"))
+    viewer.mount(key=viewer.PROBE_KEY, data={"mode": "probe", "sizes": [list(s) for s in viewer.sizes(study)]},
+                 on_view=partial(_on_view, flow, "instructions"))
     got = st.session_state.get("view")
     width, height = viewer.largest(study)
     ready = False
@@ -230,7 +233,13 @@ each with the buttons **1 bad, 2 poor, 3 fair, 4 good, 5 excellent**.
     else:
         view, ok = got
         need = needed_window(width, height, view.dpr)
-        if ok:
+        if not st.session_state.get("view_exact", True):
+            st.warning(f"Your {describe(view)} cannot draw this study's images one image pixel per screen pixel: "
+                       "the browser zoom or the display scaling is not 100 % (or another ratio the images can "
+                       "be drawn at, such as 125 %, 150 % or 200 %). Set the browser zoom to 100 % (Ctrl and 0, "
+                       "on a Mac Cmd and 0); if the ratio stays, set the display scaling of your system to "
+                       "100 %. This check updates itself.")
+        elif ok:
             st.success(f"Your {describe(view)} shows every image of this study whole, one image pixel per "
                        "screen pixel.")
             ready = True

@@ -52,7 +52,15 @@ function windowNow() {
 }
 
 function sameView(a, b) {
-  return !!a && !!b && ["w", "h", "dpr", "sw", "sh", "fits"].every((k) => a[k] === b[k]);
+  return !!a && !!b && ["w", "h", "dpr", "sw", "sh", "fits", "exact"].every((k) => a[k] === b[k]);
+}
+
+// Whether images of every size in `sizes` ([[w, h], ...]) can be drawn one image pixel per device
+// pixel at ratio dpr, placed near element `el` (the same geometry() and nudge() as the rating page).
+function drawable(sizes, dpr, el) {
+  if (sizes.some(([w, h]) => geometry(w, h, dpr) === null)) return false;
+  const r = el.getBoundingClientRect();
+  return nudge(r.left + window.scrollX, dpr) !== null && nudge(r.top + window.scrollY, dpr) !== null;
 }
 
 class Reporter {
@@ -74,7 +82,8 @@ class Reporter {
     this.mq.addEventListener("change", this.dprChange);
   }
   report(fits) {
-    const view = Object.assign(windowNow(), { fits: fits === undefined ? null : fits });
+    const view = Object.assign(windowNow(), { fits: fits === undefined ? null : fits },
+                               this.extra ? this.extra() : {});
     if (sameView(view, this.last) || !this.send) return;
     this.last = view;
     this.send("view", view);
@@ -345,6 +354,9 @@ export default function (component) {
       probe = new Reporter(() => probe.report());
       parentElement.__mosProbe = probe;
     }
+    // The rating page's own test (geometry() for every image size of the study, nudge() for a place on
+    // the page), so that Begin is offered only where the rating page will draw the images.
+    probe.extra = () => ({ exact: drawable(data.sizes || [], window.devicePixelRatio || 1, parentElement) });
     probe.onChange = () => probe.report();
     probe.send = send;
     probe.report();

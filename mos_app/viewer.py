@@ -67,6 +67,11 @@ def largest(study: Study) -> tuple[int, int]:
     return max(s.width for s in stims), max(s.height for s in stims)
 
 
+def sizes(study: Study) -> list[tuple[int, int]]:
+    """The distinct ``[width, height]`` (image pixels) of the study's stimuli, sorted (for the window probe)."""
+    return sorted({(s.width, s.height) for s in study.items + study.calibration + study.checks})
+
+
 def caption_html(study: Study, p: Presentation) -> str:
     """The instruction beside the buttons (trusted HTML built here; no item names)."""
     if p.phase == "calibration":

@@ -549,6 +549,24 @@ def test_a_window_too_small_for_the_image_stops_with_a_message_until_enlarged(se
     assert ("rating", 700, 450, 0) in rows and rows[-1] == ("rating", 1280, 720, 1)
 
 
+def test_a_zoom_the_rating_page_cannot_draw_at_is_refused_on_the_start_page(served, browser):
+    """Browser zoom 110 % (Chromium reports devicePixelRatio 1.100000023841858): the rating page cannot draw an
+    image one image pixel per screen pixel there, so the start page must not offer Begin, and must say why."""
+    study, url, db = served
+    rater = "zoom110"
+    ctx = browser.new_context(viewport={"width": 1400, "height": 900}, device_scale_factor=1.1)
+    page = ctx.new_page()
+    page.goto(f"{url}/?rater={rater}")
+    page.wait_for_selector("text=cannot draw this study's images one image pixel per screen pixel")
+    text = page.inner_text("body")
+    assert "Set the browser zoom to 100 %" in text and "shows every image of this study whole" not in text
+    assert page.get_by_role("button", name="Begin").is_disabled()
+    ctx.close()
+    with sqlite3.connect(db) as conn:
+        rows = conn.execute("SELECT page, dpr, fits FROM viewing WHERE rater = ?", (rater,)).fetchall()
+    assert rows and all(r[0] == "instructions" and r[2] == 0 for r in rows), rows
+
+
 # -- 8. login: Enter submits, an invalid ?rater= shows the error with the form, ids are case-insensitive --
 
 def _login_field(page):
