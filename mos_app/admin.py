@@ -62,6 +62,7 @@ def render(study: Study, store: Store, expected_token: str) -> None:
         median_response_ms=("response_ms", "median"),
         last_answer=("timestamp", "max"),
     ).reset_index()
+    progress["median_response_ms"] = progress["median_response_ms"].round().astype(int)  # whole ms
     progress["complete"] = (progress["answers"] / total).round(3)
     accuracy = pd.DataFrame(store.calibration_accuracy(study.name))
     if not accuracy.empty:
@@ -78,19 +79,19 @@ def render(study: Study, store: Store, expected_token: str) -> None:
                 "first click; wrong_clicks = wrong calibration clicks, each corrected before going on; "
                 "gold_accuracy / attention_accuracy = share of hidden gold items / attention checks scored "
                 "inside their expected range)")
-    st.table(progress.set_index("rater"))
+    st.table(shown(progress.set_index("rater")))
     viewing = pd.DataFrame(store.viewing(study.name))
     if not viewing.empty:
         st.markdown("**Viewing conditions** (last report per rater; fits = every image drawn whole, "
                     "one image pixel per screen pixel)")
         last = viewing.groupby("rater").tail(1)
         ever_unfit = viewing.groupby("rater")["fits"].min().rename("always_fit").reset_index()
-        st.table(last.merge(ever_unfit, on="rater").set_index("rater"))
+        st.table(shown(last.merge(ever_unfit, on="rater").set_index("rater")))
     config = screening_config(study)
     screened = screen_raters(ratings, config)
     kept = set(screened.loc[screened["kept"], "rater"])
     rejected = screened[~screened["kept"]]
-    st.markdown(f"**Rater screening**: {len(screened)} raters, {len(rejected)} rejected "
+    st.markdown(f"**Rater screening**: {count(len(screened), 'rater')}, {len(rejected)} rejected "
                 "(the same rules as `srbench report`; reasons per rater, every measure beside them)")
     st.table(screened[["rater", "kept", "rejected_by", "reasons"]].set_index("rater"))
     st.dataframe(screened.drop(columns=["kept", "rejected_by", "reasons"]), hide_index=True)
@@ -99,6 +100,35 @@ def render(study: Study, store: Store, expected_token: str) -> None:
     _mos_and_model(ratings[ratings["rater"].isin(kept)])
     st.download_button("Download ratings CSV", store.to_csv(study.name),
                        file_name=f"{study.name}_ratings.csv", mime="text/csv")
+
+
+def count(n: int, noun: str) -> str:
+    """``1 rater`` / ``2 raters`` (English plural with ``s``)."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
+def _cell(value: object) -> object:
+    """A table cell as shown: whole numbers without decimals or thousands separators, other floats to at most
+    3 decimals, missing values empty; anything else unchanged."""
+    if isinstance(value, bool) or value is None:
+        return value
+    if value is pd.NA or value is pd.NaT:
+        return ""
+    if isinstance(value, float):
+        if value != value:  # NaN: no value
+            return ""
+        if value.is_integer():
+            return str(int(value))
+        return f"{value:.3f}".rstrip("0").rstrip(".")
+    if isinstance(value, int):
+        return str(value)
+    return value
+
+
+def shown(table: pd.DataFrame) -> pd.DataFrame:
+    """``table`` with every number as text formatted by :func:`_cell` (``st.table`` would print a median of
+    2319 ms as ``2,319.0000``)."""
+    return table.astype(object).map(_cell)
 
 
 def screening_config(study: Study) -> ScreeningConfig:
@@ -118,7 +148,9 @@ def _invitations(study: Study, ratings: pd.DataFrame) -> None:
         st.error(f"The invitations file cannot be read: {exc}")
         return
     started = set(ratings["rater"]) if not ratings.empty else set()
-    st.markdown(f"**Invitations**: {len(invited)} raters hold a link, {len(started & set(invited))} have started "
+    n_started = len(started & set(invited))
+    st.markdown(f"**Invitations**: {count(len(invited), 'rater')} {'holds' if len(invited) == 1 else 'hold'} a link, "
+                f"{n_started} {'has' if n_started == 1 else 'have'} started "
                 "(add raters with `srbench mos invite --study DIR --raters ID,...`)")
     if invited:
         st.table(pd.DataFrame({"rater": invited, "started": [r in started for r in invited]}).set_index("rater"))

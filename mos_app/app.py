@@ -135,7 +135,7 @@ def login(study: Study) -> str | None:
     st.title("Image quality study")
     slot = st.empty()
     with st.form("login", border=False, enter_to_submit=True):
-        typed = st.text_input("Your rater id (given to you by the study organiser)", max_chars=32,
+        typed = st.text_input("Your rater id (given to you by the study organiser)", max_chars=200,
                               placeholder="for example r07")
         submitted = st.form_submit_button("Continue", type="primary")
     st.caption("Ids are not case-sensitive: 'Alice' and 'alice' are the same rater (stored in lower case). "
@@ -297,7 +297,8 @@ def _on_answer(flow: RaterFlow) -> None:
         if ss.get("last_answered") != (flow.rater, index):
             # Not a double click in this tab: the same rater answered this image in another tab or window
             # first. That answer is kept; say so instead of silently dropping the click.
-            ss["message"] = (f"Image {index + 1} had already been rated in another tab or window; that first "
+            what = flow.label(index)
+            ss["message"] = (f"{what[0].upper()}{what[1:]} had already been rated in another tab or window; that first "
                              "answer is kept and this click was not recorded. Please rate in one tab only.")
     else:
         ss["message"] = result.message
@@ -319,7 +320,8 @@ def rate(study: Study, flow: RaterFlow, screen: Screen) -> None:
         png = study.read_verified(p.stimulus)
     except StudyError as exc:
         print(f"srbench mos: presentation {p.index} of {flow.rater} cannot be shown: {exc}", file=sys.stderr)
-        st.error(f"Image {p.index + 1} cannot be shown (its file is missing or was altered). Please tell the "
+        what = flow.label(p.index)
+        st.error(f"{what[0].upper()}{what[1:]} cannot be shown (its file is missing or was altered). Please tell the "
                  "study organiser; nothing was recorded.")
         return
     next_src = None

@@ -176,6 +176,14 @@ class RaterFlow:
 
     # -- what to show -----------------------------------------------------------------------------
 
+    def label(self, index: int) -> str:
+        """Presentation ``index`` as the status line counts it: ``rating image 12`` / ``calibration image 2``
+        (calibration and rating numbered apart, from 1)."""
+        n_cal = sum(1 for q in self.seq if q.phase == "calibration")
+        if index < n_cal:
+            return f"calibration image {index + 1}"
+        return f"rating image {index - n_cal + 1}"
+
     def screen(self, now: datetime | None = None) -> Screen:
         """The screen to show now; ends a session whose item or time limit is reached."""
         answered = self.answers.answered_items()
@@ -183,9 +191,11 @@ class RaterFlow:
         if any(expected.get(index) != item for index, item in answered.items()):
             return Screen("mismatch")
         pending = [p for p in self.seq if p.index not in answered]
-        if not pending:
-            return Screen("done")
         sessions = self.answers.sessions()
+        if not pending:
+            if sessions and sessions[-1].ended_at is None:  # finished: the last session is over, not open
+                self.answers.end_session(sessions[-1].number, "done")
+            return Screen("done")
         if not sessions:
             return Screen("instructions")
         cur = sessions[-1]
@@ -276,7 +286,7 @@ class RaterFlow:
         if index in self.answers.answered():
             return Result(Outcome.DUPLICATE)
         if served_at is None:
-            return Result(Outcome.NOT_SHOWN, f"Answer not recorded: image {index + 1} was not shown on this page. "
+            return Result(Outcome.NOT_SHOWN, f"Answer not recorded: {self.label(index)} was not shown on this page. "
                                              "Please rate the image on screen.")
         shown_ms = int((now - served_at) * 1000)
         min_ms = self.study.run.min_view_ms

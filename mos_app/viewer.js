@@ -101,13 +101,13 @@ class Viewer {
     this.root.className = "mos-viewer";
     this.root.innerHTML =
       '<div class="mos-status"><span class="mos-progress"></span><span class="mos-session"></span></div>' +
-      '<div class="mos-message" role="status" aria-live="polite"></div>' +
+      '<div class="mos-message" role="status" aria-live="polite"><span class="mos-message-text"></span></div>' +
       '<div class="mos-main"><div class="mos-side"><div class="mos-caption"></div><div class="mos-scale"></div>' +
       '<div class="mos-hint"></div></div><div class="mos-stage"></div></div>';
     parent.appendChild(this.root);
     this.progress = this.root.querySelector(".mos-progress");
     this.session = this.root.querySelector(".mos-session");
-    this.message = this.root.querySelector(".mos-message");
+    this.message = this.root.querySelector(".mos-message-text");
     this.caption = this.root.querySelector(".mos-caption");
     this.hint = this.root.querySelector(".mos-hint");
     this.stage = this.root.querySelector(".mos-stage");
@@ -197,6 +197,7 @@ class Viewer {
       this.layout();
     }).catch(() => {
       if (this.cur !== c) return;
+      this.root.dataset.state = "failed";
       this.localMessage = "This image could not be loaded. Reload the page; if that does not help, " +
                           "tell the study organiser.";
       this.renderMessage();

@@ -95,9 +95,17 @@ def viewer_css() -> str:
 .mos-status {{ height: {STATUS_H}px; display: flex; gap: 24px; align-items: center; white-space: nowrap;
   overflow: hidden; }}
 .mos-progress {{ font-weight: 600; }}
-.mos-message {{ height: {MESSAGE_H}px; overflow: hidden; box-sizing: border-box; padding: 4px 8px;
-  border-radius: 4px; }}
-.mos-message:not(:empty) {{ background: #f3e39b; }}
+.mos-message {{ height: {MESSAGE_H}px; overflow: hidden; position: relative; }}
+.mos-message-text {{ display: block; box-sizing: border-box; height: 100%; padding: 4px 8px; border-radius: 4px; }}
+.mos-message-text:not(:empty) {{ background: #f3e39b; }}
+/* Nothing can be rated while the image is hidden (window too small, odd zoom, image not loaded): the message
+   may then grow over the disabled buttons and the grey stage, so that a narrow window shows all of it; its
+   reserved line keeps its height, so nothing else moves. */
+.mos-viewer[data-state="too-small"] .mos-message, .mos-viewer[data-state="failed"] .mos-message {{
+  overflow: visible; z-index: 2; }}
+.mos-viewer[data-state="too-small"] .mos-message-text, .mos-viewer[data-state="failed"] .mos-message-text {{
+  position: absolute; left: 0; right: 0; top: 0; height: auto; min-height: 100%;
+  box-shadow: 0 2px 6px rgba(0, 0, 0, 0.35); }}
 .mos-main {{ display: flex; gap: {SIDE_GAP}px; align-items: flex-start; margin-top: {ROW_GAP}px; }}
 .mos-side {{ width: {SIDE_W}px; flex: none; }}
 .mos-caption {{ height: 150px; overflow: hidden; }}

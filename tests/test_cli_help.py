@@ -59,3 +59,16 @@ def test_help_has_examples_that_parse(command, capsys):
 def test_every_subcommand_is_covered():
     assert {"run", "upscale", "datasets fetch", "datasets verify", "datasets list", "train", "report",
             "mos create", "mos serve", "mos export"} <= set(COMMANDS)
+
+
+def test_mos_export_help_names_every_column_it_writes():
+    """``srbench mos export --help`` lists all of the CSV's columns (it once listed 11 of 16)."""
+    import subprocess
+    import sys
+
+    from srbench.mos_app.store import CSV_COLUMNS
+
+    out = subprocess.run([sys.executable, "-m", "srbench", "mos", "export", "--help"], capture_output=True,
+                         text=True, check=True).stdout
+    listed = " ".join(out.split()).split("in this order: ")[1].split(".")[0].split(", ")
+    assert listed == list(CSV_COLUMNS) and len(listed) == 16

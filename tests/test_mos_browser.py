@@ -515,6 +515,27 @@ def test_images_are_drawn_one_pixel_per_device_pixel_on_grey_and_conditions_reco
     assert ("instructions", 1280, 720, dpr, 1) in rows and ("rating", 1280, 720, dpr, 1) in rows
 
 
+# Whether the message text is cut: its box must hold all of its text, no ancestor may clip it, and it must lie
+# inside the window.
+MESSAGE_CUT = """() => {
+  const t = document.querySelector('.mos-viewer .mos-message-text');
+  const r = t.getBoundingClientRect();
+  const clipped = [];
+  for (let a = t.parentElement; a && a !== document.body; a = a.parentElement) {
+    const s = getComputedStyle(a), b = a.getBoundingClientRect();
+    if ((s.overflowY !== 'visible' || s.overflowX !== 'visible') &&
+        (r.bottom > b.bottom + 0.5 || r.right > b.right + 0.5)) clipped.push(a.className || a.tagName);
+  }
+  return {overflow: t.scrollHeight > t.clientHeight + 1, clipped,
+          inside: r.bottom <= window.innerHeight && r.right <= window.innerWidth, text: t.innerText};
+}"""
+
+
+def assert_message_whole(page) -> None:
+    got = page.evaluate(MESSAGE_CUT)
+    assert not got["overflow"] and not got["clipped"] and got["inside"], got
+
+
 def test_a_window_too_small_for_the_image_stops_with_a_message_until_enlarged(served, browser):
     study, url, db = served
     rater = "small1"
@@ -529,6 +550,7 @@ def test_a_window_too_small_for_the_image_stops_with_a_message_until_enlarged(se
     page.set_viewport_size({"width": 700, "height": 450})  # during the session
     page.wait_for_function("() => document.querySelector('.mos-viewer .mos-message').innerText"
                            ".includes('too small to show this image')")
+    assert_message_whole(page)
     time.sleep(2 * study.run.min_view_ms / 1000)
     state = page.evaluate("""() => { const v = document.querySelector('.mos-viewer');
         return {disabled: [...v.querySelectorAll('button.mos-score')].every(b => b.disabled),
@@ -585,6 +607,14 @@ def test_login_with_enter_invalid_link_and_case_insensitive_ids(served, browser)
     page.get_by_role("button", name="Begin").wait_for()
     assert "first 2 calibration images" in page.inner_text("body")
 
+    page.goto(url)
+    long_id = "a" * 33  # one character too many: refused with the message, not cut to 32 (another id)
+    _login_field(page).fill(long_id)
+    _login_field(page).press("Enter")
+    page.wait_for_selector("text=invalid rater id")
+    assert "rater=" not in page.url and page.get_by_role("button", name="Begin").count() == 0
+    assert _login_field(page).input_value() == long_id
+
     page.goto(f"{url}/?rater=bad%20id!")  # an invalid link: the error and the form to fix it
     page.wait_for_selector("text=invalid rater id")
     assert _login_field(page).is_visible()
@@ -614,9 +644,10 @@ def test_second_tab_warning_does_not_move_the_buttons_or_the_image(served, brows
     a = ctx.new_page()
     begin(a, url, "tabs1")
     rate(a, 1)
+    rate(a, 5)  # both calibration images: presentation 2 is the first rating image
     b = ctx.new_page()
     b.goto(f"{url}/?rater=tabs1")
-    assert wait_ready(b) == 1
+    assert wait_ready(b) == 2
 
     def layout(page):
         boxes = [page.locator(f"button.mos-score[data-score='{k}']").bounding_box() for k in range(1, 6)]
@@ -624,13 +655,15 @@ def test_second_tab_warning_does_not_move_the_buttons_or_the_image(served, brows
         return boxes, (image["x"], image["y"])
 
     before = layout(b)
-    rate(a, 5)  # tab A answers presentation 1 first
+    rate(a, 4)  # tab A answers presentation 2 first
     click_score(b, 3)  # ... so tab B's click is not recorded, and tab B says so
     b.wait_for_function("() => document.querySelector('.mos-viewer .mos-message').innerText.includes('another tab')")
-    assert wait_ready(b) == 2
-    assert "already been rated in another tab" in message(b)
+    assert wait_ready(b) == 3
+    # numbered as the status line numbers it (calibration and rating apart), not by presentation index
+    assert message(b).startswith("Rating image 1 had already been rated in another tab"), message(b)
+    assert b.inner_text(".mos-viewer .mos-progress").startswith("Rating: image 2 of ")
     assert layout(b) == before  # the message line was reserved: nothing moved
-    assert db_rows(db, "tabs1") == [(0, 1), (1, 5)]
+    assert db_rows(db, "tabs1") == [(0, 1), (1, 5), (2, 4)]
     ctx.close()
 
 

@@ -18,7 +18,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from mos_browser_helpers import browser, page  # noqa: F401 (fixtures)
-from mos_browser_helpers import kill_server, rate, shown_sha256, start_server, wait_ready
+from mos_browser_helpers import TOKEN, kill_server, rate, shown_sha256, start_server, wait_ready
 from srbench.data.sets import load_manifest
 from srbench.data.imageio import read_image
 from srbench.mos_app.checks import gold_specs
@@ -181,3 +181,55 @@ def test_gold_items_look_like_any_other_item_and_are_stored_apart(served, page):
         acc = conn.execute("SELECT phase, answered, in_range FROM rater_checks WHERE rater = 'carol'").fetchall()
     assert rows == [("gold", "hr", 5, 4, 5), ("gold", "nearest", 1, 1, 2)]
     assert acc == [("gold", 2, 2)]
+
+
+def test_admin_page_after_one_invited_rater_finished(tmp_path, data_root, train_root, browser):
+    """One invited rater rates a 4-image study to the end; ``serve`` named the invitation links (not
+    ``?rater=ID``, which an invite study refuses), and the admin page says "1 rater", "1 has started", shows a
+    median response time as a whole number (not ``2,319.0000``) and the finished rater's session as closed."""
+    items = []
+    entry = load_manifest("bsd100")["images"][0]
+    hr, _ = read_image(data_root / "bsd100" / entry["hr"]["path"])
+    lr, _ = read_image(data_root / "bsd100" / entry["lr"]["path"])
+    items = [ImageSpec("bsd100", entry["name"], "hr", hr),
+             ImageSpec("bsd100", entry["name"], "nearest", imresize(lr, 4, kernel="nearest"))]
+    root = write_study(tmp_path / "study", name="solo", seed=3, items=items,
+                       calibration=calibration_pairs(train_root, 1), run=StudySettings(300, 100, 20.0),
+                       access="invite")
+    link = invite(root, "solo1")["solo1"]
+    log = tmp_path / "serve.log"
+    proc, url = start_server(root, tmp_path / "ratings.sqlite", log=log)
+    try:
+        first = log.read_text().splitlines()[0]
+        assert "invitation links" in first and "?rater=ID&token=TOKEN" in first, first
+        assert not re.search(r"\?rater=ID(?!&token)", first), first
+        ctx = browser.new_context(viewport={"width": 1280, "height": 800})
+        page = ctx.new_page()
+        page.goto(link.replace("http://127.0.0.1:8501", url))
+        page.get_by_role("button", name="Begin").wait_for()
+        page.wait_for_function("() => [...document.querySelectorAll('button')].some(b => b.innerText.trim() === "
+                               "'Begin' && !b.disabled)", timeout=20000)
+        page.get_by_role("button", name="Begin").click()
+        by_sha = {s.sha256: s for s in load_study(root).items + load_study(root).calibration}
+        for _ in range(4):
+            wait_ready(page)
+            stim = by_sha[shown_sha256(page)]
+            rate(page, stim.anchor or 3)
+        page.wait_for_selector("text=All 2 images rated")
+        page.goto(f"{url}/?admin=1")
+        page.get_by_label("Admin token").fill(TOKEN)
+        page.get_by_label("Admin token").press("Enter")
+        page.wait_for_selector("text=Rater screening")
+        text = page.inner_text("body")
+        assert "1 rater holds a link, 1 has started" in text, text
+        assert "Rater screening: 1 rater, 0 rejected" in text or "Rater screening: 1 rater, 1 rejected" in text
+        assert ".0000" not in text and not re.search(r"\d,\d{3}", text), text
+        progress = page.locator("table").filter(has_text="median_response_ms").first
+        headers = [h.strip() for h in progress.locator("thead th").all_inner_texts()]
+        cells = [c.strip() for c in progress.locator("tbody tr").first.locator("th, td").all_inner_texts()]
+        row = dict(zip(headers, cells)) if len(headers) == len(cells) else dict(zip(headers[1:], cells[1:]))
+        assert re.fullmatch(r"\d+", row["median_response_ms"]), row
+        assert row["open"].lower() == "false" and row["sessions"] == "1", row
+        ctx.close()
+    finally:
+        kill_server(proc)

@@ -12,6 +12,7 @@ from pathlib import Path
 import srbench.mos_app as mos_app_package
 from srbench.mos_app.study import (DB_NAME, DEFAULT_GOLD_RATE, DEFAULT_MIN_VIEW_MS, DEFAULT_SESSION_ITEMS,
                     DEFAULT_SESSION_MINUTES, StudyError, StudySettings, load_study)
+from srbench.mos_app.store import CSV_COLUMNS
 from srbench.run.registry import add_plugin_flag, load_plugins
 
 APP = Path(mos_app_package.__file__).resolve().parent / "app.py"  # the Streamlit page, mos_app/app.py
@@ -137,7 +138,8 @@ def add_parser(subparsers) -> None:
     s.set_defaults(func=_serve)
 
     e = sub.add_parser("export", help="write the answers as long-format CSV",
-                       description="Columns: study,rater,item,method,dataset,image,phase,repeat,score,response_ms,timestamp.",
+                       description=_wrap(f"Write every answer of the study as one CSV row. The {len(CSV_COLUMNS)} "
+                                         "columns, in this order: " + ", ".join(CSV_COLUMNS) + "."),
                        epilog=EXPORT_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     e.add_argument("--study", required=True, help="study folder")
     e.add_argument("--db", default=None, help=f"answer database (default STUDY/{DB_NAME})")
@@ -285,13 +287,26 @@ def _serve(args: argparse.Namespace) -> int:
     token = args.admin_token if args.admin_token is not None else os.environ.get("SRBENCH_MOS_ADMIN_TOKEN", "")
     env["SRBENCH_MOS_ADMIN_TOKEN"] = token
     cmd = [sys.executable, "-m", "streamlit", "run", str(APP), *streamlit_flags(args.port, args.address)]
-    print(f"serving study {study.name} at http://{args.address}:{args.port}/?rater=ID"
-          + (" (admin: ?admin=1)" if token else " (admin page disabled)"), file=sys.stderr, flush=True)
+    print(serving_line(study, args.address, args.port, bool(token)), file=sys.stderr, flush=True)
     sys.stdout.flush()
     # Replace this process by Streamlit: signals (Ctrl-C, SIGTERM) reach the server directly
     # and no orphaned child is left behind.
     os.execve(sys.executable, cmd, env)
     return 0  # not reached
+
+
+def serving_line(study, address: str, port: int, admin: bool) -> str:
+    """What ``serve`` prints: where raters go (an invite study only through its invitation links)."""
+    from srbench.mos_app.invites import access_mode
+
+    base = f"http://{address}:{port}/"
+    if access_mode(study.settings) == "invite":
+        raters = (f"raters open their invitation links ({base}?rater=ID&token=TOKEN, from 'srbench mos create "
+                  "--raters' or 'srbench mos invite'; a link without its token is refused)")
+    else:
+        raters = f"raters open {base}?rater=ID or {base} and type their id"
+    return (f"serving study {study.name} at {base}: {raters}"
+            + (f"; admin: {base}?admin=1" if admin else "; admin page disabled"))
 
 
 def check_listen(address: str, port: int) -> None:
