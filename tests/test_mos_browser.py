@@ -348,7 +348,7 @@ def test_whole_study_counts_phases_order_and_sessions(served, browser):
                                 (rater,)).fetchall()
         per_session = conn.execute("SELECT session, COUNT(*) FROM answers WHERE rater = ? GROUP BY session",
                                    (rater,)).fetchall()
-    assert sessions == [(1, "items"), (2, "time"), (3, "items"), (4, None)]
+    assert sessions == [(1, "items"), (2, "time"), (3, "items"), (4, "done")]  # finished: the last session closed
     assert per_session == [(1, 10), (2, 3), (3, 10), (4, 5)]
 
 
