@@ -121,15 +121,16 @@ def check_attention_count(count: int) -> int:
     return count
 
 
-def attention_specs(count: int, seed: int) -> list[CheckSpec]:
-    """``count`` attention checks; the score each asks for is drawn from ``seed`` (2..4 for every other one)."""
+def attention_specs(count: int, seed: int, size: tuple[int, int] = ATTENTION_SIZE) -> list[CheckSpec]:
+    """``count`` attention checks of ``size`` (width, height); the score each asks for is drawn from ``seed``
+    (2..4 for every other one)."""
     check_attention_count(count)
     rng = random.Random(f"{seed}:attention")
     out = []
     for k in range(count):
         score = rng.choice([2, 3, 4]) if k % 2 == 0 else rng.choice([1, 2, 3, 4, 5])
         out.append(CheckSpec("attention", ATTENTION_METHOD, f"check{k + 1:02d}.png", ATTENTION_METHOD,
-                             attention_image(score), score, score))
+                             attention_image(score, size), score, score))
     return out
 
 

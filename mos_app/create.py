@@ -20,8 +20,9 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from .checks import CheckSpec, attention_specs, check_attention_count, gold_count, gold_specs
+from .checks import ATTENTION_SIZE, CheckSpec, attention_specs, check_attention_count, gold_count, gold_specs
 from .invites import ACCESS_MODES
+from .region import crop, photo_boxes
 from .study import DEFAULT_GOLD_RATE, FORMAT, MANIFEST, RATER_ID_RE, StudyError, StudySettings, check_rater_id
 from srbench import SCALE, __version__
 from srbench.atomicio import make_staging_dir, remove_tree
@@ -32,6 +33,8 @@ from srbench.schema import HR_METHOD  # noqa: F401  (the HR image among a study'
 TRAIN_ENV = "SRBENCH_TRAIN_DATA"
 CALIBRATION_SET = "bsd200"
 NAME_RE = RATER_ID_RE  # study names follow the same safe alphabet
+ATTENTION_MIN = (360, 160)
+"""Smallest region (width, height, pixels) at which an attention check's text is drawn whole."""
 
 
 @dataclass(frozen=True)
@@ -57,8 +60,12 @@ def write_study(
     access: str = "open",
     checks: list[CheckSpec] | None = None,
     extra_settings: dict | None = None,
+    region: tuple[int, int] | None = None,
 ) -> Path:
     """Write a study folder at ``out`` (which must not exist) and return its path.
+
+    ``region`` (width, height): show only that centred region of every photo, the same for all its versions
+    (:mod:`srbench.mos_app.region`; recorded in the manifest); None shows whole images.
 
     ``calibration`` holds (score-1 anchor, score-5 anchor) pairs. ``repeats``
     rating items, drawn with ``seed``, are shown twice to every rater.
@@ -84,6 +91,7 @@ def write_study(
     if not 0 <= repeats <= len(items):
         raise StudyError(f"--repeats {repeats} must be between 0 and the number of items ({len(items)})")
     raters = _rater_list(raters)
+    boxes = _region_boxes(items, calibration, checks or [], region) if region is not None else {}
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         tmp = make_staging_dir(out.parent, prefix=f".tmp-{out.name}-")
@@ -94,7 +102,8 @@ def write_study(
         for spec in tqdm(items, desc="study images", unit="img", leave=False):
             stem = Path(spec.image).stem
             rel = f"images/{spec.dataset}/{_safe(spec.method)}/{stem}.png"
-            item_entries.append(_write(tmp, rel, spec, f"{spec.dataset}/{stem}/{spec.method}"))
+            item_entries.append(_write(tmp, rel, spec, f"{spec.dataset}/{stem}/{spec.method}",
+                                       box=boxes.get(("item", spec.dataset, spec.image))))
         ids = [e["item"] for e in item_entries]
         if len(set(ids)) != len(ids):
             raise StudyError("duplicate study items (the same method listed twice?)")
@@ -104,11 +113,13 @@ def write_study(
             for spec, anchor in ((low, 1), (high, 5)):
                 rel = f"calibration/{stem}/{spec.method}.png"
                 calib_entries.append(
-                    _write(tmp, rel, spec, f"calibration/{stem}/{spec.method}", anchor=anchor)
+                    _write(tmp, rel, spec, f"calibration/{stem}/{spec.method}", anchor=anchor,
+                           box=boxes.get(("calibration", low.dataset, low.image)))
                 )
         check_entries = []
         for spec in checks or []:
-            entry = _write(tmp, spec.path, ImageSpec(spec.dataset, spec.image, spec.method, spec.pixels), spec.item)
+            entry = _write(tmp, spec.path, ImageSpec(spec.dataset, spec.image, spec.method, spec.pixels), spec.item,
+                           box=boxes.get((spec.kind, spec.dataset, spec.image)))
             entry.update(check=spec.kind, expected_low=spec.expected_low, expected_high=spec.expected_high)
             check_entries.append(entry)
         check_ids = [e["item"] for e in check_entries]
@@ -126,6 +137,7 @@ def write_study(
             "srbench_version": __version__,
             **run.as_manifest(),
             **(extra_settings or {}),
+            **({"region": list(region)} if region is not None else {}),
         }
         manifest = {
             "format": FORMAT,
@@ -182,15 +194,37 @@ def _safe(method: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]", "_", method)
 
 
-def _write(root: Path, rel: str, spec: ImageSpec, item: str, anchor: int | None = None) -> dict:
+def _region_boxes(items: list[ImageSpec], calibration: list[tuple[ImageSpec, ImageSpec]], checks: list[CheckSpec],
+                  region: tuple[int, int]) -> dict[tuple[str, str, str], tuple[int, ...]]:
+    """``(group, dataset, image) -> (x, y, w, h)``: one box per photo, shared by all its versions (attention
+    checks, drawn at the region's size, get none)."""
+    shapes: dict[tuple[str, str, str], set] = {}
+    for spec in items:
+        shapes.setdefault(("item", spec.dataset, spec.image), set()).add(spec.pixels.shape[:2])
+    for low, high in calibration:
+        shapes.setdefault(("calibration", low.dataset, low.image), set()).update(
+            {low.pixels.shape[:2], high.pixels.shape[:2]})
+    for spec in checks:
+        if spec.kind != "attention":
+            shapes.setdefault((spec.kind, spec.dataset, spec.image), set()).add(spec.pixels.shape[:2])
+    return photo_boxes(shapes, region)
+
+
+def _write(root: Path, rel: str, spec: ImageSpec, item: str, anchor: int | None = None,
+           box: tuple[int, ...] | None = None) -> dict:
+    """Write ``spec``'s pixels (only ``box`` = (x, y, w, h) of them, when given) as ``root/rel``; its manifest entry."""
     if spec.pixels.dtype != np.uint8 or spec.pixels.ndim != 3 or spec.pixels.shape[2] != 3:
         raise StudyError(f"{item}: expected uint8 (H, W, 3) pixels, got {spec.pixels.dtype} {spec.pixels.shape}")
-    write_png(root / rel, spec.pixels)
-    h, w = spec.pixels.shape[:2]
-    return {
+    pixels = crop(spec.pixels, box) if box is not None else spec.pixels
+    write_png(root / rel, pixels)
+    h, w = pixels.shape[:2]
+    entry = {
         "item": item, "method": spec.method, "dataset": spec.dataset, "image": spec.image,
         "path": rel, "sha256": sha256_file(root / rel), "width": w, "height": h, "anchor": anchor,
     }
+    if box is not None:
+        entry["region"] = [int(v) for v in box]
+    return entry
 
 
 def resolve_train_root(flag: str | os.PathLike | None) -> Path:
@@ -344,8 +378,9 @@ def create_study(
     gold_rate: float = DEFAULT_GOLD_RATE,
     attention: int = 0,
     screening: dict | None = None,
+    region: tuple[int, int] | None = None,
 ) -> Path:
-    """Compute every stimulus and write the study folder (see :func:`write_study`).
+    """Compute every stimulus and write the study folder (see :func:`write_study`; ``region`` as there).
 
     ``train_root`` is the ``--train-data`` flag (else ``$SRBENCH_TRAIN_DATA``);
     ``method_settings`` go to the methods that take them (:func:`rating_items`).
@@ -366,16 +401,21 @@ def create_study(
         raise StudyError(f"--repeats {repeats} must be between 0 and the number of items ({n_items})")
     n_gold = gold_count(gold_rate, n_items + repeats)
     check_attention_count(attention)
+    if region is not None and attention and (region[0] < ATTENTION_MIN[0] or region[1] < ATTENTION_MIN[1]):
+        raise StudyError(f"--region {region[0]}x{region[1]} is too small for attention checks (their text needs "
+                         f"at least {ATTENTION_MIN[0]}x{ATTENTION_MIN[1]}); use a larger region or --attention 0")
     train = resolve_train_root(train_root) if calibration or n_gold else None
     if train is not None:
         what = f"--calibration {calibration} plus {n_gold} gold item(s) (--gold-rate) need" if n_gold else "--calibration"
         photos = _calibration_files(train, calibration + n_gold, what=what)
     items = rating_items(methods, sets, data_root, method_settings)
     pairs = calibration_pairs(train, calibration) if calibration else []
-    checks = (gold_specs(photos[calibration:], n_gold) if n_gold else []) + attention_specs(attention, seed)
+    size = None if region is None else (min(region[0], ATTENTION_SIZE[0]), min(region[1], ATTENTION_SIZE[1]))
+    checks = ((gold_specs(photos[calibration:], n_gold) if n_gold else [])
+              + attention_specs(attention, seed, **({"size": size} if size else {})))
     settings = {"methods": sorted({s.method for s in items}), "datasets": sorted({s.dataset for s in items}),
                 "gold_rate": float(gold_rate), "gold": n_gold, "attention": attention,
                 "screening": dict(sorted((screening or {}).items()))}
     return write_study(out, name=name, seed=seed, items=items, calibration=pairs,
                        repeats=repeats, raters=raters, run=run, access=access, checks=checks,
-                       extra_settings=settings)
+                       extra_settings=settings, region=region)

@@ -119,6 +119,14 @@ class Stimulus:
     check: str | None = None
     expected_low: int | None = None
     expected_high: int | None = None
+    region: tuple[int, int, int, int] | None = None
+    """``(x, y, w, h)`` of the full image that this stimulus shows (studies made with ``--region``), else None."""
+
+
+def _stimulus(entry: dict) -> Stimulus:
+    """A manifest entry as a :class:`Stimulus` (its ``region`` list as a tuple)."""
+    region = entry.get("region")
+    return Stimulus(**{**entry, "region": tuple(region) if region is not None else None})
 
 
 @dataclass(frozen=True)
@@ -203,9 +211,9 @@ def load_study(root: str | os.PathLike, *, verify: bool = True) -> Study:
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
         raise StudyError(f"{mpath}: not a study manifest of format {FORMAT!r}")
     try:
-        items = tuple(Stimulus(**s) for s in manifest["items"])
-        calibration = tuple(Stimulus(**s) for s in manifest["calibration"])
-        checks = tuple(Stimulus(**s) for s in manifest.get("checks", []))
+        items = tuple(_stimulus(s) for s in manifest["items"])
+        calibration = tuple(_stimulus(s) for s in manifest["calibration"])
+        checks = tuple(_stimulus(s) for s in manifest.get("checks", []))
         if any(c.check not in ("gold", "attention") or not 1 <= c.expected_low <= c.expected_high <= 5
                for c in checks):
             raise ValueError("a check without kind gold/attention or with an expected range outside 1..5")

@@ -15,6 +15,7 @@ text black on it (contrast 5.3 : 1).
 from __future__ import annotations
 
 import math
+import struct
 
 from .store import Viewing
 
@@ -67,6 +68,58 @@ def fits(view: Viewing, width: int, height: int) -> bool:
     """Whether a ``width x height`` image fits in ``view``'s window at one image pixel per device pixel."""
     need_w, need_h = needed_window(width, height, view.dpr)
     return view.inner_width >= need_w and view.inner_height >= need_h
+
+
+COMMON_RATIOS = (1.0, 1.1, 1.25, 1.5, 1.75, 2.0, 2.5, 3.0)
+"""devicePixelRatios met in practice: browser zoom 100/110/125/150/175 % and display scaling 100..300 %."""
+LAPTOP = (1366, 768, 1366, 650)
+"""The commonest laptop screen (1366 x 768) and the inner window of a maximised browser on it at 100 % (CSS px,
+about 118 px less for the taskbar, tabs and address bar)."""
+
+
+def browser_ratio(ratio: float) -> float:
+    """``ratio`` as Chromium reports a zoom level's devicePixelRatio: rounded to single precision
+    (110 % gives 1.100000023841858)."""
+    return struct.unpack("f", struct.pack("f", ratio))[0]
+
+
+def drawable(sizes: list[tuple[int, int]], dpr: float) -> bool:
+    """Whether the rating page (``viewer.js``: ``geometry`` and ``nudge``) can draw images of every
+    ``(width, height)`` in ``sizes`` one image pixel per device pixel at ratio ``dpr``.
+
+    Each side must reach a whole number of CSS px with at most 15 grey pixels of padding, and some whole
+    CSS px position within 16 px must also be a whole device pixel.
+    """
+    def pad(n: int) -> bool:
+        return any(abs((n + k) / dpr - round((n + k) / dpr)) < 1e-6 for k in range(16))
+
+    dpr = browser_ratio(dpr)
+    placeable = any(abs(x * dpr - round(x * dpr)) < 1e-4 for x in range(1, 17))
+    return placeable and all(pad(w) and pad(h) for w, h in sizes)
+
+
+def window_report(sizes: list[tuple[int, int]]) -> list[str]:
+    """Lines for the experimenter: the smallest inner window (CSS px) per device-pixel ratio the study can be
+    drawn at, the ratios it cannot, and whether a maximised browser on a 1366 x 768 laptop at 100 % fits."""
+    width, height = max(w for w, _ in sizes), max(h for _, h in sizes)
+    ok = [r for r in COMMON_RATIOS if drawable(sizes, r)]
+    lines = ["minimum inner browser window (CSS px) per device-pixel ratio (zoom x display scaling): "
+             + ", ".join(f"{r:g}: {' x '.join(map(str, needed_window(width, height, r)))}" for r in ok)]
+    bad = [r for r in COMMON_RATIOS if r not in ok]
+    if bad:
+        lines.append("ratios the images cannot be drawn at one pixel per pixel (raters are asked to change the "
+                     f"zoom): {', '.join(f'{r:g}' for r in bad)}")
+    need = needed_window(width, height, 1.0)
+    sw, sh, iw, ih = LAPTOP
+    if need[0] <= iw and need[1] <= ih:
+        lines.append(f"a {sw} x {sh} laptop at 100 % (inner window about {iw} x {ih}) shows it")
+    else:
+        fit_w = iw - (need[0] - width)
+        fit_h = ih - (need[1] - height)
+        lines.append(f"a {sw} x {sh} laptop at 100 % (inner window about {iw} x {ih}) cannot show images of "
+                     f"{width} x {height}: re-create the study with --region {min(width, fit_w)}x{min(height, fit_h)} "
+                     "(or smaller) to show one fixed region of every photo")
+    return lines
 
 
 def describe(view: Viewing) -> str:

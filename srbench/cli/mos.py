@@ -85,6 +85,10 @@ def add_parser(subparsers) -> None:
                         "allowed ids); case-insensitive, stored in lower case")
     c.add_argument("--open", action="store_true",
                    help="open study: no invitation links; any id (or any of --raters) may rate")
+    c.add_argument("--region", default=None, metavar="WxH",
+                   help="show only a fixed WxH-pixel region of every photo (the centred one, the same for every "
+                        "method, recorded in the manifest), so that the study fits smaller screens; default: whole "
+                        "images (create prints the smallest window the study needs)")
     c.add_argument("--gold-rate", type=float, default=DEFAULT_GOLD_RATE, metavar="R",
                    help="hidden gold items per rating presentation, shown like any other image (default "
                         f"{DEFAULT_GOLD_RATE:g}: one in twenty; at least one if > 0; 0 = none): BSD200 photos after "
@@ -179,6 +183,8 @@ def _split(text: str) -> list[str]:
 def _create(args: argparse.Namespace) -> int:
     from srbench.mos_app.create import create_study
     from srbench.mos_app.invites import invite_link, normalise_raters
+    from srbench.mos_app.region import parse_region
+    from srbench.mos_app.viewing import window_report
     from srbench.data.sets import resolve_data_root
     from srbench.data.releases import method_settings
 
@@ -189,18 +195,25 @@ def _create(args: argparse.Namespace) -> int:
     invite_link(args.url, "x", "x")  # so is a bad --url
     _check_links_file(args.links)
     screening = _screening_settings(args.screening)
+    region = parse_region(args.region) if args.region is not None else None
     out = create_study(
         args.out, name=args.name, methods=_split(args.methods), datasets=_split(args.datasets),
         data_root=resolve_data_root(args.data_root), train_root=args.train_data,
         calibration=args.calibration, repeats=args.repeats, seed=args.seed,
         raters=raters, run=_run_settings(args), access="open" if args.open else "invite",
         method_settings=method_settings(_split(args.methods), args.published_root, args.data_root),
-        gold_rate=args.gold_rate, attention=args.attention, screening=screening,
+        gold_rate=args.gold_rate, attention=args.attention, screening=screening, region=region,
     )
     study = load_study(out)
     print(f"study {study.name}: {len(study.items)} items, {len(study.repeats)} repeated, "
           f"{len(study.calibration)} calibration anchors, minimum viewing time {study.run.min_view_ms / 1000:g} s, "
           f"sessions of at most {study.run.session_items} images / {study.run.session_minutes:g} min -> {out}")
+    if study.settings.get("region"):
+        print(f"every photo shown as one fixed {'x'.join(map(str, study.settings['region']))} region (the centred "
+              "one, the same for every method; manifest: region = [x, y, w, h] per image)")
+    stims = study.items + study.calibration + study.checks
+    for line in window_report(sorted({(s.width, s.height) for s in stims})):
+        print(line)
     if args.open:
         print("open study: raters choose their own id" + (" from --raters" if raters else ""))
     elif raters:
