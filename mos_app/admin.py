@@ -12,6 +12,8 @@ import hmac
 import pandas as pd
 import streamlit as st
 
+from .crowd import describe as describe_crowd
+from .crowd import study_crowd
 from .invites import access_mode, invited_raters
 from .store import Store
 from .study import Study, StudyError
@@ -51,7 +53,7 @@ def render(study: Study, store: Store, expected_token: str) -> None:
     st.subheader(f"Study {study.name}: {len(study.items)} items, {len(study.repeats)} repeated, "
                  f"{len(study.calibration)} calibration anchors, {gold} hidden gold items, "
                  f"{len(study.checks) - gold} attention checks, {total} presentations per rater")
-    _invitations(study, ratings)
+    _invitations(study, ratings, store)
     if ratings.empty:
         st.write("No answers yet.")
         return
@@ -137,8 +139,16 @@ def screening_config(study: Study) -> ScreeningConfig:
     return ScreeningConfig().with_overrides(f"{k}={v}" for k, v in sorted(overrides.items()))
 
 
-def _invitations(study: Study, ratings: pd.DataFrame) -> None:
-    """Invite studies: who holds a link and who has started."""
+def _invitations(study: Study, ratings: pd.DataFrame, store: Store) -> None:
+    """Invite studies: who holds a link and who has started; crowd studies: the settings and every visit."""
+    if access_mode(study.settings) == "crowd":
+        crowd = study_crowd(study.settings)
+        st.markdown(f"**Crowd study**: {describe_crowd(crowd)}")
+        visits = pd.DataFrame(store.visits(study.name))
+        if not visits.empty:
+            st.table(visits.rename(columns={"platform_study": crowd.keep_params[0],
+                                            "platform_session": crowd.keep_params[1]}).set_index("rater"))
+        return
     if access_mode(study.settings) != "invite":
         st.caption("Open study: raters choose their own id (no invitation links).")
         return

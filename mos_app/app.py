@@ -34,6 +34,7 @@ import streamlit as st
 
 from srbench.mos_app import admin, viewer
 from srbench.mos_app.flow import Outcome, RaterFlow, Screen, minutes_text, plan
+from srbench.mos_app.crowd import NO_ID, platform_params, study_crowd
 from srbench.mos_app.invites import WRONG_LINK, InviteError, access_mode, check_token
 from srbench.mos_app.order import Presentation, presentations
 from srbench.mos_app.store import Store, check_study_database
@@ -114,13 +115,35 @@ def invited_login(study: Study) -> str | None:
     return rater
 
 
-def login(study: Study) -> str | None:
+def crowd_login(study: Study, store: Store) -> str | None:
+    """Crowd study: the rater id from the platform's participant parameter (e.g. ``?PROLIFIC_PID=...``), the
+    visit's other platform ids stored; a missing or invalid id shows one message and stores nothing."""
+    crowd = study_crowd(study.settings)
+    raw = st.query_params.get(crowd.id_param)
+    try:
+        if raw is None:
+            raise StudyError(NO_ID)
+        rater = check_rater_id(raw, study)
+        params = platform_params(crowd, st.query_params.to_dict())
+    except StudyError as exc:
+        st.title("Image quality study")
+        st.error(NO_ID if str(exc) == NO_ID else f"This link cannot be used: {exc}. Please open the study from "
+                 "the platform's link; nothing was recorded.")
+        return None
+    keep = crowd.keep_params
+    store.record_visit(study.name, rater, params.get(keep[0], ""), params.get(keep[1], "") if len(keep) > 1 else "")
+    return rater
+
+
+def login(study: Study, store: Store | None = None) -> str | None:
     """The rater id from ``?rater=`` (normalised to lower case), else the login form (returns None).
 
     In an invite study, :func:`invited_login` instead (no form: the link is the login).
     """
     if access_mode(study.settings) == "invite":
         return invited_login(study)
+    if access_mode(study.settings) == "crowd":
+        return crowd_login(study, store)
     raw = st.query_params.get("rater")
     problem = None
     if raw is not None:
@@ -156,7 +179,7 @@ def login(study: Study) -> str | None:
 def rater_page(study: Study, store: Store) -> None:
     """Log in, then show what :meth:`RaterFlow.screen` says."""
     st.html(page_css())
-    rater = login(study)
+    rater = login(study, store)
     if rater is None:
         return
     flow = RaterFlow(study, store, rater, _sequence(str(study.root), study.name, rater, study))
@@ -169,14 +192,31 @@ def rater_page(study: Study, store: Store) -> None:
                  "tell the study organiser, who should give the new study its own name or answer file.")
     elif screen.kind == "done":
         c = flow.counts()
-        st.success(f"All {c['rating_total']} images rated (after {c['calibration_total']} calibration images). "
-                   f"Thank you, {rater}! You can close this tab.")
+        if access_mode(study.settings) == "crowd":
+            crowd = study_crowd(study.settings)
+            st.success(f"All {c['rating_total']} images rated (after {c['calibration_total']} calibration images). "
+                       "Thank you!")
+            leave(crowd.completion_code, crowd.completion_url, crowd.platform)
+        else:
+            st.success(f"All {c['rating_total']} images rated (after {c['calibration_total']} calibration images). "
+                       f"Thank you, {rater}! You can close this tab.")
+    elif screen.kind == "screened":
+        crowd = study_crowd(study.settings)
+        st.info("Thank you for your time. Your answers on the calibration images did not match what they stand "
+                "for closely enough, so this study ends here for you.")
+        leave(crowd.screened_out_code, crowd.screened_out_url, crowd.platform)
     elif screen.kind == "instructions":
         instructions(study, flow)
     elif screen.kind == "break":
         break_screen(study, flow, screen)
     else:
         rate(study, flow, screen)
+
+
+def leave(code: str, url: str, platform: str) -> None:
+    """A crowd rater's way back: the code to enter on the platform and the link that returns there."""
+    st.markdown(f"Your completion code: **`{code}`**")
+    st.link_button(f"Return to {platform.capitalize()} (submits your code)", url, type="primary")
 
 
 def _on_view(flow: RaterFlow, page: str) -> None:

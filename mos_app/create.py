@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from .crowd import CrowdSettings
 from .checks import ATTENTION_SIZE, CheckSpec, attention_specs, check_attention_count, gold_count, gold_specs
 from .invites import ACCESS_MODES
 from .region import crop, photo_boxes
@@ -379,8 +380,12 @@ def create_study(
     attention: int = 0,
     screening: dict | None = None,
     region: tuple[int, int] | None = None,
+    crowd: CrowdSettings | None = None,
 ) -> Path:
     """Compute every stimulus and write the study folder (see :func:`write_study`; ``region`` as there).
+
+    ``crowd`` (with ``access="crowd"``): the platform, completion and screening settings
+    (:mod:`srbench.mos_app.crowd`), recorded as ``settings.crowd``.
 
     ``train_root`` is the ``--train-data`` flag (else ``$SRBENCH_TRAIN_DATA``);
     ``method_settings`` go to the methods that take them (:func:`rating_items`).
@@ -416,6 +421,10 @@ def create_study(
     settings = {"methods": sorted({s.method for s in items}), "datasets": sorted({s.dataset for s in items}),
                 "gold_rate": float(gold_rate), "gold": n_gold, "attention": attention,
                 "screening": dict(sorted((screening or {}).items()))}
+    if (access == "crowd") != (crowd is not None):
+        raise StudyError("a crowd study needs its crowd settings (--crowd with --completion-code)")
+    if crowd is not None:
+        settings["crowd"] = crowd.as_manifest()
     return write_study(out, name=name, seed=seed, items=items, calibration=pairs,
                        repeats=repeats, raters=raters, run=run, access=access, checks=checks,
                        extra_settings=settings, region=region)

@@ -123,7 +123,8 @@ class Progress:
 
 @dataclass(frozen=True)
 class Screen:
-    """What the page shows now. ``kind``: mismatch, instructions, rate, break or done."""
+    """What the page shows now. ``kind``: mismatch, instructions, rate, break, done or screened (a crowd
+    study's rater below its calibration threshold: no rating images)."""
 
     kind: str
     presentation: Presentation | None = None
@@ -192,6 +193,10 @@ class RaterFlow:
             return Screen("mismatch")
         pending = [p for p in self.seq if p.index not in answered]
         sessions = self.answers.sessions()
+        if self.screened_out():
+            if sessions and sessions[-1].ended_at is None:
+                self.answers.end_session(sessions[-1].number, "screened")
+            return Screen("screened")
         if not pending:
             if sessions and sessions[-1].ended_at is None:  # finished: the last session is over, not open
                 self.answers.end_session(sessions[-1].number, "done")
@@ -215,6 +220,18 @@ class RaterFlow:
         progress = Progress(p.phase, cal_done, n_cal, len(answered) - cal_done, len(self.seq) - n_cal,
                             cur.number, in_session, run.session_items, run.session_minutes)
         return Screen("rate", p, pending[1] if len(pending) > 1 else None, progress, cur.number)
+
+    def screened_out(self) -> bool:
+        """A crowd study with a calibration threshold: every calibration image answered, and the share right at
+        the first click below the threshold (the rater then rates nothing)."""
+        if self.study.settings.get("access") != "crowd":
+            return False
+        minimum = (self.study.settings.get("crowd") or {}).get("calibration_min")
+        n_cal = sum(1 for q in self.seq if q.phase == "calibration")
+        if minimum is None or n_cal == 0:
+            return False
+        answered, right = self.answers.first_click_right()
+        return answered >= n_cal and right / answered < minimum
 
     def counts(self) -> dict[str, int]:
         """Answered and total presentations of the calibration and of the rating phase (checks included:

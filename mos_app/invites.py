@@ -43,7 +43,7 @@ from .study import RATER_ID_RE, StudyError
 
 INVITES = "invites.json"
 FORMAT = "srbench-mos-invites/1"
-ACCESS_MODES = ("invite", "open")
+ACCESS_MODES = ("invite", "open", "crowd")
 TOKEN_BYTES = 32
 TOKEN_RE = re.compile(r"[A-Za-z0-9_-]{20,128}")
 WRONG_LINK = ("This invitation link is not valid for this study. Open the exact link you were sent "
@@ -65,7 +65,8 @@ class Invites:
 
 
 def access_mode(settings: dict) -> str:
-    """``"invite"`` or ``"open"`` from a study's manifest settings (no key: a study made before invitations: open)."""
+    """``"invite"``, ``"open"`` or ``"crowd"`` (:mod:`srbench.mos_app.crowd`) from a study's manifest settings
+    (no key: a study made before invitations: open)."""
     mode = settings.get("access", "open")
     if mode not in ACCESS_MODES:
         raise StudyError(f"manifest setting access={mode!r} is not one of {', '.join(ACCESS_MODES)}")

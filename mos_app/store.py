@@ -135,6 +135,15 @@ _TABLES = (
         study  TEXT PRIMARY KEY,
         secret TEXT NOT NULL
     )""",
+    # crowd studies: the platform's ids of each visit of a rater (mos_app.crowd), first time seen
+    """CREATE TABLE IF NOT EXISTS crowd_visits (
+        study            TEXT NOT NULL,
+        rater            TEXT NOT NULL,
+        platform_study   TEXT NOT NULL DEFAULT '',
+        platform_session TEXT NOT NULL DEFAULT '',
+        first_seen       TEXT NOT NULL,
+        PRIMARY KEY (study, rater, platform_study, platform_session)
+    )""",
     # each rater's accuracy on the hidden gold items and attention checks (phase), from the stored answers
     """CREATE VIEW IF NOT EXISTS rater_checks AS
         SELECT study, rater, phase, COUNT(*) AS answered,
@@ -520,6 +529,30 @@ class Store:
             " ORDER BY rater, phase", (study,))
         return [dict(zip(("rater", "phase", "answered", "in_range", "accuracy"), r)) for r in rows.fetchall()]
 
+    def first_click_right(self, study: str, rater: str) -> tuple[int, int]:
+        """``(calibration answers, of them right at the first click)`` of ``rater``."""
+        row = self._conn().execute(
+            "SELECT COUNT(*), COALESCE(SUM(attempts = 1), 0) FROM answers WHERE study = ? AND rater = ?"
+            " AND phase = 'calibration'", (study, rater)).fetchone()
+        return row[0], row[1]
+
+    # -- crowd visits -----------------------------------------------------------------------------
+
+    def record_visit(self, study: str, rater: str, platform_study: str, platform_session: str) -> None:
+        """Note a crowd rater's visit under the platform's study and session ids (each pair once)."""
+        _check_stored_rater(rater)
+        self._conn().execute(
+            "INSERT INTO crowd_visits (study, rater, platform_study, platform_session, first_seen)"
+            " VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING", (study, rater, platform_study, platform_session,
+                                                               utc_now()))
+
+    def visits(self, study: str) -> list[dict]:
+        """Crowd visits of ``study``, oldest first."""
+        rows = self._conn().execute(
+            "SELECT rater, platform_study, platform_session, first_seen FROM crowd_visits WHERE study = ?"
+            " ORDER BY first_seen, rater", (study,))
+        return [dict(zip(("rater", "platform_study", "platform_session", "first_seen"), r)) for r in rows]
+
     # -- sessions ---------------------------------------------------------------------------------
 
     def sessions(self, study: str, rater: str) -> list[Session]:
@@ -616,6 +649,9 @@ class RaterStore:
     def response_times(self) -> list[int]:
         return self.store.response_times(self.study, self.rater)
 
+    def first_click_right(self) -> tuple[int, int]:
+        return self.store.first_click_right(self.study, self.rater)
+
     def record(self, answer: Answer) -> bool:
         """Store ``answer`` (:meth:`Store.record`); it must be this rater's, in this study."""
         if (answer.study, answer.rater) != (self.study, self.rater):
@@ -645,7 +681,7 @@ class RaterStore:
         return self.store.study_secret(self.study)
 
 
-_STUDY_TABLES = ("answers", "sessions", "calibration_misses", "viewing", "study_secrets")
+_STUDY_TABLES = ("answers", "sessions", "calibration_misses", "viewing", "study_secrets", "crowd_visits")
 
 
 def studies_in(path: str | os.PathLike) -> list[str]:

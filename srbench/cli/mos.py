@@ -85,6 +85,22 @@ def add_parser(subparsers) -> None:
                         "allowed ids); case-insensitive, stored in lower case")
     c.add_argument("--open", action="store_true",
                    help="open study: no invitation links; any id (or any of --raters) may rate")
+    crowd = c.add_argument_group("crowd platforms (instead of invitation links; see mos_app/crowd.py)")
+    crowd.add_argument("--crowd", default=None, choices=["prolific"],
+                       help="raters come from this platform: their id is its participant id in the link "
+                            "(?PROLIFIC_PID=...; STUDY_ID and SESSION_ID are stored per visit)")
+    crowd.add_argument("--completion-code", default=None, metavar="CODE",
+                       help="with --crowd: the code shown to raters who finish (required)")
+    crowd.add_argument("--completion-url", default=None, metavar="URL",
+                       help="with --crowd: the link back to the platform (default for prolific: "
+                            "https://app.prolific.com/submissions/complete?cc=CODE)")
+    crowd.add_argument("--calibration-min", type=float, default=None, metavar="A",
+                       help="with --crowd: screen out, after the calibration, raters whose share of calibration "
+                            "images right at the first click is below A (0..1)")
+    crowd.add_argument("--screened-out-code", default=None, metavar="CODE",
+                       help="with --calibration-min: the code shown to raters screened out")
+    crowd.add_argument("--screened-out-url", default=None, metavar="URL",
+                       help="with --calibration-min: their link back (default for prolific: as --completion-url)")
     c.add_argument("--region", default=None, metavar="WxH",
                    help="show only a fixed WxH-pixel region of every photo (the centred one, the same for every "
                         "method, recorded in the manifest), so that the study fits smaller screens; default: whole "
@@ -183,6 +199,7 @@ def _split(text: str) -> list[str]:
 def _create(args: argparse.Namespace) -> int:
     from srbench.mos_app.create import create_study
     from srbench.mos_app.invites import invite_link, normalise_raters
+    from srbench.mos_app.crowd import describe as describe_crowd
     from srbench.mos_app.region import parse_region
     from srbench.mos_app.viewing import window_report
     from srbench.data.sets import resolve_data_root
@@ -196,11 +213,13 @@ def _create(args: argparse.Namespace) -> int:
     _check_links_file(args.links)
     screening = _screening_settings(args.screening)
     region = parse_region(args.region) if args.region is not None else None
+    crowd = _crowd_settings(args)
+    access = "crowd" if crowd else "open" if args.open else "invite"
     out = create_study(
         args.out, name=args.name, methods=_split(args.methods), datasets=_split(args.datasets),
         data_root=resolve_data_root(args.data_root), train_root=args.train_data,
         calibration=args.calibration, repeats=args.repeats, seed=args.seed,
-        raters=raters, run=_run_settings(args), access="open" if args.open else "invite",
+        raters=raters, run=_run_settings(args), access=access, crowd=crowd,
         method_settings=method_settings(_split(args.methods), args.published_root, args.data_root),
         gold_rate=args.gold_rate, attention=args.attention, screening=screening, region=region,
     )
@@ -214,7 +233,9 @@ def _create(args: argparse.Namespace) -> int:
     stims = study.items + study.calibration + study.checks
     for line in window_report(sorted({(s.width, s.height) for s in stims})):
         print(line)
-    if args.open:
+    if crowd:
+        print(describe_crowd(crowd))
+    elif args.open:
         print("open study: raters choose their own id" + (" from --raters" if raters else ""))
     elif raters:
         _issue(study, raters, reissue=False, url=args.url, links=args.links)
@@ -222,6 +243,22 @@ def _create(args: argparse.Namespace) -> int:
         print("invite study: nobody can rate yet; issue links with 'srbench mos invite --study "
               f"{out} --raters ID,...'", file=sys.stderr)
     return 0
+
+
+def _crowd_settings(args: argparse.Namespace):
+    """``--crowd`` and its flags as checked :class:`CrowdSettings` (None without ``--crowd``)."""
+    from srbench.mos_app.crowd import crowd_settings
+
+    flags = ("completion_code", "completion_url", "calibration_min", "screened_out_code", "screened_out_url")
+    if args.crowd is None:
+        used = [f"--{f.replace('_', '-')}" for f in flags if getattr(args, f) is not None]
+        if used:
+            raise StudyError(f"{', '.join(used)} only apply to crowd studies (--crowd PLATFORM)")
+        return None
+    if args.open or args.raters:
+        raise StudyError("--crowd takes its raters from the platform: leave out --open and --raters")
+    return crowd_settings(args.crowd, args.completion_code, args.completion_url, args.screened_out_code,
+                          args.screened_out_url, args.calibration_min)
 
 
 def _screening_settings(pairs: list[str]) -> dict:
@@ -264,6 +301,9 @@ def _invite(args: argparse.Namespace) -> int:
 
     study = load_study(args.study, verify=False)
     if access_mode(study.settings) != "invite":
+        if access_mode(study.settings) == "crowd":
+            raise StudyError(f"study {study.name} is a crowd study: its raters come from the platform's link, so "
+                             "it takes no invitations")
         raise StudyError(f"study {study.name} is open (created with --open, or before invitations existed): "
                          "anyone may rate under any id, so it takes no invitations; create an invite study instead")
     invite_link(args.url, "x", "x")
@@ -313,7 +353,12 @@ def serving_line(study, address: str, port: int, admin: bool) -> str:
     from srbench.mos_app.invites import access_mode
 
     base = f"http://{address}:{port}/"
-    if access_mode(study.settings) == "invite":
+    if access_mode(study.settings) == "crowd":
+        from srbench.mos_app.crowd import study_crowd
+
+        param = study_crowd(study.settings).id_param
+        raters = f"raters arrive from the platform at {base}?{param}=ID&... (give the platform this address)"
+    elif access_mode(study.settings) == "invite":
         raters = (f"raters open their invitation links ({base}?rater=ID&token=TOKEN, from 'srbench mos create "
                   "--raters' or 'srbench mos invite'; a link without its token is refused)")
     else:
