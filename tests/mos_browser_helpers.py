@@ -64,20 +64,22 @@ def free_port() -> int:
 
 
 def start_server(study: Path, db: Path, *, token: str | None = TOKEN, log: Path | None = None,
-                 extra: tuple[str, ...] = ()) -> tuple[subprocess.Popen, str]:
+                 extra: tuple[str, ...] = (), base_path: str = "") -> tuple[subprocess.Popen, str]:
     """``srbench mos serve`` on 127.0.0.1 at a free port, in its own process group; returns (process, URL).
 
-    ``log``: a file for the server's stderr (default: discarded); ``extra``: more ``serve`` flags."""
+    ``log``: a file for the server's stderr (default: discarded); ``extra``: more ``serve`` flags;
+    ``base_path``: serve under that URL prefix (``--base-path``; the URL returned includes it)."""
     port = free_port()
     env = dict(os.environ)
     env.pop("SRBENCH_MOS_ADMIN_TOKEN", None)
     if token:
         env["SRBENCH_MOS_ADMIN_TOKEN"] = token
     proc = subprocess.Popen([sys.executable, "-m", "srbench", "mos", "serve", "--study", str(study), "--db", str(db),
-                             "--port", str(port), "--address", "127.0.0.1", *extra],
+                             "--port", str(port), "--address", "127.0.0.1", *extra,
+                             *(["--base-path", base_path] if base_path else [])],
                             env=env, stdout=subprocess.DEVNULL,
                             stderr=log.open("w") if log is not None else subprocess.DEVNULL, start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
+    url = f"http://127.0.0.1:{port}" + (f"/{base_path.strip('/')}" if base_path else "")
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:

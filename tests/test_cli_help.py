@@ -72,3 +72,15 @@ def test_mos_export_help_names_every_column_it_writes():
                          text=True, check=True).stdout
     listed = " ".join(out.split()).split("in this order: ")[1].split(".")[0].split(", ")
     assert listed == list(CSV_COLUMNS) and len(listed) == 16
+
+
+def test_mos_serve_base_path_is_checked():
+    """``--base-path`` loses its slashes; a path that is not plain URL segments is refused in one line."""
+    from srbench.cli.mos import check_base_path
+    from srbench.mos_app.study import StudyError
+
+    assert check_base_path("/mos/") == "mos" and check_base_path("studies/mos") == "studies/mos"
+    assert check_base_path("") == ""
+    for bad in ("a b", "mos?x=1", "../mos", "mos//x", "m%20s"):
+        with pytest.raises(StudyError, match="--base-path"):
+            check_base_path(bad)

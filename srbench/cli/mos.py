@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import socket
 import sys
 import textwrap
@@ -154,6 +155,9 @@ def add_parser(subparsers) -> None:
     s.add_argument("--address", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     s.add_argument("--admin-token", default=None,
                    help="token for the admin page (default $SRBENCH_MOS_ADMIN_TOKEN; none: admin page disabled)")
+    s.add_argument("--base-path", default="", metavar="PATH",
+                   help="serve under this URL path prefix, e.g. 'mos' for https://HOST/mos/ behind a reverse proxy "
+                        "that passes /mos/ on unchanged (nginx example: mos_app/README.md); default: the root")
     s.add_argument("--db", default=None, help=f"answer database (default STUDY/{DB_NAME})")
     s.set_defaults(func=_serve)
 
@@ -339,8 +343,10 @@ def _serve(args: argparse.Namespace) -> int:
     env["SRBENCH_MOS_DB"] = str(Path(args.db).resolve()) if args.db else str(study.root.resolve() / DB_NAME)
     token = args.admin_token if args.admin_token is not None else os.environ.get("SRBENCH_MOS_ADMIN_TOKEN", "")
     env["SRBENCH_MOS_ADMIN_TOKEN"] = token
-    cmd = [sys.executable, "-m", "streamlit", "run", str(APP), *streamlit_flags(args.port, args.address)]
-    print(serving_line(study, args.address, args.port, bool(token)), file=sys.stderr, flush=True)
+    base_path = check_base_path(args.base_path)
+    cmd = [sys.executable, "-m", "streamlit", "run", str(APP),
+           *streamlit_flags(args.port, args.address, base_path)]
+    print(serving_line(study, args.address, args.port, bool(token), base_path), file=sys.stderr, flush=True)
     sys.stdout.flush()
     # Replace this process by Streamlit: signals (Ctrl-C, SIGTERM) reach the server directly
     # and no orphaned child is left behind.
@@ -348,11 +354,24 @@ def _serve(args: argparse.Namespace) -> int:
     return 0  # not reached
 
 
-def serving_line(study, address: str, port: int, admin: bool) -> str:
+BASE_PATH_RE = re.compile(r"[A-Za-z0-9_.~-]+(/[A-Za-z0-9_.~-]+)*")
+
+
+def check_base_path(raw: str) -> str:
+    """``--base-path`` without surrounding slashes (``"/mos/"`` -> ``"mos"``; ``""`` = the root); StudyError
+    for characters a URL path segment should not hold unescaped."""
+    path = raw.strip().strip("/")
+    if path and (not BASE_PATH_RE.fullmatch(path) or any(seg in (".", "..") for seg in path.split("/"))):
+        raise StudyError(f"--base-path {raw!r}: use path segments of letters, digits, '_', '.', '~' or '-', "
+                         "e.g. 'mos' or 'studies/mos'")
+    return path
+
+
+def serving_line(study, address: str, port: int, admin: bool, base_path: str = "") -> str:
     """What ``serve`` prints: where raters go (an invite study only through its invitation links)."""
     from srbench.mos_app.invites import access_mode
 
-    base = f"http://{address}:{port}/"
+    base = f"http://{address}:{port}/" + (f"{base_path}/" if base_path else "")
     if access_mode(study.settings) == "crowd":
         from srbench.mos_app.crowd import study_crowd
 
@@ -387,9 +406,10 @@ def check_listen(address: str, port: int) -> None:
                              "is another server using that port? choose another --port") from exc
 
 
-def streamlit_flags(port: int, address: str) -> list[str]:
-    """Command-line flags for a headless, non-reloading ``streamlit run``."""
+def streamlit_flags(port: int, address: str, base_path: str = "") -> list[str]:
+    """Command-line flags for a headless, non-reloading ``streamlit run`` (under URL path ``base_path``)."""
     return [
+        *(["--server.baseUrlPath", base_path] if base_path else []),
         "--server.port", str(port), "--server.address", address, "--server.headless", "true",
         "--server.fileWatcherType", "none", "--server.runOnSave", "false",
         "--browser.gatherUsageStats", "false", "--global.developmentMode", "false",
