@@ -753,3 +753,18 @@ def test_latency_bench_smoke():
     count, median, p90, worst = map(int, m.groups())
     assert count == 3 and 0 < median <= p90 <= worst, out.stdout
     assert "load average:" in out.stdout
+
+
+def test_load_bench_smoke():
+    """``bench/bench_mos_load.py --smoke``: two raters at once in separate browser contexts against a real server,
+    3 timed ratings each; every click stored once with its score (lost 0, duplicated 0), no errors, and the
+    figures printed in order. No timing is asserted (see test_latency_bench_smoke)."""
+    out = subprocess.run([sys.executable, str(ROOT / "bench" / "bench_mos_load.py"), "--smoke"],
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    m = re.search(r"K=2: click-to-next over (\d+) ratings: p50 (\d+) ms, p90 (\d+) ms, max (\d+) ms; "
+                  r"errors (\d+), lost (\d+), duplicated (\d+);", out.stdout)
+    assert m, out.stdout
+    count, p50, p90, worst, errors, lost, duplicated = map(int, m.groups())
+    assert count == 6 and 0 < p50 <= p90 <= worst and (errors, lost, duplicated) == (0, 0, 0), out.stdout
+    assert "load average" in out.stdout and "first K with p90 > 500 ms:" in out.stdout
