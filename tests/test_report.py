@@ -198,6 +198,7 @@ def test_figure_data(with_ratings):
         scores = kept[kept["method"].str.lower() == row["method"]]["score"]
         assert [row[f"count_{s}"] for s in range(1, 6)] == [int((scores == s).sum()) for s in range(1, 6)]
         assert row["n"] == len(scores) == 120
+        assert row["raters"] == kept[kept["method"].str.lower() == row["method"]]["rater"].nunique() > 1
         assert row["mean"] == pytest.approx(scores.mean(), abs=1e-6)
     assert (with_ratings / "figure5.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert (with_ratings / "figure5.pdf").read_bytes()[:5] == b"%PDF-"
@@ -426,7 +427,8 @@ def test_table_rows_come_from_the_registry():
 
 
 def test_figure5_is_legible_at_print_size_with_n_per_method(with_ratings):
-    """Drawn at its printed size (<= 7 in wide), no text under 7 pt, n per method shown (paper's Figure 5)."""
+    """Drawn at its printed size (<= 7 in wide), no text under 7 pt, ratings n and raters r per method shown
+    (the paper's Figure 5 states both)."""
     import matplotlib.pyplot as plt
     from matplotlib.text import Text
     from PIL import Image
@@ -434,8 +436,8 @@ def test_figure5_is_legible_at_print_size_with_n_per_method(with_ratings):
     from srbench.report import figure as report_figure
 
     data = pd.read_csv(with_ratings / "figure5.csv")
-    columns = [report_figure.Column(r["label"], r["method"], tuple(int(r[f"count_{s}"]) for s in range(1, 6)))
-               for _, r in data.iterrows()]
+    columns = [report_figure.Column(r["label"], r["method"], tuple(int(r[f"count_{s}"]) for s in range(1, 6)),
+                                    int(r["raters"])) for _, r in data.iterrows()]
     fig = report_figure.figure(columns)
     try:
         width, height = fig.get_size_inches()
@@ -443,7 +445,7 @@ def test_figure5_is_legible_at_print_size_with_n_per_method(with_ratings):
         texts = [t for t in fig.findobj(Text) if t.get_visible() and t.get_text().strip()]
         assert min(t.get_fontsize() for t in texts) >= report_figure.MIN_FONT_PT
         shown = {t.get_text() for t in texts}
-        assert {f"n={n}" for n in data["n"]} <= shown  # n per method
+        assert {f"n={n}\nr={r}" for n, r in zip(data["n"], data["raters"])} <= shown  # ratings and raters
         assert {str(c) for c in data[[f"count_{s}" for s in range(1, 6)]].to_numpy().ravel()} <= shown
     finally:
         plt.close(fig)

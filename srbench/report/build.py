@@ -248,7 +248,8 @@ def _figure5_data(kept, ratings, table2_spec, files: dict, md_parts: list) -> li
     if columns:
         files["figure5.csv"] = report_figure.to_csv(columns).encode()
         md_parts.append("![MOS distribution on BSD100](figure5.png)\n\nPlotted data: `figure5.csv` "
-                        "(counts of scores 1..5 and the mean per method; PDF: `figure5.pdf`).\n")
+                        "(counts of scores 1..5, the mean, and the ratings and raters behind them, per method; PDF: "
+                        "`figure5.pdf`).\n")
     else:
         why = "no ratings were supplied" if ratings is None else "no kept ratings on BSD100"
         md_parts.append(f"Not drawn: {why}.\n")

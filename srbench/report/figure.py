@@ -2,9 +2,10 @@
 
 For each method a column of five cells (score 1 at the bottom .. 5 at the
 top) whose colour encodes the share of that score among the method's
-screened ratings, the count printed inside, the mean as a red marker and the
-number of ratings ``n`` under the method's name, as in the paper's Figure 5
-(which states 2600 ratings per method). The plotted numbers are also written
+screened ratings, the count printed inside, the mean as a red marker, and the
+number of ratings ``n`` and of raters ``r`` they come from above the column,
+as in the paper's Figure 5 (which states 2600 ratings per method, from 26
+raters). The plotted numbers are also written
 as CSV so that tests check data, not pixels.
 
 Print size: the figure is drawn at its printed size, :data:`WIDTH_IN` wide
@@ -38,6 +39,7 @@ class Column:
     label: str
     method: str
     counts: tuple[int, ...]  # counts of scores 1..5
+    raters: int = 0  # distinct raters behind the counts
 
     @property
     def n(self) -> int:
@@ -68,16 +70,17 @@ def figure_data(scores: pd.DataFrame, order: list[tuple[str, tuple[str, ...]]]) 
 
 
 def _column(sub: pd.DataFrame, label: str, key: str) -> Column:
-    values = sub[sub["method"] == key]["score"].astype(int)
-    return Column(label, key, tuple(int((values == s).sum()) for s in SCORES))
+    rows = sub[sub["method"] == key]
+    values = rows["score"].astype(int)
+    return Column(label, key, tuple(int((values == s).sum()) for s in SCORES), int(rows["rater"].nunique()))
 
 
 def to_csv(columns: list[Column]) -> str:
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    w.writerow(["dataset", "label", "method", "n"] + [f"count_{s}" for s in SCORES] + ["mean"])
+    w.writerow(["dataset", "label", "method", "n", "raters"] + [f"count_{s}" for s in SCORES] + ["mean"])
     for c in columns:
-        w.writerow([FIGURE_DATASET, c.label, c.method, c.n, *c.counts, f"{c.mean:.6f}"])
+        w.writerow([FIGURE_DATASET, c.label, c.method, c.n, c.raters, *c.counts, f"{c.mean:.6f}"])
     return buf.getvalue()
 
 
@@ -102,7 +105,8 @@ def figure(columns: list[Column], *, title_note: str = ""):
         # the mean in the right third of the column, clear of the counts
         ax.plot([x + 0.28], [col.mean], marker="o", color="red", markersize=5, markeredgecolor="black",
                 markeredgewidth=0.6)
-        ax.text(x, 5.58, f"n={col.n}", ha="center", va="bottom", fontsize=MIN_FONT_PT, clip_on=False)
+        ax.text(x, 5.58, f"n={col.n}\nr={col.raters}", ha="center", va="bottom", fontsize=MIN_FONT_PT,
+                clip_on=False, linespacing=1.0)
     ax.set_xlim(-0.6, len(columns) - 0.4)
     ax.set_ylim(0.5, 5.5)
     rotate = len(columns) > 7
@@ -111,8 +115,8 @@ def figure(columns: list[Column], *, title_note: str = ""):
                   rotation_mode="anchor" if rotate else "default")
     ax.set_yticks(SCORES, [str(s) for s in SCORES], fontsize=8)
     ax.set_ylabel("MOS score", fontsize=9)
-    ax.set_title(f"MOS distribution on BSD100: count per score, colour = share, red = mean, n = ratings"
-                 f"{title_note}", fontsize=9, pad=16)
+    ax.set_title(f"MOS distribution on BSD100: count per score, colour = share, red = mean, n = ratings, "
+                 f"r = raters{title_note}", fontsize=9, pad=26)
     bar = fig.colorbar(plt.cm.ScalarMappable(norm=norm, cmap=cmap), ax=ax, fraction=0.04, pad=0.02)
     bar.set_label("share of the method's ratings", fontsize=8)
     bar.ax.tick_params(labelsize=8)
