@@ -608,6 +608,7 @@ def test_login_with_enter_invalid_link_and_case_insensitive_ids(served, browser)
     assert "first 2 calibration images" in page.inner_text("body")
 
     page.goto(url)
+    page.wait_for_selector("text=not case-sensitive")
     long_id = "a" * 33  # one character too many: refused with the message, not cut to 32 (another id)
     _login_field(page).fill(long_id)
     _login_field(page).press("Enter")
