@@ -217,6 +217,12 @@ class Viewer {
     if (!c) { this.reporter.report(); return; }
     this.sizeStage();
     if (!c.img) { this.reporter.report(c.fits); return; }
+    // A small window's rater scrolled down to Begin (or to a button): show the rating screen from its top,
+    // so that the image is in the window, not above it (Streamlit scrolls a container, not the window).
+    for (let a = this.root.parentElement; a; a = a.parentElement) {
+      if (a.scrollTop !== 0 || a.scrollLeft !== 0) { a.scrollTop = 0; a.scrollLeft = 0; }
+    }
+    if (window.scrollX !== 0 || window.scrollY !== 0) window.scrollTo(0, 0);
     const dpr = window.devicePixelRatio || 1;
     const cv = this.canvas;
     const geo = geometry(c.w, c.h, dpr);
@@ -254,7 +260,8 @@ class Viewer {
         x = r.left + window.scrollX;
         y = r.top + window.scrollY;
         // the image itself (without the grey padding) must be inside the window
-        fits = x + c.w / dpr <= document.documentElement.clientWidth + 0.01 && y + c.h / dpr <= window.innerHeight + 0.01;
+        fits = r.left >= -0.01 && r.top >= -0.01 && x + c.w / dpr <= document.documentElement.clientWidth + 0.01 &&
+          y + c.h / dpr <= window.innerHeight + 0.01;
         if (!fits) {
           const needW = Math.ceil(x + c.w / dpr + 8), needH = Math.ceil(y + c.h / dpr + 8);
           problem = `Your browser window is too small to show this image at full resolution (it needs about ` +

@@ -69,12 +69,15 @@ def test_a_region_study_fits_a_small_window_and_shows_the_same_region_of_every_m
         page = ctx.new_page()
         page.goto(f"{url}/?rater=laptop1")
         page.wait_for_selector("text=shows every image of this study whole")
+        page.evaluate("() => window.scrollTo(0, document.documentElement.scrollHeight)")  # down to Begin
         page.get_by_role("button", name="Begin").click()
         by_sha = {s.sha256: s for s in study.items + study.calibration}
         n = len(presentations(study, "laptop1"))
         for k in range(n):
             wait_ready(page)
             stim = by_sha[shown_sha256(page)]
+            rect = page.evaluate(INSPECT_IMAGE)["rect"]  # the whole image inside the 700 x 450 window
+            assert rect[0] >= 0 and rect[1] >= 0 and rect[0] + stim.width <= 700 and rect[1] + stim.height <= 450, rect
             if k == 0:  # on screen: the file's pixels, one image pixel per screen pixel
                 page.mouse.move(0, 0)
                 info = page.evaluate(INSPECT_IMAGE)
