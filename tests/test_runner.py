@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -84,6 +85,12 @@ def test_save_images_and_refuse_overwrite(data_root, tmp_path):
     run_benchmark(["nearest"], ["set5"], data_root=data_root, out_dir=out, protocols=["matlab"],
                   save_images=True, progress=False)
     assert (out / "images" / "nearest" / "set5" / "baby.png").is_file()
+    # run.json records every saved file's SHA-256 (srbench view checks the images against it)
+    saved = json.loads((out / "run.json").read_text())["saved_images"]
+    assert sorted(saved) == [f"nearest/set5/{n}" for n in ("baby.png", "bird.png", "butterfly.png", "head.png",
+                                                           "woman.png")]
+    assert saved["nearest/set5/baby.png"] == hashlib.sha256((out / "images/nearest/set5/baby.png").read_bytes()
+                                                            ).hexdigest()
     with pytest.raises(SrbenchError, match="already holds a run"):
         run_benchmark(["nearest"], ["set5"], data_root=data_root, out_dir=out, progress=False)
 

@@ -10,7 +10,9 @@
   it were complete;
 * ``OUT/run.json``     - provenance: protocols, metrics, data checksums,
   methods with their checkpoint sidecars, skipped methods and why, code
-  revision, versions (and NIQE's model checksum and settings when measured).
+  revision, versions (and NIQE's model checksum and settings when measured);
+  with ``save_images``, ``saved_images``: the SHA-256 of every saved PNG file,
+  keyed ``<method>/<dataset>/<image>`` (what ``srbench view`` checks).
 
 With a no-reference metric ``NAME`` among ``metrics`` (``niqe``, or one a
 plugin registered, see :mod:`srbench.metrics.registry`) both CSV files gain
@@ -33,6 +35,7 @@ from __future__ import annotations
 
 import csv
 import functools
+import hashlib
 import json
 import math
 import multiprocessing
@@ -339,6 +342,8 @@ def run_benchmark(
         "seconds": round(seconds, 2),
         **_no_reference_records(no_reference),
     }
+    if save_images:
+        record["saved_images"] = saved_image_checksums(out_dir / "images")
     write_run(out_dir, per_image, summary, record)
     return RunResult(out_dir, per_image, summary, skipped, missing, coverage, seconds)
 
@@ -429,6 +434,15 @@ def _produce_and_measure(chosen: list[Method], datasets: list[str], data_root: P
             rows += group_rows
             partial.flush()
     return images, missing
+
+
+def saved_image_checksums(images_dir: Path) -> dict[str, str]:
+    """SHA-256 (hex) of every PNG under ``images_dir``, keyed by its path below it (``method/dataset/image``)."""
+    out = {}
+    for path in sorted(Path(images_dir).glob("*/*/*")):
+        if path.is_file():
+            out[path.relative_to(images_dir).as_posix()] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return out
 
 
 def _explain_leftovers(exc: BaseException, out_dir: Path, measured: int, *, created: bool) -> None:
