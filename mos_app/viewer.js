@@ -8,7 +8,8 @@
 // * the buttons are disabled until the image has been decoded, put on the page and painted
 //   (two animation frames) and then shown for data.min_ms; a click disables them again at once,
 //   so a second click can never answer the next image;
-// * the image is drawn one image pixel per device pixel at any devicePixelRatio (see geometry());
+// * the image is drawn one image pixel per device pixel at any devicePixelRatio (drawExact() and
+//   snapExact() of pixelexact.js, which mos_app/viewer.py puts in front of this file);
 //   where that is impossible (an odd ratio such as 1.1) or the image does not fit in the window it
 //   is hidden, the buttons stay disabled and the message says why, until the window is changed;
 // * the window is reported whenever it changes (setStateValue "view").
@@ -16,33 +17,6 @@
 
 const SCORES = [5, 4, 3, 2, 1];
 const GREY = "#808080";
-const EPS = 1e-6;
-
-// One image pixel per device pixel. Layout lengths are multiples of 1/64 CSS px, so a box of
-// pixels / dpr CSS px (213.33 px for 320 pixels at dpr 1.5) cannot be laid out exactly, and a
-// fractional device position is resampled. The image is therefore drawn 1:1 into a canvas padded with
-// grey to the smallest size whose CSS size is a whole number of px (321 x ... at dpr 1.5: 214 px),
-// placed at a whole CSS px that is also a whole device pixel. Returns the padding, or null where
-// no small padding works (the ratio is not a simple fraction).
-function geometry(w, h, dpr) {
-  const pad = (n) => {
-    for (let k = 0; k < 16; k++) if (Math.abs((n + k) / dpr - Math.round((n + k) / dpr)) < EPS) return k;
-    return null;
-  };
-  const pw = pad(w), ph = pad(h);
-  return pw === null || ph === null ? null : { pw, ph };
-}
-
-// Smallest shift >= 0 (CSS px, a multiple of 1/64) that puts a box at CSS position v on a whole CSS
-// px that is also a whole device pixel; null if there is none within 16 CSS px.
-function nudge(v, dpr) {
-  for (let k = 0; k < 64 * 16; k++) {
-    const x = v + k / 64;
-    if (Math.abs(x - Math.round(x)) < EPS && Math.abs(x * dpr - Math.round(x * dpr)) < 1e-4) return k / 64;
-  }
-  return null;
-}
-
 function windowNow() {
   return {
     w: Math.round(window.innerWidth), h: Math.round(window.innerHeight),
@@ -231,31 +205,17 @@ class Viewer {
       problem = `At this browser zoom and display scaling (pixel ratio ${+dpr.toFixed(3)}) the images cannot ` +
         `be drawn one image pixel per screen pixel. Please set the browser zoom to 100 % (Ctrl and 0).`;
     } else {
-      const bw = c.w + geo.pw, bh = c.h + geo.ph;
       const key = `${c.key}@${dpr}`;
       if (c.drawn !== key) {
         if (c.img.parentNode !== this.stage) this.stage.appendChild(c.img);
-        cv.width = bw;
-        cv.height = bh;
-        const ctx = cv.getContext("2d");
-        ctx.imageSmoothingEnabled = false;
-        ctx.fillStyle = GREY;
-        ctx.fillRect(0, 0, bw, bh);
-        ctx.drawImage(c.img, 0, 0);
+        drawExact(cv, c.img, { sx: 0, sy: 0, sw: c.w, sh: c.h, zoom: 1 }, dpr, GREY);
         c.drawn = key;
       }
-      cv.style.width = `${Math.round(bw / dpr)}px`;
-      cv.style.height = `${Math.round(bh / dpr)}px`;
-      cv.style.left = "0px";
-      cv.style.top = "0px";
-      const r0 = cv.getBoundingClientRect();
-      const nx = nudge(r0.left + window.scrollX, dpr), ny = nudge(r0.top + window.scrollY, dpr);
-      if (nx === null || ny === null) {
+      sizeExact(cv, dpr);
+      if (!snapExact(cv, dpr)) {
         problem = `At this browser zoom and display scaling (pixel ratio ${+dpr.toFixed(3)}) the images cannot ` +
           `be placed on whole screen pixels. Please set the browser zoom to 100 % (Ctrl and 0).`;
       } else {
-        cv.style.left = `${nx}px`;
-        cv.style.top = `${ny}px`;
         const r = cv.getBoundingClientRect();
         x = r.left + window.scrollX;
         y = r.top + window.scrollY;

@@ -32,8 +32,20 @@ PROBE_KEY = "mos_probe"
 def _component():
     import streamlit as st
 
-    js = (Path(__file__).resolve().parent / "viewer.js").read_text()
+    js = component_script(Path(__file__).resolve().parent / "viewer.js")
     return st.components.v2.component(COMPONENT, js=js, css=viewer_css(), isolate_styles=False)
+
+
+PIXEL_EXACT_JS = Path(__file__).resolve().parent / "pixelexact.js"
+
+
+def component_script(script: Path) -> str:
+    """A component's JavaScript: the shared pixel-exact drawing (``pixelexact.js``) followed by ``script``.
+
+    Components v2 take one module as text, so the shared functions (``geometry``, ``nudge``,
+    ``drawExact``, ``sizeExact``, ``snapExact``) are put in front of the component's own code.
+    """
+    return PIXEL_EXACT_JS.read_text() + "\n" + Path(script).read_text()
 
 
 def mount(*, key: str, data: dict, on_answer=None, on_view=None):

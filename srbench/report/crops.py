@@ -96,7 +96,7 @@ def _row(per_image: pd.DataFrame, crop: Crop, key: str) -> pd.Series | None:
     return hit.iloc[0] if len(hit) else None
 
 
-def _build(key: str, checkpoints: dict[str, dict], settings: dict) -> tuple[object | None, str]:
+def regenerating_method(key: str, checkpoints: dict[str, dict], settings: dict) -> tuple[object | None, str]:
     """The method to regenerate ``key``'s images, and a source line; (None, reason) when it cannot be used."""
     info = registry.method_info(key)
     try:
@@ -138,7 +138,7 @@ def collect(per_image: pd.DataFrame, protocol: str, data_root: Path | None, *, c
         if not any(_row(per_image, c, key) is not None for c in crops):
             omitted.append(f"{label}: no per-image results in the given runs")
             continue
-        methods[key] = _build(key, checkpoints, settings)
+        methods[key] = regenerating_method(key, checkpoints, settings)
         if methods[key][0] is None:
             omitted.append(f"{label}: {methods[key][1]}")
     labels = dict(candidate_methods())
