@@ -1,4 +1,4 @@
-"""Dependencies point down: core <- srbench.methods <- srbench.mos_app <- srbench.report <- srbench.cli.
+"""Dependencies point down: core <- srbench.methods <- srbench.mos_app <- srbench.report <- srbench.view <- srbench.cli.
 
 Two checks of every module:
 
@@ -24,17 +24,17 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-LAYERS = ("core", "srbench.methods", "srbench.mos_app", "srbench.report", "srbench.cli")
+LAYERS = ("core", "srbench.methods", "srbench.mos_app", "srbench.report", "srbench.view", "srbench.cli")
 FOLDERS = {  # package -> folder in the checkout (pyproject.toml maps methods/ and mos_app/)
     "srbench": ROOT / "srbench",
     "srbench.methods": ROOT / "methods",
     "srbench.mos_app": ROOT / "mos_app",
 }
-SCRIPTS = {"srbench.mos_app.app", "srbench.__main__"}  # run, not imported
+SCRIPTS = {"srbench.mos_app.app", "srbench.view.page", "srbench.__main__"}  # run, not imported
 
 
 def layer_of(module: str) -> int:
-    """Rank of ``module``'s layer: 0 core ... 4 CLI (``srbench.__main__`` belongs to the CLI)."""
+    """Rank of ``module``'s layer: 0 core ... 5 CLI (``srbench.__main__`` belongs to the CLI)."""
     if module == "srbench.__main__":
         return LAYERS.index("srbench.cli")
     for rank in range(len(LAYERS) - 1, 0, -1):

@@ -26,6 +26,7 @@ SUBCOMMANDS = {
     "train": "srbench.cli.train",
     "report": "srbench.cli.report",
     "mos": "srbench.cli.mos",
+    "view": "srbench.cli.view",
 }
 SUBCOMMAND_MODULES = tuple(SUBCOMMANDS.values())
 

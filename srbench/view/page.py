@@ -1,0 +1,198 @@
+"""The ``srbench view`` page (Streamlit script; start it with ``srbench view RUN ...``).
+
+Page code only: runs, sorting and checks are in :mod:`srbench.view.runs`, pixels in
+:mod:`srbench.view.images`, the URL state in :mod:`srbench.view.state`, the export in
+:mod:`srbench.view.export`, the panels in :mod:`srbench.view.component` (``compare.js``).
+"""
+
+from __future__ import annotations
+
+import html
+import math
+from dataclasses import replace
+
+import streamlit as st
+
+from srbench.errors import SrbenchError
+from srbench.view import component, export
+from srbench.view.images import ImageStore, difference, regeneration_problem
+from srbench.view.runs import METRICS, SortKey, open_runs, sort_images, sort_values
+from srbench.view.serve import read_config
+from srbench.view.state import ViewState, parse_params, region_side
+
+st.set_page_config(page_title="srbench view", layout="wide")
+
+
+@st.cache_resource(show_spinner="Reading the runs ...")
+def _store(config_json: str) -> ImageStore:
+    import json
+
+    config = json.loads(config_json)
+    settings = config.get("settings") or {}
+    collection = open_runs(config["runs"], protocol=config.get("protocol", "paper"),
+                           regenerate=config.get("regenerate", False),
+                           can_regenerate=lambda c: regeneration_problem(c, settings), check_images=False)
+    return ImageStore(collection, config["data_root"], settings)
+
+
+def _fmt(value: float, metric: str) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    return f"{value:.2f}" if metric == "psnr" else f"{value:.4f}"
+
+
+def _table_html(store: ImageStore, state: ViewState, order: list[str], keys: list[str], sort_by) -> str:
+    """The image list as an HTML table: one row per image in ``order``, PSNR/SSIM (NIQE) per method."""
+    table = store.collection.table(state.dataset)
+    metrics = [m for m in METRICS if any((k, m) in table.columns for k in keys)]
+    head = "<th>#</th><th>image</th>" + "".join(
+        f"<th>{html.escape(k)}<br>{m.upper()}</th>" for k in keys for m in metrics if (k, m) in table.columns)
+    if sort_by is not None:
+        label = state.a + (f" - {state.b}" if state.b else "")
+        head += f"<th>sort: {html.escape(label)}<br>{state.sort.upper()}</th>"
+    rows = []
+    for i, image in enumerate(order, start=1):
+        cells = "".join(f"<td>{_fmt(float(table.at[image, (k, m)]), m)}</td>"
+                        for k in keys for m in metrics if (k, m) in table.columns)
+        if sort_by is not None:
+            cells += f"<td>{_fmt(float(sort_by[image]), state.sort)}</td>"
+        mark = ' class="srv-current"' if image == state.image else ""
+        rows.append(f'<tr data-image="{html.escape(image)}"{mark}><td>{i}</td><td>{html.escape(image)}</td>{cells}</tr>')
+    return (f'<div class="srv-table-box"><table class="srv-table"><thead><tr>{head}</tr></thead>'
+            f'<tbody>{"".join(rows)}</tbody></table></div>')
+
+
+TABLE_CSS = """<style>
+.srv-table-box { max-height: 420px; overflow: auto; }
+.srv-table { border-collapse: collapse; font: 13px/1.3 system-ui, sans-serif; }
+.srv-table th, .srv-table td { border: 1px solid #ccc; padding: 2px 6px; text-align: right; }
+.srv-table td:nth-child(2), .srv-table th:nth-child(2) { text-align: left; }
+.srv-table tr.srv-current { background: #ffe9a8; }
+</style>"""
+
+
+def _initial_state(store: ImageStore) -> ViewState:
+    """The view the URL asks for, corrected to what the runs hold."""
+    collection = store.collection
+    state = parse_params({k: st.query_params.get(k) for k in st.query_params})
+    sets = collection.sets()
+    dataset = state.dataset if state.dataset in sets else sets[0]
+    keys = collection.keys(dataset)
+    methods = tuple(m for m in state.methods if m in keys) or tuple(keys)
+    images = collection.images(dataset)
+    return replace(state, dataset=dataset, methods=methods, image=state.image if state.image in images else images[0],
+                   a=state.a if state.a in keys else "", b=state.b if state.b in keys else "")
+
+
+def _on_view() -> None:
+    """The browser moved or zoomed the region: keep it (it goes into the URL on this run)."""
+    raw = (st.session_state.get(component.KEY) or {}).get("view")
+    state: ViewState = st.session_state.state
+    if isinstance(raw, dict) and raw.get("image") == state.image:
+        try:
+            st.session_state.state = replace(state, x=int(raw["x"]), y=int(raw["y"]), zoom=int(raw["zoom"]))
+        except (KeyError, TypeError, ValueError):
+            pass
+
+
+def main() -> None:
+    config = read_config()
+    import json
+
+    try:
+        store = _store(json.dumps(config, sort_keys=True))
+    except SrbenchError as exc:
+        st.error(str(exc))
+        st.stop()
+    collection = store.collection
+    ss = st.session_state
+    if "state" not in ss:
+        ss.state = _initial_state(store)
+        ss.nonce = 0
+        ss.w_set, ss.w_methods, ss.w_image = ss.state.dataset, list(ss.state.methods), ss.state.image
+        ss.w_sort, ss.w_a, ss.w_b = ss.state.sort or "(set order)", ss.state.a, ss.state.b or "(none)"
+        ss.w_desc, ss.w_diff = ss.state.descending, ss.state.diff
+    for note in collection.notes:
+        st.caption(note)
+    st.markdown(TABLE_CSS, unsafe_allow_html=True)
+
+    with st.sidebar:
+        st.subheader("srbench view")
+        dataset = st.selectbox("set", collection.sets(), key="w_set")
+        keys = collection.keys(dataset)
+        if ss.w_methods and not set(ss.w_methods) <= set(keys):
+            ss.w_methods = [k for k in ss.w_methods if k in keys] or keys
+        methods = st.multiselect("methods", keys, key="w_methods") or keys
+        sort = st.selectbox("sort images by", ["(set order)", *METRICS], key="w_sort")
+        if ss.w_a not in keys:
+            ss.w_a = keys[0]
+        a = st.selectbox("of method", keys, key="w_a")
+        if ss.w_b not in ["(none)", *keys]:
+            ss.w_b = "(none)"
+        b = st.selectbox("minus method (difference)", ["(none)", *keys], key="w_b")
+        descending = st.checkbox("descending", key="w_desc")
+        diff = st.toggle("absolute difference to HR", key="w_diff")
+
+    state: ViewState = ss.state
+    if dataset != state.dataset:
+        state = replace(state, dataset=dataset, image="", x=-1, y=-1)
+    sort_key = SortKey(sort if sort in METRICS else "", a, "" if b == "(none)" else b, descending)
+    order = sort_images(collection, dataset, sort_key)
+    if ss.get("w_image") not in order:
+        ss.w_image = state.image if state.image in order else order[0]
+    sort_by = sort_values(collection, dataset, sort_key)
+    image = st.selectbox("image", order, key="w_image",
+                         format_func=lambda i: i if sort_by is None else f"{i}  ({_fmt(float(sort_by[i]), sort)})")
+    hr = store.hr(dataset, image)
+    h, w = hr.shape[:2]
+    if image != state.image:  # another image (or set): the region is re-clamped and the browser adopts it
+        state = replace(state, image=image)
+        ss.nonce += 1
+    state = replace(state, methods=tuple(methods), sort=sort_key.metric, a=sort_key.a if sort_key.metric else "",
+                    b=sort_key.b if sort_key.metric else "", descending=descending, diff=diff).clamped(w, h)
+    ss.state = state
+    params = state.to_params()
+    if dict(st.query_params) != params:
+        st.query_params.from_dict(params)
+
+    missing = [k for k in methods if not store.is_ready(dataset, image, k)]
+    if missing:
+        bar = st.progress(0.0, text=f"regenerating {len(missing)} image(s) from the recorded methods ...")
+        for i, k in enumerate(missing, start=1):
+            try:
+                store.sr(dataset, image, k)
+            except SrbenchError as exc:
+                st.error(str(exc))
+                st.stop()
+            bar.progress(i / len(missing), text=f"regenerated {k} ({i} of {len(missing)})")
+        bar.empty()
+
+    panels, shown = [], []
+    table = collection.table(dataset)
+    for slot, k in enumerate(methods):
+        png = store.diff_png(dataset, image, k) if diff else store.sr_png(dataset, image, k)
+        psnr, ssim = float(table.at[image, (k, "psnr")]), float(table.at[image, (k, "ssim")])
+        item = export.panel(k + (" |SR-HR|" if diff else ""), psnr, ssim,
+                            difference(store.sr(dataset, image, k), hr) if diff else store.sr(dataset, image, k))
+        panels.append({"key": k, "title": item.title, "src": component.served_url(png, f"{k}-{image}", slot)})
+        shown.append(item)
+    hr_item = export.panel("HR", None, None, hr)
+    panels.append({"key": "hr", "title": "HR", "src": component.served_url(store.hr_png(dataset, image), image,
+                                                                            len(methods))})
+    shown.append(hr_item)
+    component.mount({"nonce": ss.nonce, "image": image, "w": w, "h": h, "x": state.x, "y": state.y,
+                     "zoom": state.zoom, "grey": "#808080", "panels": panels}, on_view=_on_view)
+
+    region = export.Region(dataset, image, state.x, state.y, region_side(state.zoom, w, h), state.zoom)
+    with st.sidebar:
+        st.code(region.text(), language=None)
+        stem = image.rsplit(".", 1)[0]
+        name = f"{dataset}-{stem}-x{state.x}-y{state.y}-{region.side}px-zoom{state.zoom}{'-diff' if diff else ''}"
+        st.download_button("export grid (PNG)", export.export_png(hr, shown, region), file_name=f"{name}.png",
+                           mime="image/png", key="w_export", on_click="ignore")
+        st.download_button("export region (text)", region.text() + "\n", file_name=f"{name}.txt",
+                           mime="text/plain", key="w_region", on_click="ignore")
+    st.markdown(_table_html(store, state, order, list(methods), sort_by), unsafe_allow_html=True)
+
+
+main()
