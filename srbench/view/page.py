@@ -80,7 +80,7 @@ def _initial_state(store: ImageStore) -> ViewState:
     keys = collection.keys(dataset)
     methods = tuple(m for m in state.methods if m in keys) or tuple(keys)
     images = collection.images(dataset)
-    return replace(state, dataset=dataset, methods=methods, image=state.image if state.image in images else images[0],
+    return replace(state, dataset=dataset, methods=methods, image=state.image if state.image in images else "",  # "": the first image in the list
                    a=state.a if state.a in keys else "", b=state.b if state.b in keys else "")
 
 
@@ -109,7 +109,9 @@ def main() -> None:
     if "state" not in ss:
         ss.state = _initial_state(store)
         ss.nonce = 0
-        ss.w_set, ss.w_methods, ss.w_image = ss.state.dataset, list(ss.state.methods), ss.state.image
+        ss.w_set, ss.w_methods = ss.state.dataset, list(ss.state.methods)
+        if ss.state.image:
+            ss.w_image = ss.state.image
         ss.w_sort, ss.w_a, ss.w_b = ss.state.sort or "(set order)", ss.state.a, ss.state.b or "(none)"
         ss.w_desc, ss.w_diff = ss.state.descending, ss.state.diff
     for note in collection.notes:
@@ -185,13 +187,13 @@ def main() -> None:
 
     region = export.Region(dataset, image, state.x, state.y, region_side(state.zoom, w, h), state.zoom)
     with st.sidebar:
-        st.code(region.text(), language=None)
         stem = image.rsplit(".", 1)[0]
         name = f"{dataset}-{stem}-x{state.x}-y{state.y}-{region.side}px-zoom{state.zoom}{'-diff' if diff else ''}"
         st.download_button("export grid (PNG)", export.export_png(hr, shown, region), file_name=f"{name}.png",
                            mime="image/png", key="w_export", on_click="ignore")
         st.download_button("export region (text)", region.text() + "\n", file_name=f"{name}.txt",
                            mime="text/plain", key="w_region", on_click="ignore")
+        st.code(region.text(), language=None)  # after the exports: once it shows a region, they hold it too
     st.markdown(_table_html(store, state, order, list(methods), sort_by), unsafe_allow_html=True)
 
 
