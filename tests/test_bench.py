@@ -30,6 +30,7 @@ SMOKE_TESTED_ELSEWHERE = {
     "bench_startup.py": "test_registry.py",
     "bench_mos_latency.py": "test_mos_browser.py",
     "bench_mos_load.py": "test_mos_browser.py",
+    "bench_view.py": "test_view_browser.py",
     "bench_upscale.py": "test_upscale.py",
     "bench_screening.py": "test_screening_rules.py",
 }

@@ -26,7 +26,7 @@ import pytest
 from srbench.cli import main
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-SUBCOMMANDS = ("run", "datasets", "train", "report", "mos")
+SUBCOMMANDS = ("run", "datasets", "train", "report", "mos", "view")
 RUN = ["run", "--methods", "nn", "--datasets", "set5", "--protocol", "matlab", "--no-progress"]
 
 

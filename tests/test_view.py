@@ -103,9 +103,21 @@ def test_an_image_that_does_not_match_its_recorded_checksum_is_refused(runs, tmp
     assert "images/bicubic/set5/head.png does not match the SHA-256 the run recorded" in line
 
 
+def test_methods_are_run_first_with_their_images_saved(tmp_path):
+    out = tmp_path / "made"
+    proc = view_check("--methods", "nn", "--datasets", "set5", "--out", str(out))
+    assert proc.returncode == 0, proc.stderr
+    assert "1 method(s) of 1 run(s); sets set5" in proc.stderr
+    saved = json.loads((out / "run.json").read_text())["saved_images"]
+    assert len(saved) == 5 and (out / "images/nearest/set5/baby.png").is_file()
+
+
 def test_not_a_run_folder_and_an_unfinished_run(tmp_path):
     line = one_error_line(view_check(str(tmp_path)))
     assert "is not a run folder: no per_image.csv" in line
+    (tmp_path / "per_image.csv.partial").write_text("dataset,image,method,protocol,psnr,ssim\n")
+    line = one_error_line(view_check(str(tmp_path)))
+    assert "an unfinished run: only per_image.csv.partial" in line
 
 
 def test_sorting_by_a_method_and_by_a_difference_matches_the_csv(runs):

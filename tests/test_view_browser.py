@@ -33,10 +33,10 @@ READY = """(want) => { const v = document.querySelector('.srv-compare');
     return !!v && v.dataset.state === 'ready' && (want === null || v.dataset.drawn === want); }"""
 
 
-def start_view(runs: list[Path]) -> tuple[subprocess.Popen, str]:
+def start_view(runs: list[Path], *extra: str) -> tuple[subprocess.Popen, str]:
     """``srbench view RUN ...`` on 127.0.0.1 at a free port, in its own process group; (process, URL)."""
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "srbench", "view", *map(str, runs), "--port", str(port)],
+    proc = subprocess.Popen([sys.executable, "-m", "srbench", "view", *map(str, runs), *extra, "--port", str(port)],
                             env=dict(os.environ), cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             start_new_session=True)
     url = f"http://127.0.0.1:{port}"
@@ -114,7 +114,7 @@ def test_pixels_equal_the_png_at_device_pixel_ratios(served, browser, data_root,
         assert view_state(page)["side"] == "192"
         assert_panels_show(page, files)
         page.click("button.srv-zoom[data-zoom='8']")  # nearest-neighbour 8x: every pixel an 8x8 block
-        page.wait_for_function(READY, arg=None)
+        page.wait_for_function(READY, arg="bird.png|112,124,8")  # the same centre (136, 148)
         assert view_state(page)["zoom"] == "8"
         assert_panels_show(page, files)
     finally:
@@ -165,6 +165,7 @@ def test_a_copied_link_restores_the_view(served, browser, data_root):
         page.wait_for_function(READY, arg=None)
         page.get_by_text("absolute difference to HR").click()  # the difference map
         page.wait_for_function("() => location.search.includes('diff=1')")
+        page.wait_for_function("() => [...document.querySelectorAll('.srv-title')].some(t => t.innerText.includes('|SR-HR|'))")
         page.wait_for_function(READY, arg=None)
         page.focus(".srv-compare")
         page.keyboard.press("ArrowDown")
@@ -172,6 +173,7 @@ def test_a_copied_link_restores_the_view(served, browser, data_root):
         drawn = f"head.png|{state['x']},{state['y']},4"
         page.wait_for_function(READY, arg=drawn)
         page.wait_for_function("(y) => location.search.includes('y=' + y)", arg=state["y"])
+        page.wait_for_function(READY, arg=drawn)
         link = page.url
         query = urllib.parse.parse_qs(urllib.parse.urlparse(link).query)
         assert query["image"] == ["head.png"] and query["zoom"] == ["4"] and query["diff"] == ["1"]
@@ -226,3 +228,32 @@ def test_the_export_equals_the_crops_shown(served, browser, data_root):
             np.testing.assert_array_equal(png[top:top + h, left:left + w], shown(page, key, 384), err_msg=key)
     finally:
         ctx.close()
+
+
+def test_committed_results_are_regenerated_on_the_fly(browser, data_root):
+    """The committed classic run saved no images: with --regenerate they are remade (and checked) when shown."""
+    from srbench.resize import imresize
+
+    proc, url = start_view([ROOT / "results/metrics/classic"], "--regenerate")
+    try:
+        ctx, page = open_view(browser, url, "set=set14&image=comic.png&m=nearest&zoom=2&x=20&y=40", 1,
+                              "comic.png|20,40,2")
+        try:
+            lr, _ = read_image(data_root / "set14/LR_bicubic_x4/comic.png")
+            want = imresize(lr, 4, kernel="nearest")  # computed here, not by the method that was regenerated
+            side = int(view_state(page)["side"])
+            np.testing.assert_array_equal(shown(page, "nearest", side * 2),
+                                          np.repeat(np.repeat(want[40:40 + side, 20:20 + side], 2, 0), 2, 1))
+        finally:
+            ctx.close()
+    finally:
+        kill_server(proc)
+
+
+def test_view_bench_smoke(data_root):
+    """bench/bench_view.py in its smoke mode (SYNTHETIC Set5 x 2 methods): it runs and prints every figure."""
+    proc = subprocess.run([sys.executable, str(ROOT / "bench" / "bench_view.py"), "--smoke"], capture_output=True,
+                          text=True, env={**os.environ, "SRBENCH_DATA": str(data_root)}, cwd=ROOT, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    for what in ("SYNTHETIC", "first page load", "next image, all panels drawn", "pan (arrow key)", "zoom, redrawn"):
+        assert what in proc.stdout, proc.stdout

@@ -1,6 +1,9 @@
 // The comparison panels of `srbench view` (a Streamlit components-v2 component; mounted by srbench/view/component.py).
 //
-// data: {nonce, image, w, h, x, y, zoom, grey, panels: [{key, title, src}]}
+// data: {nonce, image, w, h, x, y, zoom, grey, panels: [{key, title, src}],
+//        ahead: {next: A, previous: A}} with A = {image, w, h, panels} (or only {image} where the server must
+//        first regenerate it): the neighbours in the image list, fetched and decoded in the background so that
+//        the previous / next buttons show them at once (then tell the server, which keeps the URL).
 // Every panel shows the same square region (x, y, side = min(panel / zoom, w, h) HR pixels), each image pixel
 // as zoom x zoom device pixels (nearest neighbour) at any devicePixelRatio: drawExact()/snapExact() of
 // mos_app/pixelexact.js (put in front of this file by the Python side), the MOS rating screen's own drawing.
@@ -32,6 +35,16 @@ class Compare {
       b.dataset.zoom = String(z);
       b.textContent = `${z}x`;
       b.addEventListener("click", () => this.setZoom(z));
+      this.bar.appendChild(b);
+      return b;
+    });
+    this.stepButtons = [["previous", -1], ["next", 1]].map(([name, step]) => {
+      const b = document.createElement("button");
+      b.type = "button";
+      b.className = "srv-step";
+      b.dataset.step = String(step);
+      b.textContent = name;
+      b.addEventListener("click", () => this.step(name));
       this.bar.appendChild(b);
       return b;
     });
@@ -67,13 +80,44 @@ class Compare {
       this.panelKeys = keys;
       this.build(d);
     }
+    const ahead = d.ahead || {};
+    this.prefetch([ahead.next, ahead.previous].flatMap((a) => (a && a.panels ? a.panels.map((p) => p.src) : [])));
     this.draw();
+  }
+
+  // Show the previous / next image at once when its images are decoded; the server follows (state "view").
+  step(which) {
+    const a = (this.d.ahead || {})[which];
+    if (!a) return;
+    const decoded = a.panels && a.panels.every((p) => { const im = this.images.get(p.src); return im && im.complete && im.naturalWidth > 0; });
+    if (decoded) {
+      this.d = Object.assign({}, this.d, { image: a.image, w: a.w, h: a.h, panels: a.panels, ahead: {} });
+      this.clamp();
+      this.panelKeys = a.panels.map((p) => `${p.key}|${p.src}`).join(";");
+      this.build(this.d);
+      this.draw();
+    }
+    if (this.send) this.send("view", { x: this.x, y: this.y, zoom: this.zoom, image: a.image });
+  }
+
+  image(src) {
+    let img = this.images.get(src);
+    if (!img) {
+      img = new Image();
+      img.src = src;
+      this.images.set(src, img);
+    }
+    return img;
+  }
+
+  prefetch(srcs) {
+    const keep = new Set([...this.panels.map((p) => p.src), ...srcs]);
+    for (const src of [...this.images.keys()]) if (!keep.has(src)) this.images.delete(src);
+    for (const src of srcs) this.image(src).decode().catch(() => {});
   }
 
   build(d) {
     this.grid.replaceChildren();
-    const keep = new Set(d.panels.map((p) => p.src));
-    for (const src of [...this.images.keys()]) if (!keep.has(src)) this.images.delete(src);
     this.panels = d.panels.map((p) => {
       const box = document.createElement("div");
       box.className = "srv-panel";
@@ -94,12 +138,7 @@ class Compare {
       cv.addEventListener("pointermove", (e) => this.moveDrag(e));
       cv.addEventListener("pointerup", (e) => this.endDrag(e, cv));
       cv.addEventListener("pointercancel", (e) => this.endDrag(e, cv));
-      let img = this.images.get(p.src);
-      if (!img) {
-        img = new Image();
-        img.src = p.src;
-        this.images.set(p.src, img);
-      }
+      const img = this.image(p.src);
       const panel = { key: p.key, src: p.src, img, cv, stage, ready: false };
       img.decode().then(() => { panel.ready = true; this.draw(); })
         .catch(() => { title.textContent = `${p.title}\n(could not be loaded)`; });
@@ -140,6 +179,7 @@ class Compare {
                                        side: String(s), image: this.d.image });
     const drawn = `${this.d.image}|${this.x},${this.y},${this.zoom}|${this.panelKeys}`;
     if (all && exact) {
+      if (this.root.dataset.drawn !== `${this.d.image}|${this.x},${this.y},${this.zoom}`) this.root.dataset.state = "drawing";
       requestAnimationFrame(() => requestAnimationFrame(() => {
         if (`${this.d.image}|${this.x},${this.y},${this.zoom}|${this.panelKeys}` !== drawn) return;
         this.root.dataset.drawn = `${this.d.image}|${this.x},${this.y},${this.zoom}`;

@@ -19,7 +19,7 @@ KEY = "view_compare"
 CSS = f"""
 .srv-compare {{ outline: none; font: 14px/1.3 system-ui, -apple-system, "Segoe UI", sans-serif; color: #000; }}
 .srv-bar {{ display: flex; gap: 8px; align-items: center; margin-bottom: 8px; }}
-.srv-zoom {{ font: inherit; padding: 2px 10px; border: 1px solid #444; border-radius: 4px; background: #eee;
+.srv-zoom, .srv-step {{ font: inherit; padding: 2px 10px; border: 1px solid #444; border-radius: 4px; background: #eee;
   cursor: pointer; }}
 .srv-zoom[aria-pressed="true"] {{ background: #333; color: #fff; }}
 .srv-region {{ margin-left: 12px; font-family: ui-monospace, monospace; }}
@@ -40,7 +40,7 @@ def _component():
     return st.components.v2.component(COMPONENT, js=js, css=CSS, isolate_styles=False)
 
 
-def served_url(png: bytes, name: str, slot: int) -> str:
+def served_url(png: bytes, name: str, slot: int | str) -> str:
     """A page-relative URL serving ``png`` byte for byte (the server's media file manager)."""
     safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in name)
     return media_url(png, safe, f"view-{slot}")

@@ -16,7 +16,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from srbench.report.crops import THUMBNAIL_PX, Panel, panel_title
+from srbench.report.crops import THUMBNAIL_PX, Panel
+from srbench.report.crops import panel_title as figure_title
 
 GAP = 12  # px between panels
 TITLE_H = 64  # px of title text above every panel (three lines)
@@ -50,11 +51,15 @@ class ExportPanel:
     pixels: np.ndarray
 
 
-def panel(label: str, psnr: float | None, ssim: float | None, pixels: np.ndarray) -> ExportPanel:
-    """A panel titled like Figure 2 from a label and the per-image row's PSNR [dB] / SSIM (None: no numbers)."""
+def panel_title(label: str, psnr: float | None, ssim: float | None) -> str:
+    """Figure 2's title: the label, then ``(PSNR dB/SSIM)`` from the per-image row (None or NaN: no numbers)."""
     nan = psnr is None or ssim is None or psnr != psnr or ssim != ssim
-    title = panel_title(Panel(label, label, "", None if nan else psnr, None if nan else ssim))
-    return ExportPanel(title, pixels)
+    return figure_title(Panel(label, label, "", None if nan else psnr, None if nan else ssim))
+
+
+def panel(label: str, psnr: float | None, ssim: float | None, pixels: np.ndarray) -> ExportPanel:
+    """A panel titled like Figure 2 (:func:`panel_title`) showing ``pixels`` (the whole image)."""
+    return ExportPanel(panel_title(label, psnr, ssim), pixels)
 
 
 def crop(pixels: np.ndarray, region: Region) -> np.ndarray:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import html
 import math
 from dataclasses import replace
+from functools import partial
 
 import streamlit as st
 
@@ -68,7 +69,9 @@ TABLE_CSS = """<style>
 .srv-table th, .srv-table td { border: 1px solid #ccc; padding: 2px 6px; text-align: right; }
 .srv-table td:nth-child(2), .srv-table th:nth-child(2) { text-align: left; }
 .srv-table tr.srv-current { background: #ffe9a8; }
+[data-stale="true"], .stale-element { opacity: 1 !important; transition: none !important; }
 </style>"""
+"""The image list's style, and no fading of the page while the server runs (the panels must keep their pixels)."""
 
 
 def _initial_state(store: ImageStore) -> ViewState:
@@ -85,14 +88,63 @@ def _initial_state(store: ImageStore) -> ViewState:
 
 
 def _on_view() -> None:
-    """The browser moved or zoomed the region: keep it (it goes into the URL on this run)."""
+    """The browser moved or zoomed the region, or stepped to the previous / next image: keep it (it goes into
+    the URL on this run; the browser keeps its own region, no new nonce)."""
     raw = (st.session_state.get(component.KEY) or {}).get("view")
     state: ViewState = st.session_state.state
-    if isinstance(raw, dict) and raw.get("image") == state.image:
-        try:
-            st.session_state.state = replace(state, x=int(raw["x"]), y=int(raw["y"]), zoom=int(raw["zoom"]))
-        except (KeyError, TypeError, ValueError):
-            pass
+    if not isinstance(raw, dict):
+        return
+    image = raw.get("image")
+    if image != state.image:  # previous / next, chosen in the browser (which may already show it)
+        if image not in st.session_state.get("order", ()):
+            return
+        st.session_state.w_image = image
+    try:
+        st.session_state.state = replace(state, image=image, x=int(raw["x"]), y=int(raw["y"]), zoom=int(raw["zoom"]))
+    except (KeyError, TypeError, ValueError):
+        pass
+
+
+def _label(key: str, diff: bool) -> str:
+    return key + (" |SR-HR|" if diff else "")
+
+
+def _export_png(store: ImageStore, region: export.Region, keys: tuple[str, ...], diff: bool) -> bytes:
+    """The grid of the view (see :mod:`srbench.view.export`): the shown methods, then HR."""
+    dataset, image = region.dataset, region.image
+    hr = store.hr(dataset, image)
+    panels = []
+    for k in keys:
+        sr = store.sr(dataset, image, k)
+        panels.append(export.panel(_label(k, diff), store.collection.value(dataset, image, k, "psnr"),
+                                   store.collection.value(dataset, image, k, "ssim"),
+                                   difference(sr, hr) if diff else sr))
+    return export.export_png(hr, panels + [export.panel("HR", None, None, hr)], region)
+
+
+def _panels(store: ImageStore, dataset: str, image: str, keys, diff: bool, slot: str) -> list[dict]:
+    """The component's panels for ``image``: ``{key, title, src}`` per method, then HR."""
+    table = store.collection.table(dataset)
+    out = []
+    for i, k in enumerate(keys):
+        png = store.diff_png(dataset, image, k) if diff else store.sr_png(dataset, image, k)
+        title = export.panel_title(_label(k, diff), float(table.at[image, (k, "psnr")]),
+                                   float(table.at[image, (k, "ssim")]))
+        out.append({"key": k, "title": title, "src": component.served_url(png, f"{k}-{image}{'-diff' * diff}",
+                                                                          f"{slot}-{i}")})
+    out.append({"key": "hr", "title": "HR", "src": component.served_url(store.hr_png(dataset, image), image,
+                                                                        f"{slot}-{len(keys)}")})
+    return out
+
+
+def _ahead(store: ImageStore, dataset: str, image: str, keys, diff: bool, slot: str) -> dict:
+    """The previous or next image for the browser to fetch ahead and show at once when stepped to; only its
+    name where a panel would need regenerating (the server then makes it, with a progress bar)."""
+    if not all(store.is_ready(dataset, image, k) for k in keys):
+        return {"image": image}
+    hr = store.hr(dataset, image)
+    return {"image": image, "w": hr.shape[1], "h": hr.shape[0],
+            "panels": _panels(store, dataset, image, keys, diff, slot)}
 
 
 def main() -> None:
@@ -143,6 +195,7 @@ def main() -> None:
     if ss.get("w_image") not in order:
         ss.w_image = state.image if state.image in order else order[0]
     sort_by = sort_values(collection, dataset, sort_key)
+    ss.order = order
     image = st.selectbox("image", order, key="w_image",
                          format_func=lambda i: i if sort_by is None else f"{i}  ({_fmt(float(sort_by[i]), sort)})")
     hr = store.hr(dataset, image)
@@ -169,27 +222,20 @@ def main() -> None:
             bar.progress(i / len(missing), text=f"regenerated {k} ({i} of {len(missing)})")
         bar.empty()
 
-    panels, shown = [], []
-    table = collection.table(dataset)
-    for slot, k in enumerate(methods):
-        png = store.diff_png(dataset, image, k) if diff else store.sr_png(dataset, image, k)
-        psnr, ssim = float(table.at[image, (k, "psnr")]), float(table.at[image, (k, "ssim")])
-        item = export.panel(k + (" |SR-HR|" if diff else ""), psnr, ssim,
-                            difference(store.sr(dataset, image, k), hr) if diff else store.sr(dataset, image, k))
-        panels.append({"key": k, "title": item.title, "src": component.served_url(png, f"{k}-{image}", slot)})
-        shown.append(item)
-    hr_item = export.panel("HR", None, None, hr)
-    panels.append({"key": "hr", "title": "HR", "src": component.served_url(store.hr_png(dataset, image), image,
-                                                                            len(methods))})
-    shown.append(hr_item)
+    at = order.index(image)
     component.mount({"nonce": ss.nonce, "image": image, "w": w, "h": h, "x": state.x, "y": state.y,
-                     "zoom": state.zoom, "grey": "#808080", "panels": panels}, on_view=_on_view)
+                     "zoom": state.zoom, "grey": "#808080", "panels": _panels(store, dataset, image, methods, diff, "view"),
+                     "ahead": {"next": _ahead(store, dataset, order[(at + 1) % len(order)], methods, diff, "next"),
+                               "previous": _ahead(store, dataset, order[at - 1], methods, diff, "prev")}},
+                    on_view=_on_view)
 
     region = export.Region(dataset, image, state.x, state.y, region_side(state.zoom, w, h), state.zoom)
     with st.sidebar:
         stem = image.rsplit(".", 1)[0]
         name = f"{dataset}-{stem}-x{state.x}-y{state.y}-{region.side}px-zoom{state.zoom}{'-diff' if diff else ''}"
-        st.download_button("export grid (PNG)", export.export_png(hr, shown, region), file_name=f"{name}.png",
+        # made when clicked (a deferred download), from this run's view
+        st.download_button("export grid (PNG)", partial(_export_png, store, region, tuple(methods), diff),
+                           file_name=f"{name}.png",
                            mime="image/png", key="w_export", on_click="ignore")
         st.download_button("export region (text)", region.text() + "\n", file_name=f"{name}.txt",
                            mime="text/plain", key="w_region", on_click="ignore")
