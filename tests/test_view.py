@@ -25,7 +25,7 @@ from srbench.data.imageio import read_image
 from srbench.run.runner import run_benchmark
 from srbench.view import export
 from srbench.view.images import ImageStore, difference, regeneration_problem
-from srbench.view.runs import SortKey, open_runs, sort_images
+from srbench.view.runs import SortKey, ViewError, open_runs, sort_images
 from srbench.view.state import ViewState, parse_params, region_side
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -158,6 +158,20 @@ def test_regenerated_images_are_the_measured_ones_and_a_changed_checkpoint_is_re
     collection = open_runs([reference], regenerate=True, can_regenerate=lambda c: regeneration_problem(c, {}))
     assert [c.key for c in collection.columns] == ["espcn"]
     assert collection.notes and "srcnn: left out" in collection.notes[0] and "is not the checkpoint" in collection.notes[0]
+
+
+def test_a_regenerated_image_that_does_not_reproduce_its_row_is_refused(data_root, tmp_path):
+    classic = copy_run(ROOT / "results/metrics/classic", tmp_path / "classic")
+    rows = pd.read_csv(classic / "per_image.csv")
+    hit = (rows.dataset == "set5") & (rows.image == "bird.png") & (rows.method == "nearest") & (rows.protocol == "paper")
+    rows.loc[hit, "psnr"] += 0.01  # a row another image would have given
+    rows.to_csv(classic / "per_image.csv", index=False)
+    collection = open_runs([classic], regenerate=True, can_regenerate=lambda c: regeneration_problem(c, {}))
+    store = ImageStore(collection, data_root)
+    with pytest.raises(ViewError, match="nearest on set5/bird.png: the image regenerated here measures .* not the "
+                                        "run's row"):
+        store.sr("set5", "bird.png", "nearest")
+    assert store.sr("set5", "baby.png", "nearest").shape == (512, 512, 3)  # the other rows are reproduced
 
 
 def test_same_method_in_two_runs_gets_the_run_name(runs, tmp_path):
