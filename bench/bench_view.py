@@ -51,10 +51,10 @@ def make_synthetic_run(out: Path, datasets: list[str], n_methods: int, data_root
     """A SYNTHETIC run folder (saved images + per_image.csv + run.json with their checksums); see the docstring."""
     import pandas as pd
 
-    from srbench.data import load_dataset
-    from srbench.imageio import write_png
+    from srbench.data.sets import load_dataset
+    from srbench.data.imageio import write_png
     from srbench.metrics import evaluate
-    from srbench.runner import saved_image_checksums
+    from srbench.run.runner import saved_image_checksums
 
     rows = []
     rng = np.random.default_rng(0)
@@ -184,7 +184,7 @@ def main() -> int:
     args = parser.parse_args()
     from playwright.sync_api import sync_playwright
 
-    from srbench.data import resolve_data_root
+    from srbench.data.sets import resolve_data_root
 
     data_root = resolve_data_root(None)
     print(f"machine load average (1/5/15 min): {' '.join(f'{x:.2f}' for x in os.getloadavg())}; "

@@ -22,8 +22,8 @@ import pytest
 from PIL import Image
 
 from mos_browser_helpers import browser, free_port, kill_server  # noqa: F401 (fixture)
-from srbench.imageio import read_image
-from srbench.runner import run_benchmark
+from srbench.data.imageio import read_image
+from srbench.run.runner import run_benchmark
 from srbench.view import export
 
 pytest.importorskip("playwright.sync_api")
@@ -232,7 +232,7 @@ def test_the_export_equals_the_crops_shown(served, browser, data_root):
 
 def test_committed_results_are_regenerated_on_the_fly(browser, data_root):
     """The committed classic run saved no images: with --regenerate they are remade (and checked) when shown."""
-    from srbench.resize import imresize
+    from srbench.data.resize import imresize
 
     proc, url = start_view([ROOT / "results/metrics/classic"], "--regenerate")
     try:
