@@ -132,6 +132,19 @@ def test_sorting_by_a_method_and_by_a_difference_matches_the_csv(runs):
     assert sort_images(collection, "set5", SortKey()) == list(nn.index)  # the set's own order
 
 
+def test_niqe_is_joined_where_measured_and_sortable(data_root, niqe_model_path, tmp_path):
+    out = tmp_path / "niqe"
+    run_benchmark(["nearest"], ["set5"], data_root=data_root, out_dir=out, save_images=True, progress=False, jobs=1,
+                  metrics=["psnr", "ssim", "niqe"], niqe_model=niqe_model_path)
+    collection = open_runs([out])
+    assert [c.key for c in collection.columns] == ["nearest"]  # the HR images' NIQE rows are no column
+    rows = pd.read_csv(out / "per_image.csv")
+    niqe = rows[(rows.method == "nearest") & rows.protocol.isna()].set_index("image").niqe.astype(float)
+    table = collection.table("set5")
+    assert np.allclose(table[("nearest", "niqe")].loc[niqe.index], niqe)
+    assert sort_images(collection, "set5", SortKey("niqe", "nearest")) == list(niqe.sort_values().index)
+
+
 def test_url_state_round_trip_and_bad_values_fall_back():
     state = ViewState("set5", "bird.png", ("nearest", "bicubic"), 40, 56, 4, True, "psnr", "bicubic", "nearest", True)
     assert parse_params(state.to_params()) == state
