@@ -96,6 +96,15 @@ CASES = [
     ("mos serve --study TXT", "is a file; give the study folder"),
     ("mos serve --study EMPTY", "manifest.json is missing"),
     ("mos export --study EMPTY --out T/x.csv", "manifest.json is missing"),
+    # srbench view (runs of different sets, missing or changed images, no saved images: tests/test_view.py)
+    ("view EMPTY --check", "is not a run folder: no per_image.csv"),
+    ("view TXT --check", "is not a folder (give 'srbench run' output folders)"),
+    ("view T/nowhere --check", "does not exist (give 'srbench run' output folders)"),
+    ("view EMPTY --port 0", "--port 0 is not a TCP port (1..65535)"),
+    ("view --methods lanczos --datasets set5 --out T/v --check", "unknown method 'lanczos'"),
+    ("view --methods nn --datasets set6 --out T/v --check", "unknown dataset 'set6'"),
+    ("view --methods nn --datasets set5 --data-root T/nowhere --out T/v --check", "does not exist. Fetch the benchmark"),
+    ("view EMPTY --protocol psnr", "argument --protocol: invalid choice: 'psnr'"),
 ]
 
 
@@ -133,6 +142,7 @@ COVERED = {
     "report": {"--runs", "--ratings", "--protocol", "--out"},
     "mos": {"create", "serve", "export", "--name", "--methods", "--calibration", "--repeats", "--train-data",
             "--study", "--out"},
+    "view": {"--check", "--methods", "--datasets", "--port", "--protocol", "--data-root", "--out"},
 }
 
 

@@ -120,6 +120,8 @@ def load_run(path: str | Path) -> Run:
     """Read one run folder; :class:`ViewError` if it is not one."""
     path = Path(path)
     csv = path / "per_image.csv"
+    if not path.exists():
+        raise ViewError(f"{display_path(path)} does not exist (give 'srbench run' output folders)")
     if not path.is_dir():
         raise ViewError(f"{display_path(path)} is not a folder (give 'srbench run' output folders)")
     if not csv.is_file():
