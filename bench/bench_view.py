@@ -4,7 +4,8 @@ Two cases, each in headless Chromium (Debian's /usr/bin/chromium through Playwri
 ``srbench view`` on 127.0.0.1:
 
 1. **open**: BSD100 with 8 methods - the time from a click on "next" to every panel (8 methods
-   and HR) drawn with the next image (target: under 1 s once the page has loaded the first time);
+   and HR) drawn with the next image (fetched ahead), and from choosing an image far away in the
+   image list (not fetched ahead) to the same (target: under 1 s once the page has loaded the first time);
 2. **responsive**: all 119 images (Set5, Set14, BSD100) x 10 methods - the first page load, "next"
    on BSD100, a pan (arrow key: redrawn in the page) and a zoom (button: redrawn, and the server has
    put the region into the URL).
@@ -116,7 +117,7 @@ def timed(page, action, image: str | None) -> float:
 def figures(name: str, values: list[float]) -> str:
     values = sorted(values)
     p90 = values[min(len(values) - 1, int(round(0.9 * (len(values) - 1))))]
-    return (f"{name:38s} n={len(values):3d}  median {statistics.median(values) * 1000:7.0f} ms  "
+    return (f"{name:40s} n={len(values):3d}  median {statistics.median(values) * 1000:7.0f} ms  "
             f"p90 {p90 * 1000:7.0f} ms  max {values[-1] * 1000:7.0f} ms")
 
 
@@ -135,6 +136,22 @@ def next_images(page, order: list[str], steps: int) -> list[float]:
     return out
 
 
+def jumps(page, order: list[str], steps: int) -> list[float]:
+    """Choose ``steps`` images far apart in the image list (typed into it); seconds until every panel shows the
+    image. These were not fetched ahead: the server reads them and the browser downloads and decodes them."""
+    out = []
+    box = page.locator("[data-testid=stMain] [data-testid=stSelectbox] input")
+    current = page.evaluate("() => document.querySelector('.srv-compare').dataset.image")
+    for k in range(steps):
+        target = order[(order.index(current) + len(order) // 2 + k) % len(order)]
+        box.click()
+        box.fill(target)
+        out.append(timed(page, lambda: page.keyboard.press("Enter"), target))
+        current = target
+        page.wait_for_timeout(PAUSE_MS)
+    return out
+
+
 def measure(browser, url: str, query: str, dataset_order: list[str], steps: int, interactions: bool) -> list[str]:
     ctx = browser.new_context(viewport={"width": 1600, "height": 1200})
     page = ctx.new_page()
@@ -142,8 +159,9 @@ def measure(browser, url: str, query: str, dataset_order: list[str], steps: int,
         t0 = time.perf_counter()
         page.goto(f"{url}/?{query}")
         page.wait_for_function(READY, arg=None, timeout=120000, polling="raf")
-        lines = [f"{'first page load (cold session)':38s} {time.perf_counter() - t0:.2f} s"]
+        lines = [f"{'first page load (cold session)':40s} {time.perf_counter() - t0:.2f} s"]
         lines.append(figures("next image, all panels drawn", next_images(page, dataset_order, steps)))
+        lines.append(figures("another image from the list (not ahead)", jumps(page, dataset_order, steps)))
         if interactions:
             page.focus(".srv-compare")
             pans = []

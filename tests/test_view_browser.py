@@ -255,5 +255,5 @@ def test_view_bench_smoke(data_root):
     proc = subprocess.run([sys.executable, str(ROOT / "bench" / "bench_view.py"), "--smoke"], capture_output=True,
                           text=True, env={**os.environ, "SRBENCH_DATA": str(data_root)}, cwd=ROOT, timeout=600)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
-    for what in ("SYNTHETIC", "first page load", "next image, all panels drawn", "pan (arrow key)", "zoom, redrawn"):
+    for what in ("SYNTHETIC", "first page load", "next image, all panels drawn", "another image from the list", "pan (arrow key)", "zoom, redrawn"):
         assert what in proc.stdout, proc.stdout
