@@ -147,99 +147,122 @@ def _ahead(store: ImageStore, dataset: str, image: str, keys, diff: bool, slot: 
             "panels": _panels(store, dataset, image, keys, diff, slot)}
 
 
-def main() -> None:
-    config = read_config()
+def _open() -> ImageStore:
+    """The runs of this server (one line on the page if they cannot be shown)."""
     import json
 
     try:
-        store = _store(json.dumps(config, sort_keys=True))
+        return _store(json.dumps(read_config(), sort_keys=True))
     except SrbenchError as exc:
         st.error(str(exc))
         st.stop()
+
+
+def _first_run(store: ImageStore) -> None:
+    """A new browser session: the widgets start from the URL's view."""
+    ss = st.session_state
+    ss.state = _initial_state(store)
+    ss.nonce = 0
+    ss.w_set, ss.w_methods = ss.state.dataset, list(ss.state.methods)
+    if ss.state.image:
+        ss.w_image = ss.state.image
+    ss.w_sort, ss.w_a, ss.w_b = ss.state.sort or "(set order)", ss.state.a, ss.state.b or "(none)"
+    ss.w_desc, ss.w_diff = ss.state.descending, ss.state.diff
+
+
+def _controls(collection) -> tuple[str, list[str], SortKey, bool]:
+    """The sidebar's choices: set, methods, sort order, difference map."""
+    ss = st.session_state
+    st.subheader("srbench view")
+    dataset = st.selectbox("set", collection.sets(), key="w_set")
+    keys = collection.keys(dataset)
+    if ss.w_methods and not set(ss.w_methods) <= set(keys):
+        ss.w_methods = [k for k in ss.w_methods if k in keys] or keys
+    methods = st.multiselect("methods", keys, key="w_methods") or keys
+    sort = st.selectbox("sort images by", ["(set order)", *METRICS], key="w_sort")
+    if ss.w_a not in keys:
+        ss.w_a = keys[0]
+    a = st.selectbox("of method", keys, key="w_a")
+    if ss.w_b not in ["(none)", *keys]:
+        ss.w_b = "(none)"
+    b = st.selectbox("minus method (difference)", ["(none)", *keys], key="w_b")
+    descending = st.checkbox("descending", key="w_desc")
+    diff = st.toggle("absolute difference to HR", key="w_diff")
+    return dataset, methods, SortKey(sort if sort in METRICS else "", a, "" if b == "(none)" else b, descending), diff
+
+
+def _regenerate(store: ImageStore, dataset: str, image: str, keys) -> None:
+    """Make the images of ``image`` that must be regenerated, with a progress bar (one line if one fails)."""
+    missing = [k for k in keys if not store.is_ready(dataset, image, k)]
+    if not missing:
+        return
+    bar = st.progress(0.0, text=f"regenerating {len(missing)} image(s) from the recorded methods ...")
+    for i, k in enumerate(missing, start=1):
+        try:
+            store.sr(dataset, image, k)
+        except SrbenchError as exc:
+            st.error(str(exc))
+            st.stop()
+        bar.progress(i / len(missing), text=f"regenerated {k} ({i} of {len(missing)})")
+    bar.empty()
+
+
+def _exports(store: ImageStore, state: ViewState, region: export.Region) -> None:
+    """The sidebar's exports of this run's view, then its region as text."""
+    stem = region.image.rsplit(".", 1)[0]
+    name = (f"{region.dataset}-{stem}-x{region.x}-y{region.y}-{region.side}px-zoom{region.zoom}"
+            f"{'-diff' if state.diff else ''}")
+    # made when clicked (a deferred download), from this run's view
+    st.download_button("export grid (PNG)", partial(_export_png, store, region, state.methods, state.diff),
+                       file_name=f"{name}.png", mime="image/png", key="w_export", on_click="ignore")
+    st.download_button("export region (text)", region.text() + "\n", file_name=f"{name}.txt",
+                       mime="text/plain", key="w_region", on_click="ignore")
+    st.code(region.text(), language=None)  # after the exports: once it shows a region, they hold it too
+
+
+def main() -> None:
+    store = _open()
     collection = store.collection
     ss = st.session_state
     if "state" not in ss:
-        ss.state = _initial_state(store)
-        ss.nonce = 0
-        ss.w_set, ss.w_methods = ss.state.dataset, list(ss.state.methods)
-        if ss.state.image:
-            ss.w_image = ss.state.image
-        ss.w_sort, ss.w_a, ss.w_b = ss.state.sort or "(set order)", ss.state.a, ss.state.b or "(none)"
-        ss.w_desc, ss.w_diff = ss.state.descending, ss.state.diff
+        _first_run(store)
     for note in collection.notes:
         st.caption(note)
     st.markdown(TABLE_CSS, unsafe_allow_html=True)
-
     with st.sidebar:
-        st.subheader("srbench view")
-        dataset = st.selectbox("set", collection.sets(), key="w_set")
-        keys = collection.keys(dataset)
-        if ss.w_methods and not set(ss.w_methods) <= set(keys):
-            ss.w_methods = [k for k in ss.w_methods if k in keys] or keys
-        methods = st.multiselect("methods", keys, key="w_methods") or keys
-        sort = st.selectbox("sort images by", ["(set order)", *METRICS], key="w_sort")
-        if ss.w_a not in keys:
-            ss.w_a = keys[0]
-        a = st.selectbox("of method", keys, key="w_a")
-        if ss.w_b not in ["(none)", *keys]:
-            ss.w_b = "(none)"
-        b = st.selectbox("minus method (difference)", ["(none)", *keys], key="w_b")
-        descending = st.checkbox("descending", key="w_desc")
-        diff = st.toggle("absolute difference to HR", key="w_diff")
+        dataset, methods, sort_key, diff = _controls(collection)
 
     state: ViewState = ss.state
     if dataset != state.dataset:
         state = replace(state, dataset=dataset, image="", x=-1, y=-1)
-    sort_key = SortKey(sort if sort in METRICS else "", a, "" if b == "(none)" else b, descending)
     order = sort_images(collection, dataset, sort_key)
     if ss.get("w_image") not in order:
         ss.w_image = state.image if state.image in order else order[0]
     sort_by = sort_values(collection, dataset, sort_key)
     ss.order = order
-    image = st.selectbox("image", order, key="w_image",
-                         format_func=lambda i: i if sort_by is None else f"{i}  ({_fmt(float(sort_by[i]), sort)})")
-    hr = store.hr(dataset, image)
-    h, w = hr.shape[:2]
+    image = st.selectbox("image", order, key="w_image", format_func=lambda i: i if sort_by is None else
+                         f"{i}  ({_fmt(float(sort_by[i]), sort_key.metric)})")
+    h, w = store.hr(dataset, image).shape[:2]
     if image != state.image:  # another image (or set): the region is re-clamped and the browser adopts it
         state = replace(state, image=image)
         ss.nonce += 1
-    state = replace(state, methods=tuple(methods), sort=sort_key.metric, a=sort_key.a if sort_key.metric else "",
-                    b=sort_key.b if sort_key.metric else "", descending=descending, diff=diff).clamped(w, h)
+    on = bool(sort_key.metric)
+    state = replace(state, methods=tuple(methods), sort=sort_key.metric, a=sort_key.a if on else "",
+                    b=sort_key.b if on else "", descending=sort_key.descending, diff=diff).clamped(w, h)
     ss.state = state
-    params = state.to_params()
-    if dict(st.query_params) != params:
-        st.query_params.from_dict(params)
+    if dict(st.query_params) != state.to_params():
+        st.query_params.from_dict(state.to_params())
 
-    missing = [k for k in methods if not store.is_ready(dataset, image, k)]
-    if missing:
-        bar = st.progress(0.0, text=f"regenerating {len(missing)} image(s) from the recorded methods ...")
-        for i, k in enumerate(missing, start=1):
-            try:
-                store.sr(dataset, image, k)
-            except SrbenchError as exc:
-                st.error(str(exc))
-                st.stop()
-            bar.progress(i / len(missing), text=f"regenerated {k} ({i} of {len(missing)})")
-        bar.empty()
-
+    _regenerate(store, dataset, image, methods)
     at = order.index(image)
     component.mount({"nonce": ss.nonce, "image": image, "w": w, "h": h, "x": state.x, "y": state.y,
                      "zoom": state.zoom, "grey": "#808080", "panels": _panels(store, dataset, image, methods, diff, "view"),
                      "ahead": {"next": _ahead(store, dataset, order[(at + 1) % len(order)], methods, diff, "next"),
                                "previous": _ahead(store, dataset, order[at - 1], methods, diff, "prev")}},
                     on_view=_on_view)
-
-    region = export.Region(dataset, image, state.x, state.y, region_side(state.zoom, w, h), state.zoom)
     with st.sidebar:
-        stem = image.rsplit(".", 1)[0]
-        name = f"{dataset}-{stem}-x{state.x}-y{state.y}-{region.side}px-zoom{state.zoom}{'-diff' if diff else ''}"
-        # made when clicked (a deferred download), from this run's view
-        st.download_button("export grid (PNG)", partial(_export_png, store, region, tuple(methods), diff),
-                           file_name=f"{name}.png",
-                           mime="image/png", key="w_export", on_click="ignore")
-        st.download_button("export region (text)", region.text() + "\n", file_name=f"{name}.txt",
-                           mime="text/plain", key="w_region", on_click="ignore")
-        st.code(region.text(), language=None)  # after the exports: once it shows a region, they hold it too
+        _exports(store, state, export.Region(dataset, image, state.x, state.y, region_side(state.zoom, w, h),
+                                             state.zoom))
     st.markdown(_table_html(store, state, order, list(methods), sort_by), unsafe_allow_html=True)
 
 
