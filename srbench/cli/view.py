@@ -16,7 +16,7 @@ one image pixel per device pixel, one synchronised region (zoom 1x/2x/4x/8x near
 or arrow keys to pan), an absolute-difference map against HR; the view lives in the URL (copy the
 link to share it); export the grid as PNG (laid out like the report's Figure 2) and the region as text.
 
-Runs: folders written by 'srbench run --save-images' (run.json records each image's SHA-256; an
+Runs: folders written by 'srbench run --save-images' (run.json records the SHA-256 of each image; an
 image that does not match is refused). A run without saved images is refused unless --regenerate:
 then its images are remade from the recorded methods (checkpoints checked by SHA-256, each image
 checked against the run's per-image row), with a progress bar on the page. With no RUN and no
