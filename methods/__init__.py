@@ -11,7 +11,8 @@ name the first time a method is looked up, so use ``srbench.get_method`` /
 ``classic.py``                 nearest, bicubic (MATLAB ``imresize``)
 ``srgan_family.py``            SRResNet / SRGAN variants of Table 1 (train specs + methods)
 ``reference_family.py``        SRCNN, ESPCN of Table 2 (networks in ``reference_models.py``)
-``families.py``                ``external:NAME=DIR`` (``external.py``)
+``families.py``                ``external:NAME=DIR`` (``external.py``), ``published:``, ``checkpoint:LABEL=DIR``
+                               (``own_checkpoint.py``)
 =============================  ==========================================================
 """
 

@@ -9,6 +9,10 @@
   The report shows them as their own rows beside the paper rows they
   reproduce ("SRGAN (authors' images)"), never in place of ours; once fetched
   they are part of ``--methods all``.
+* ``checkpoint:LABEL=DIR`` - a checkpoint you trained (``DIR/model.safetensors``,
+  its sidecar names the architecture), run like the built-in method of that
+  architecture and shown in the report as its own row ("ESPCN (LABEL)") under
+  that method's paper row (``own_checkpoint.py``).
 
 The factories are named as ``"module:function"``: the registry imports them
 only when a member is built.
@@ -30,4 +34,11 @@ register_family(
     members={"srresnet-mse": (PaperRow(1, "SRResNet-MSE"), PaperRow(2, "SRResNet")),
              "srgan-vgg54": (PaperRow(1, "SRGAN-VGG54"), PaperRow(2, "SRGAN"))},
     members_in_all=True,
+)
+
+register_family(
+    "checkpoint", "srbench.methods.own_checkpoint:family_member", kind="learned",
+    settings=("device", "tile", "overlap"), usage="checkpoint:LABEL=DIR",
+    description="checkpoint:LABEL=DIR - your own trained checkpoint (DIR/model.safetensors; its sidecar names the "
+                "architecture), a row of its own beside the committed model",
 )

@@ -50,7 +50,7 @@ from . import render as report_format
 from . import subjects as report_subjects
 from .inputs import RunInput, combine_all_no_reference, combine_runs, load_ratings, load_run, method_key
 from .pdf_content import same_pdf
-from .tables import Evidence, build_table, significance_rows, table_spec
+from .tables import Evidence, build_table, own_checkpoints, significance_rows, table_spec
 
 RESULTS = RESULTS_DIR
 DEFAULT_OUT = REPORT_DIR
@@ -230,7 +230,8 @@ def _other_protocols(runs: list[RunInput], protocol: str) -> dict[tuple[str, str
 def _tables(ev: Evidence, correction: str, synthetic: bool, files: dict, md_parts: list) -> tuple:
     """Tables 1 and 2 as Markdown, LaTeX and CSV (into ``files``, Markdown also into ``md_parts``); their specs."""
     paper = load_paper_values()
-    tables = (table_spec(1), table_spec(2))  # rows from the registry, with any plugins loaded by now
+    own = own_checkpoints(ev.checkpoints)  # checkpoint:LABEL rows, under their architecture's paper rows
+    tables = (table_spec(1, own), table_spec(2, own))  # rows from the registry, with any plugins loaded by now
     for spec in tables:
         table = build_table(spec, ev, paper, correction=correction, synthetic=synthetic)
         md = report_format.to_markdown(table)

@@ -76,13 +76,13 @@ def cell(frame: pd.DataFrame, name: str, dataset: str, key: str, *, fallback: st
 
 def mark_best(rows: list, datasets: tuple[str, ...], name: str) -> None:
     """Bold the best mean of metric ``name`` (at display precision; lowest or highest by its direction) per
-    dataset among ``rows``; HR and the authors' released images (``published:``, a check of the metrics,
-    not srbench's own) are excluded, as in the PSNR/SSIM columns."""
+    dataset among ``rows``; HR, the authors' released images (``published:``, a check of the metrics,
+    not srbench's own) and extra checkpoints (``checkpoint:``) are excluded, as in the PSNR/SSIM columns."""
     metric = metric_of(name)
     pick = min if metric.direction == "lower" else max
     for dataset in datasets:
         cells = [r.cells[name] for r in rows
-                 if r.dataset == dataset and r.method != HR_METHOD and not r.slot.released and name in r.cells]
+                 if r.dataset == dataset and r.method != HR_METHOD and r.slot.ranked and name in r.cells]
         values = [round(c.ours, metric.decimals) for c in cells if c.ours is not None]
         if not values:
             continue

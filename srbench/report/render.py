@@ -61,6 +61,9 @@ def caption(table: Table) -> str:
     if any(s.released for s in t.slots):
         text += (" Rows labelled (authors' images): the SRGAN authors' released outputs measured by srbench, "
                  "a check of the metrics, not a model trained here; never bolded or starred.")
+    if any(s.own for s in t.slots):
+        text += (" Rows labelled ROW (LABEL): a checkpoint given as checkpoint:LABEL=DIR, run with the network of "
+                 "that row; in the significance tests, never bolded or starred.")
     for metric in table.metrics:
         if ours_only(metric):
             text += " " + no_reference_column.caption(metric)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from itertools import combinations
+from typing import Mapping
 
 import numpy as np
 import pandas as pd
@@ -32,6 +33,7 @@ TITLES = {1: "SRResNet and SRGAN variants (content loss)", 2: "Comparison with r
 
 
 RELEASED_SUFFIX = " (authors' images)"
+OWN_PREFIX = "checkpoint:"  # method keys of checkpoints given as checkpoint:LABEL=DIR
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,9 @@ class Slot:
     ``released``: the row holds another paper's released images measured by
     srbench (``published:``), shown beside the paper row they reproduce and
     never ranked against what srbench trained (no bold, no significance star).
+    ``own``: the row holds a checkpoint given as ``checkpoint:LABEL=DIR``,
+    shown under the paper row of its architecture ("ESPCN (my-espcn)"); it is
+    in the significance tests but never bold or starred.
     """
 
     label: str
@@ -48,6 +53,12 @@ class Slot:
     paper_name: str
     category: str | None = None
     released: bool = False
+    own: bool = False
+
+    @property
+    def ranked(self) -> bool:
+        """True for srbench's own paper rows (bold and stars); False for released images and extra checkpoints."""
+        return not (self.released or self.own)
 
 
 @dataclass(frozen=True)
@@ -58,7 +69,7 @@ class TableSpec:
     slots: tuple[Slot, ...]
 
 
-def table_spec(number: int) -> TableSpec:
+def table_spec(number: int, own_checkpoints: Mapping[str, str] | None = None) -> TableSpec:
     """Table ``number``'s rows: the paper's rows in its order, each filled by the methods registered for it.
 
     Rows and datasets come from the paper's values (:mod:`srbench.paper_values`),
@@ -68,7 +79,10 @@ def table_spec(number: int) -> TableSpec:
     no method claims is filled by the method named like it in lower case
     (``HR`` -> ``hr``, the MOS studies' original images). Members of a
     ``published`` family get rows of their own right after the row they
-    reproduce, labelled "ROW (authors' images)".
+    reproduce, labelled "ROW (authors' images)". ``own_checkpoints`` maps
+    ``checkpoint:LABEL`` keys to their architecture (a registered method): each
+    gets a row "ROW (LABEL)" after the rows of every paper row its architecture
+    fills, in key order.
     """
     paper = load_paper_values()
     rows = list(dict.fromkeys(method for (t, _, method) in paper if t == number))
@@ -80,6 +94,9 @@ def table_spec(number: int) -> TableSpec:
         category = next((c for _, c in claims[row] if c is not None), None)
         slots.append(Slot(row, keys, row, category))
         slots += [Slot(row + RELEASED_SUFFIX, (key,), row, None, released=True) for key in released[row]]
+        slots += [Slot(f"{row} ({key[len(OWN_PREFIX):]})", (key,), row, None, own=True)
+                  for key, architecture in sorted((own_checkpoints or {}).items())
+                  if any(pr.table == number and pr.row == row for pr in _paper_rows_of(architecture))]
     return TableSpec(number, TITLES[number], datasets, tuple(slots))
 
 
@@ -100,6 +117,17 @@ def _row_claims(number: int, rows: list[str]) -> tuple[dict[str, list[tuple[str,
             for pr in mine:
                 claims[pr.row] += [(k, pr.category) for k in keys]
     return claims, released
+
+
+def _paper_rows_of(method: str) -> tuple:
+    """The paper rows the registered method ``method`` fills (none if it is not registered here)."""
+    return registry.method_info(method).paper_rows if registry.is_registered(method) else ()
+
+
+def own_checkpoints(checkpoints: Mapping[str, dict]) -> dict[str, str]:
+    """``checkpoint:LABEL`` key -> its architecture's method name, from the runs' checkpoint sidecars."""
+    return {key: str(record.get("method")) for key, record in checkpoints.items()
+            if key.startswith(OWN_PREFIX) and isinstance(record, dict) and record.get("method")}
 
 
 @dataclass
@@ -209,6 +237,8 @@ def _missing_reason(ev: Evidence, dataset: str, key: str) -> str:
     if key.startswith("external:"):
         name = key.split(":", 1)[1]
         return f"no external results for this set in the given runs (run them with external:{name}=DIR)"
+    if key.startswith(OWN_PREFIX):
+        return f"{key} not in the given runs for this set (run it with 'srbench run --methods {key}=DIR')"
     if not registry.is_registered(key):
         return f"method {key} not implemented in srbench"
     if registry.method_info(key).needs_checkpoint:
@@ -291,6 +321,10 @@ def _row_note(ev: Evidence, key: str, *, measured: bool, rated: bool) -> str | N
         return (f"the SRGAN authors' released images (release {source.get('release', 'not recorded')}, {origin}, "
                 f"each file's SHA-256 checked against the manifest), measured by srbench under this protocol; "
                 f"not a model srbench trained")
+    if key.startswith(OWN_PREFIX) and key in ev.checkpoints:
+        sidecar = ev.checkpoints[key]
+        return training_note(str(sidecar.get("method")), sidecar,
+                             shown_as=f"{key[len(OWN_PREFIX):]} ({key}, a {sidecar.get('method')})")
     if key in ev.checkpoints:
         return training_note(key, ev.checkpoints[key])
     if registry.is_registered(key) and registry.method_info(key).needs_checkpoint:
@@ -316,9 +350,9 @@ def ours_only(metric: str) -> bool:
 
 def _mark_best(table: Table) -> None:
     """Bold the best (highest, at display precision) measured value per dataset and metric among srbench's
-    own rows; HR and released images (``published:``) are excluded."""
+    own rows; HR, released images (``published:``) and extra checkpoints (``checkpoint:``) are excluded."""
     for dataset in table.spec.datasets:
-        rows = [r for r in table.rows if r.dataset == dataset and r.method != "hr" and not r.slot.released]
+        rows = [r for r in table.rows if r.dataset == dataset and r.method != "hr" and r.slot.ranked]
         for metric in METRICS:
             values = [round(r.cells[metric].ours, display_decimals(metric)) for r in rows
                       if r.cells[metric].ours is not None]

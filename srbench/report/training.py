@@ -66,9 +66,12 @@ def _percent(part: int, whole: int) -> str:
     return f"{share:.2g}%" if share < 10 else f"{share:.0f}%"
 
 
-def training_note(method: str, sidecar: dict | None) -> str:
-    """The footnote of a row measured from the checkpoint described by ``sidecar`` (``None``: not recorded)."""
-    label = f"{method} checkpoint"
+def training_note(method: str, sidecar: dict | None, *, shown_as: str | None = None) -> str:
+    """The footnote of a row measured from the checkpoint described by ``sidecar`` (``None``: not recorded).
+
+    ``method`` picks the recipe compared with; ``shown_as`` (default ``method``) names the checkpoint.
+    """
+    label = f"{shown_as or method} checkpoint"
     if not isinstance(sidecar, dict):
         return f"{label}: unknown training length (the run recorded no checkpoint sidecar); not a finished reproduction"
     digest = sidecar.get("checkpoint_sha256")

@@ -123,9 +123,11 @@ def select_methods(requested: list[str], settings: Mapping | None = None) -> tup
         own = registry.settings_for(name, settings)
         used |= set(own)
         method = registry.get_method(name, **own)
-        if any(m.name == method.name for m in chosen) or method.name in skipped:
+        key = registry.method_key(method.name)
+        if any(registry.method_key(m.name) == key for m in chosen) or method.name in skipped:
             raise SrbenchError(f"two methods are named {method.name!r} ({name}); their rows could not be told "
-                               "apart - give each external:NAME=DIR its own NAME")
+                               "apart - give each external:NAME=DIR its own NAME and each checkpoint:LABEL=DIR "
+                               "its own LABEL")
         reason = method.availability()
         if reason is None:
             chosen.append(method)

@@ -175,7 +175,7 @@ def build_method(name: str, *, device: str = "auto", tile: int = DEFAULT_TILE) -
     if not isinstance(tile, int) or tile < 0:
         raise SrbenchError(f"--tile must be 0 (no tiling) or a positive number of LR pixels, got {tile!r}")
     info = registry.method_info(name)
-    if info.kind in _NOT_FOR_OWN_IMAGES or info.family:
+    if info.kind in _NOT_FOR_OWN_IMAGES or (info.family and info.kind != "learned"):
         raise SrbenchError(f"method {name} reads stored SR images of the benchmark sets ({info.kind}); it cannot "
                            "upscale other images. Choose a method that computes its output (srbench run --list-methods)")
     if device == "cuda":
@@ -241,6 +241,11 @@ def upscale_array(method: registry.Method, lr: np.ndarray, *, tile: int = DEFAUL
 
 
 # ---------------------------------------------------------------- the run
+def default_out_name(method: str) -> str:
+    """``upscaled-<method>`` (a ``checkpoint:LABEL=DIR`` spec gives ``upscaled-checkpoint-LABEL``)."""
+    return "upscaled-" + registry.method_key(method).replace(":", "-")
+
+
 def upscale_files(
     inputs: Sequence[str | os.PathLike],
     method: str,
@@ -263,7 +268,7 @@ def upscale_files(
     start = time.perf_counter()
     say = log or (lambda _msg: None)
     name = registry.canonical_name(method)
-    out = Path(out_dir) if out_dir is not None else Path.cwd() / f"upscaled-{name}"
+    out = Path(out_dir) if out_dir is not None else Path.cwd() / default_out_name(name)
     if out.exists() and not out.is_dir():
         raise SrbenchError(f"--out {out} is a file; give a folder for the upscaled images")
     jobs = plan(inputs, out, overwrite=overwrite)
