@@ -298,7 +298,7 @@ def test_a_failed_niqe_run_keeps_its_rows_in_the_partial_file_as_the_final_file_
     err = capsys.readouterr().err.strip().splitlines()
     partial = out / "per_image.csv.partial"
     assert rc == 2 and len(err) == 1 and "the 10 rows measured before it stopped are kept" in err[0], err
-    assert sorted(os.listdir(out)) == ["per_image.csv.partial"]
+    assert sorted(os.listdir(out)) == ["per_image.csv.partial", "run.partial.json"]
     text = partial.read_text()
     assert text.splitlines()[0] == "dataset,image,method,protocol,psnr,ssim,niqe,niqe_note"
     assert "nan" not in text.lower()  # empty cells are empty, as in per_image.csv

@@ -238,8 +238,9 @@ def test_ctrl_c_stops_workers_quietly_and_leaves_only_the_partial_file(data_root
     assert last[0] == "srbench run: interrupted"
     rows = len((out / "per_image.csv.partial").read_text().splitlines()) - 1
     assert last[1] == (f"  the {rows} rows measured before it stopped are kept in {out / 'per_image.csv.partial'} "
-                       "(an unfinished run: no per_image.csv, summary.csv or run.json)")
-    assert sorted(p.name for p in out.iterdir()) == ["per_image.csv.partial"]
+                       "(an unfinished run: no per_image.csv, summary.csv or run.json); run the same command again to "
+                       "continue from them (--fresh starts over)")
+    assert sorted(p.name for p in out.iterdir()) == ["per_image.csv.partial", "run.partial.json"]
 
 
 def test_external_wrong_size_image_is_refused_up_front_in_one_line(data_root, tmp_path, capsys):
@@ -351,8 +352,9 @@ def test_a_failed_run_keeps_its_measured_rows_and_says_where(failing_methods, da
     assert rc == 2 and len(err) == 1, err
     partial = out / "per_image.csv.partial"
     assert err[0] == (f"srbench run: error: SYNTHETIC failure at head.png; the 5 rows measured before it stopped are "
-                      f"kept in {partial} (an unfinished run: no per_image.csv, summary.csv or run.json)")
-    assert len(partial.read_text().splitlines()) == 1 + 5 and sorted(os.listdir(out)) == ["per_image.csv.partial"]
+                      f"kept in {partial} (an unfinished run: no per_image.csv, summary.csv or run.json); run the same "
+                      "command again to continue from them (--fresh starts over)")
+    assert len(partial.read_text().splitlines()) == 1 + 5 and sorted(os.listdir(out)) == ["per_image.csv.partial", "run.partial.json"]
 
 
 def test_a_run_stopped_before_any_row_leaves_nothing(failing_methods, data_root, tmp_path, capsys):

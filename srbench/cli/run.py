@@ -60,6 +60,10 @@ def add_parser(subparsers) -> None:
     p.add_argument("--out", help="output folder (default: a new folder under results/runs/)")
     p.add_argument("--save-images", action="store_true", help="also write the SR images as PNG under OUT/images/")
     p.add_argument("--overwrite", action="store_true", help="replace an earlier run in --out")
+    p.add_argument("--fresh", action="store_true",
+                   help="measure everything again: do not continue an interrupted run in --out (by default the "
+                   "same command continues it, reusing the (set, method) groups it finished whose inputs, method, "
+                   "checkpoint SHA-256, protocols and code revision are unchanged)")
     p.add_argument("--jobs", type=whole_number(1), default=None,
                    help="worker processes computing metrics (default: one per usable CPU core for 24+ images; 1 = none)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
@@ -95,6 +99,7 @@ def _run(args: argparse.Namespace) -> int:
         method_settings=method_settings(names, args.published_root, args.data_root),
         metrics=metrics,
         niqe_model=args.niqe_model,
+        fresh=args.fresh,
     )
     for name, reason in result.skipped.items():
         print(f"skipped {name}: {reason}")

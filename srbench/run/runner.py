@@ -23,7 +23,11 @@ checksum-verified) is prepared before any work, so a missing model stops the
 run at once with the fetch command.
 
 Rows are appended to ``per_image.csv.partial`` as they are measured; the
-final files appear (atomically) only when the run completes.
+final files appear (atomically) only when the run completes. An interrupted
+run continues where it stopped when the same command is run again: finished
+(set, method) groups with an unchanged key are reused (:mod:`srbench.run.resume`
+says how they are keyed; ``fresh=True`` starts over), and the final CSV files
+are the same bytes as an uninterrupted run's.
 
 The work is three steps, each a function with one job: :func:`produce`
 upscales (in this process), :func:`measure` computes the metrics (in worker
@@ -55,7 +59,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from srbench.run import stamp as provenance
-from srbench.run import registry
+from srbench.run import registry, resume
 from srbench.atomicio import write_atomic
 from srbench.data.sets import BenchImage, load_dataset, normalize_dataset_name
 from srbench.errors import MissingOutput, SrbenchError, UnknownMethod
@@ -268,6 +272,7 @@ def write_run(out_dir: Path, per_image: pd.DataFrame, summary: pd.DataFrame, rec
     (out_dir / "per_image.csv.partial").unlink(missing_ok=True)
     _write_csv(_no_reference_text(summary), out_dir / "summary.csv")
     _write_text(out_dir / "run.json", json.dumps(record, indent=1, sort_keys=True) + "\n")
+    (out_dir / resume.JOURNAL_NAME).unlink(missing_ok=True)
 
 
 def run_benchmark(
@@ -285,6 +290,7 @@ def run_benchmark(
     method_settings: Mapping | None = None,
     metrics: Iterable[str] = DEFAULT_METRICS,
     niqe_model: str | os.PathLike | None = None,
+    fresh: bool = False,
 ) -> RunResult:
     """Super-resolve ``datasets`` with ``methods`` and write the tables to ``out_dir``.
 
@@ -305,6 +311,10 @@ def run_benchmark(
     else the data cache, loaded before any work
     (:class:`srbench.metrics.niqe_model.NiqeModelError` naming the fetch command
     if it is missing). With any no-reference metric the HR images are measured too.
+    An interrupted run into the same ``out_dir`` (without ``out_dir``: the
+    newest unfinished run of the same request under ``results/runs/``) is
+    continued, reusing its finished groups (:mod:`srbench.run.resume`); ``fresh``
+    discards them.
     """
     start = time.perf_counter()
     datasets, metrics, protocols = _checked_request(methods, datasets, protocols, metrics, niqe_model)
@@ -313,17 +323,26 @@ def run_benchmark(
     if any(m.name == HR_METHOD for m in chosen):
         raise SrbenchError(f"a method may not be called {HR_METHOD!r}: that name stands for the HR images")
     coverage = _check_coverage(chosen, datasets, log)
+    columns = per_image_columns(m.name for m, _ in no_reference)
+    request = {"methods": [registry.canonical_name(m) if m.strip().lower() != "all" else "all" for m in methods],
+               "datasets": datasets, "protocols": list(protocols), "metrics": list(metrics)}
+    if not out_dir and not fresh:
+        out_dir = resume.find_unfinished(RUNS_DIR, request)
     out_dir = Path(out_dir) if out_dir else default_out_dir()
     if (out_dir / "per_image.csv").exists() and not overwrite:
         raise SrbenchError(f"{out_dir} already holds a run (per_image.csv); choose another --out or pass --overwrite")
+    run_key = {"protocols": list(protocols), "metrics": list(metrics), "columns": columns,
+               "no_reference": _no_reference_records(no_reference), "code": resume.code_key()}
+    group_keys = _group_keys(chosen, datasets)
     created = _make_out_dir(out_dir)
-    columns = per_image_columns(m.name for m, _ in no_reference)
     rows: list[list] = []
     try:
+        journal = resume.open_journal(out_dir, run_key, group_keys, columns, request=request,
+                                      fresh=fresh, log=log)
         images, missing = _produce_and_measure(chosen, datasets, data_root, out_dir, protocols, save_images,
-                                               progress, jobs, rows, no_reference)
+                                               progress, jobs, rows, no_reference, journal, group_keys)
     except BaseException as exc:
-        _explain_leftovers(exc, out_dir, len(rows), created=created)
+        _explain_leftovers(exc, out_dir, _partial_rows(out_dir / "per_image.csv.partial"), created=created)
         raise
 
     per_image = pd.DataFrame(rows, columns=columns)
@@ -348,6 +367,16 @@ def run_benchmark(
         record["saved_images"] = saved_image_checksums(out_dir / "images")
     write_run(out_dir, per_image, summary, record)
     return RunResult(out_dir, per_image, summary, skipped, missing, coverage, seconds)
+
+
+def _group_keys(chosen: list[Method], datasets: list[str]) -> dict[tuple[str, str], str]:
+    """(dataset, method) -> the resume key of that group (:mod:`srbench.run.resume`), ``hr`` included."""
+    manifests = {name: provenance.manifest_sha256(name) for name in datasets}
+    keys = {(d, m.name): resume.digest({"inputs_manifest_sha256": manifests[d], **resume.method_key(m, d)})
+            for d in datasets for m in chosen}
+    keys.update({(d, HR_METHOD): resume.digest({"inputs_manifest_sha256": manifests[d], "name": HR_METHOD})
+                 for d in datasets})
+    return keys
 
 
 def _checked_request(methods: list[str], datasets: list[str], protocols: list[str], metrics: Iterable[str],
@@ -402,22 +431,36 @@ def _prepare_no_reference(metrics: Iterable[str], options: Mapping[str, object])
 
 def _produce_and_measure(chosen: list[Method], datasets: list[str], data_root: Path, out_dir: Path,
                          protocols: list[str], save_images: bool, progress: bool, jobs: int | None,
-                         rows: list[list], no_reference: NoReference
+                         rows: list[list], no_reference: NoReference, journal: resume.Journal,
+                         group_keys: dict[tuple[str, str], str]
                          ) -> tuple[dict[str, list[BenchImage]], dict[str, list[str]]]:
-    """Load the sets, upscale and measure: rows go to ``rows`` and to the partial file as they are measured.
+    """Load the sets, upscale and measure: rows go to the partial file (and the journal) as each group is measured.
 
-    With ``no_reference`` metrics the HR images are measured too (method ``hr``) and the rows carry their columns.
+    Groups in ``journal.reused`` are not measured again. On return ``rows``
+    holds every group's rows in production order (sets, then methods, then
+    ``hr``), reused or not. With ``no_reference`` metrics the HR images are
+    measured too (method ``hr``) and the rows carry their columns.
     """
     images = {name: load_dataset(name, data_root) for name in datasets}
-    total = sum(len(v) for v in images.values()) * (len(chosen) + bool(no_reference))
+    order = [(d, name) for d in datasets
+             for name in [m.name for m in chosen] + ([HR_METHOD] if no_reference else [])]
+    done: dict[tuple[str, str], list[list]] = {}
     missing: dict[str, list[str]] = {}
+    for (dataset, method), (group_rows, absent) in journal.reused.items():
+        done[(dataset, method)] = group_rows
+        rows += group_rows
+        if absent:
+            missing[f"{method}/{dataset}"] = list(absent)
+    total = sum(len(images[d]) for d, _ in order)
+    todo = sum(len(images[d]) for d, m in order if (d, m) not in done)
     if jobs is None:  # workers pay off only beyond a few images (each imports numpy/scipy)
-        jobs = usable_cpus() if total >= MIN_IMAGES_FOR_WORKERS else 1
-    with open(out_dir / "per_image.csv.partial", "w", newline="") as partial, progress_bar(
+        jobs = usable_cpus() if todo >= MIN_IMAGES_FOR_WORKERS else 1
+    current: list[tuple[str, str]] = []
+    with open(out_dir / "per_image.csv.partial", "a", newline="") as partial, progress_bar(
         total, "srbench run", enabled=progress
     ) as bar, _metric_executor(jobs) as pool:
         writer = csv.writer(partial)
-        writer.writerow(per_image_columns(m.name for m, _ in no_reference))
+        bar.update(total - todo)
 
         def on_missing(item: Upscaled) -> None:
             missing.setdefault(f"{item.method}/{item.dataset}", []).append(item.image.name)
@@ -425,6 +468,9 @@ def _produce_and_measure(chosen: list[Method], datasets: list[str], data_root: P
 
         def announce(groups: Iterable[Group]) -> Iterator[Group]:
             for dataset, method, items in groups:
+                if (dataset, method) in done:
+                    continue  # reused from an earlier attempt: not upscaled again
+                current[:] = [(dataset, method)]
                 bar.set_postfix_str(f"{method} on {dataset}")
                 yield dataset, method, items
 
@@ -432,9 +478,14 @@ def _produce_and_measure(chosen: list[Method], datasets: list[str], data_root: P
                            include_hr=bool(no_reference))
         for group_rows in measure(announce(produced), list(protocols), pool, no_reference=no_reference,
                                   on_measured=lambda: bar.update(1)):
+            dataset, method = current[0]
             writer.writerows(_partial_text(row) for row in group_rows)
-            rows += group_rows
             partial.flush()
+            journal.add(dataset, method, group_keys[(dataset, method)], len(group_rows),
+                        missing.get(f"{method}/{dataset}", []))
+            done[(dataset, method)] = group_rows
+            rows += group_rows
+    rows[:] = [row for key in order for row in done.get(key, [])]
     return images, missing
 
 
@@ -445,6 +496,15 @@ def saved_image_checksums(images_dir: Path) -> dict[str, str]:
         if path.is_file():
             out[path.relative_to(images_dir).as_posix()] = hashlib.sha256(path.read_bytes()).hexdigest()
     return out
+
+
+def _partial_rows(partial: Path) -> int:
+    """Data rows in the partial file (what a stopped run really left there), 0 if there is none."""
+    try:
+        with open(partial, newline="") as f:
+            return max(0, sum(1 for _ in csv.reader(f)) - 1)
+    except (OSError, csv.Error):
+        return 0
 
 
 def _explain_leftovers(exc: BaseException, out_dir: Path, measured: int, *, created: bool) -> None:
@@ -460,9 +520,11 @@ def _explain_leftovers(exc: BaseException, out_dir: Path, measured: int, *, crea
     notes = []
     if measured:
         notes.append(f"the {measured} rows measured before it stopped are kept in {partial} (an unfinished run: "
-                     "no per_image.csv, summary.csv or run.json)")
+                     "no per_image.csv, summary.csv or run.json); run the same command again to continue from "
+                     "them (--fresh starts over)")
     else:
         partial.unlink(missing_ok=True)
+        (out_dir / resume.JOURNAL_NAME).unlink(missing_ok=True)
     if (out_dir / "images").is_dir():
         notes.append(f"the SR images saved so far are in {out_dir / 'images'}")
     if created and not measured:
