@@ -53,7 +53,7 @@ CASES = [
     ("run --plugin '' --methods bicubic", "an empty plugin module name (--plugin)"),
     # srbench upscale
     ("upscale T/missing.png --method bicubic --out T/o", "no such file or folder"),
-    ("upscale EMPTY --method bicubic --out T/o", "no PNG, JPEG or WebP images in this folder"),
+    ("upscale EMPTY --method bicubic --out T/o", "no PNG, JPEG, WebP, GIF, BMP or TIFF images in this folder"),
     ("upscale TXT --method bicubic --out T/o", "not an image file Pillow can read"),
     ("upscale T/fake.png --method bicubic --out T/o", "not an image file Pillow can read"),
     (f"upscale {LR}/baby.png --method external:x=EMPTY --out T/o", "cannot upscale other images"),

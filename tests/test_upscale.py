@@ -184,7 +184,7 @@ def test_a_broken_file_mid_run_says_what_was_written(lr_dir, tmp_path):
 
 @pytest.mark.parametrize("args, message", [
     (["missing.png"], "no such file or folder"),
-    (["EMPTY"], "no PNG, JPEG or WebP images"),
+    (["EMPTY"], "no PNG, JPEG, WebP, GIF, BMP or TIFF images"),
     (["TEXT"], "not an image file"),
     (["BABY", "--method", "external:x=/tmp"], "cannot upscale other images"),
     (["BABY", "--method", "nope"], "unknown method 'nope'"),

@@ -123,6 +123,11 @@ def _too_large(exc: Exception) -> str:
             "PIL.Image.MAX_IMAGE_PIXELS in your own script")
 
 
+def image_to_rgb(im: Image.Image, path: str | os.PathLike) -> tuple[np.ndarray, bool]:
+    """An opened Pillow image as ``(pixels, is_gray)`` under the policy above (``path`` names it in errors)."""
+    return _to_rgb(im, Path(path))
+
+
 def _to_rgb(im: Image.Image, path: Path) -> tuple[np.ndarray, bool]:
     mode = im.mode
     if mode == "P":

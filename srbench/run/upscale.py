@@ -1,7 +1,7 @@
 """Super-resolve your own images 4x with a registered method (the API behind ``srbench upscale``).
 
-:func:`upscale_files` takes image files and folders (PNG, JPEG, WebP;
-folders are searched recursively) and writes one lossless PNG per input into
+:func:`upscale_files` takes image files and folders (PNG, JPEG, WebP, GIF,
+BMP, TIFF; folders are searched recursively for the same kinds) and writes one lossless PNG per input into
 the output folder, plus ``srbench-upscale.json``: the method, a summary of
 its checkpoint's sidecar, the code revision, the settings and every
 input -> output pair (with the input's SHA-256).
@@ -14,12 +14,21 @@ Conventions:
   B and written as gray PNGs (the rounded mean of the three output
   channels); fully opaque RGBA/LA is accepted (alpha dropped); transparency
   and 16-bit files are refused.
+* Photos (:mod:`srbench.data.photo`): the EXIF orientation is applied, an
+  embedded ICC colour profile is converted to sRGB, animated or multi-page
+  images are refused.
+* Bad images inside folders: refused before any work, or with
+  ``skip_bad=True`` skipped, listed in ``UpscaleResult.skipped`` and in the
+  record's ``"skipped"`` (the CLI then exits with status 1).
 * Tiling: an image is cut into tiles of at most ``tile`` x ``tile`` LR
   pixels, each upscaled with :meth:`Method.receptive_radius` pixels of real
   context on every side, so the result equals whole-image upscaling (up to
   float rounding for networks) while a network's working memory stays
   bounded by the tile. ``tile=0``, or a method whose radius is unknown,
-  upscales each image whole. The LR and SR images themselves are held in
+  upscales each image whole. A tile smaller than the context is refused:
+  each tile would cost ``((tile + 2 * context) / tile) ** 2`` times its own
+  work (over 9x; ``--tile 3`` with 40 px of context is about 770x). The LR
+  and SR images themselves are held in
   memory (3 + 48 bytes per LR pixel).
 * Nothing is overwritten silently: an output that would replace an input is
   refused, existing outputs need ``overwrite=True``, and every check runs
@@ -48,7 +57,7 @@ from srbench.errors import SrbenchError
 if TYPE_CHECKING:
     import numpy as np
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp", ".tif", ".tiff")
 PROVENANCE_NAME = "srbench-upscale.json"
 DEFAULT_TILE = 256  # LR pixels per tile side (bench/bench_upscale.py: SRResNet, 512x512 LR on the CPU)
 DEVICES = ("auto", "cpu", "cuda")
@@ -66,6 +75,7 @@ class Job:
     target: Path
     width: int
     height: int
+    in_folder: bool = False
 
 
 @dataclass
@@ -75,16 +85,18 @@ class UpscaleResult:
     out_dir: Path
     method: str
     written: list[Path] = field(default_factory=list)
+    skipped: list[tuple[Path, str]] = field(default_factory=list)  # (input, why) with skip_bad
     provenance: Path | None = None
     seconds: float = 0.0
 
 
 # ---------------------------------------------------------------- planning
-def find_images(inputs: Sequence[str | os.PathLike], out_dir: Path) -> list[tuple[Path, Path]]:
-    """``(source, output path relative to out_dir)`` for every input image, in order.
+def find_images(inputs: Sequence[str | os.PathLike], out_dir: Path) -> list[tuple[Path, Path, bool]]:
+    """``(source, output path relative to out_dir, found in a folder)`` for every input image, in order.
 
-    Folders are searched recursively for PNG/JPEG/WebP files (hidden entries
-    and anything inside ``out_dir`` skipped); files are taken as given.
+    Folders are searched recursively for files with the suffixes of
+    :data:`IMAGE_SUFFIXES` (hidden entries and anything inside ``out_dir``
+    skipped); files are taken as given.
     """
     if not inputs:
         raise SrbenchError("no input given: name image files or folders")
@@ -98,10 +110,11 @@ def find_images(inputs: Sequence[str | os.PathLike], out_dir: Path) -> list[tupl
             images = sorted(p for p in path.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()
                             and not _hidden(p.relative_to(path)) and not (skip and _inside(p.resolve(), skip)))
             if not images:
-                raise SrbenchError(f"{path}: no PNG, JPEG or WebP images in this folder (searched recursively)")
-            found += [(p, p.relative_to(path).with_suffix(".png")) for p in images]
+                raise SrbenchError(f"{path}: no PNG, JPEG, WebP, GIF, BMP or TIFF images in this folder "
+                                   "(searched recursively)")
+            found += [(p, p.relative_to(path).with_suffix(".png"), True) for p in images]
         elif path.is_file():
-            found.append((path, Path(path.stem + ".png")))
+            found.append((path, Path(path.stem + ".png"), False))
         elif path.exists():
             raise SrbenchError(f"{path}: not a file or folder")
         else:
@@ -117,19 +130,23 @@ def _inside(path: Path, folder: Path) -> bool:
     return path == folder or folder in path.parents
 
 
-def plan(inputs: Sequence[str | os.PathLike], out_dir: Path, *, overwrite: bool = False) -> list[Job]:
+def plan(inputs: Sequence[str | os.PathLike], out_dir: Path, *, overwrite: bool = False,
+         skipped: list[tuple[Path, str]] | None = None) -> list[Job]:
     """Check every input and output before any work; the jobs to run.
 
     Refuses (one :class:`SrbenchError`): missing inputs, files that are not
     images the policy accepts, two inputs mapped to one output, an output
-    that is an input, and existing outputs unless ``overwrite``.
+    that is an input, and existing outputs unless ``overwrite``. With a
+    ``skipped`` list, a bad image found inside a folder is appended to it
+    ``(path, why)`` instead of refused (files named directly are always checked).
     """
-    from srbench.data.imageio import probe_image
+    from srbench.data.photo import probe_photo
+    from srbench.errors import ImageError
 
     pairs = find_images(inputs, out_dir)
-    sources = {p.resolve() for p, _ in pairs}
+    sources = {p.resolve() for p, _, _ in pairs}
     jobs, owner = [], {}
-    for source, rel in pairs:
+    for source, rel, in_folder in pairs:
         target = out_dir / rel
         key = target.resolve()
         if key in owner:
@@ -139,9 +156,15 @@ def plan(inputs: Sequence[str | os.PathLike], out_dir: Path, *, overwrite: bool 
                                "upscale them into different --out folders")
         if key in sources:
             raise SrbenchError(f"{target} would overwrite the input {source}; choose another --out")
+        try:
+            width, height, _notes = probe_photo(source)
+        except ImageError as exc:
+            if skipped is None or not in_folder:
+                raise
+            skipped.append((source, str(exc)))
+            continue
         owner[key] = source.resolve()
-        width, height, _mode = probe_image(source)
-        jobs.append(Job(source, target, width, height))
+        jobs.append(Job(source, target, width, height, in_folder))
     existing = [j.target for j in jobs if j.target.exists()]
     if existing and not overwrite:
         raise SrbenchError(f"{len(existing)} output(s) exist already (first: {existing[0]}); "
@@ -191,6 +214,22 @@ def build_method(name: str, *, device: str = "auto", tile: int = DEFAULT_TILE) -
     if reason is not None:
         raise SrbenchError(f"method {method.name} cannot run: {reason}")
     return method
+
+
+def format_upscale_methods() -> str:
+    """One line per method that can upscale your own images (not ``external:``/``published:``): ready or why not."""
+    lines = []
+    for info in registry.list_methods(families=True):
+        if info.kind in _NOT_FOR_OWN_IMAGES:
+            continue
+        if info.family:
+            description = info.description.removeprefix(info.usage).lstrip(" -:")
+            lines.append(f"{info.usage:24s} {description}")
+            continue
+        label = info.name + (f" ({', '.join(info.aliases)})" if info.aliases else "")
+        reason = registry.get_method(info.name).availability()
+        lines.append(f"{label:24s} {'ready' if reason is None else 'unavailable: ' + reason}")
+    return "\n".join(lines)
 
 
 def checkpoint_summary(method: registry.Method) -> dict | None:
@@ -256,6 +295,7 @@ def upscale_files(
     device: str = "auto",
     progress: bool = True,
     log: Callable[[str], None] | None = None,
+    skip_bad: bool = False,
 ) -> UpscaleResult:
     """Upscale image files and folders 4x with ``method`` into ``out_dir`` (see the module docstring).
 
@@ -263,7 +303,9 @@ def upscale_files(
     (0: whole images); ``device`` is ``auto`` (CUDA when available, else the
     CPU), ``cpu`` or ``cuda`` and matters only for methods that take a
     device. Raises :class:`SrbenchError` for any bad input before the first
-    image is upscaled.
+    image is upscaled; with ``skip_bad`` a bad image inside a folder (also
+    one that fails to decode later) is skipped and listed in
+    ``UpscaleResult.skipped`` instead.
     """
     start = time.perf_counter()
     say = log or (lambda _msg: None)
@@ -271,8 +313,13 @@ def upscale_files(
     out = Path(out_dir) if out_dir is not None else Path.cwd() / default_out_name(name)
     if out.exists() and not out.is_dir():
         raise SrbenchError(f"--out {out} is a file; give a folder for the upscaled images")
-    jobs = plan(inputs, out, overwrite=overwrite)
+    skipped: list[tuple[Path, str]] = []
+    jobs = plan(inputs, out, overwrite=overwrite, skipped=skipped if skip_bad else None)
+    if not jobs:
+        raise SrbenchError(f"no usable image among the inputs ({len(skipped)} skipped; first: {skipped[0][0]}: "
+                           f"{skipped[0][1]})" if skipped else "no input image")
     built = build_method(name, device=device, tile=tile)
+    radius = _context_for_tile(built, tile)
     settings = registry.method_info(name).settings
     if device != "auto" and settings is not None and "device" not in settings:
         say(f"note: {built.name} does not run on a device of its choosing (numpy on the CPU); --device ignored")
@@ -284,44 +331,83 @@ def upscale_files(
         if created:
             _remove_empty(out)
         raise
-    radius = built.receptive_radius() if tile else None
     record["settings"]["context_lr_pixels"] = radius if tile else None
     if tile and radius is None:
         say(f"note: {built.name} does not declare its receptive field; each image is upscaled whole (no tiling)")
-    result = UpscaleResult(out, built.name, provenance=record_path)
+    result = UpscaleResult(out, built.name, provenance=record_path, skipped=skipped)
+    record["skipped"] = {str(p): why for p, why in skipped}
     total = sum(j.width * j.height for j in jobs)
     try:
         with _bar(total, enabled=progress) as bar:
-            for job in jobs:
-                bar.set_postfix_str(job.source.name)
-                _upscale_one(built, job, tile=tile, radius=radius, on_pixels=bar.update, record=record)
-                result.written.append(job.target)
-                _write_record(record_path, record)
+            _upscale_jobs(built, jobs, result, record, bar, tile=tile, radius=radius, skip_bad=skip_bad)
         record["complete"] = True
         _write_record(record_path, record)
     except BaseException as exc:
-        if not result.written:
-            if created:
-                _remove_empty(out)
-            left = "nothing was written"
-        else:
-            left = (f"{len(result.written)} of {len(jobs)} image(s) were written to {out} before it stopped "
-                    f"(each complete; listed in {record_path}, marked \"complete\": false)")
-        if isinstance(exc, SrbenchError):
-            raise SrbenchError(f"{exc}; {left}") from exc
-        add_note(exc, left)
+        _explain_stop(exc, result, len(jobs), created=created)
         raise
     result.seconds = time.perf_counter() - start
     return result
+
+
+def _context_for_tile(built: registry.Method, tile: int) -> int | None:
+    """The LR pixels of context ``built`` needs on each side when tiling (None: no tiling, or not declared);
+    SrbenchError for a tile smaller than that context (each tile would cost many times its own work)."""
+    radius = built.receptive_radius() if tile else None
+    if tile and radius is not None and tile < radius:
+        factor = ((tile + 2 * radius) / tile) ** 2
+        raise SrbenchError(f"--tile {tile} is smaller than the {radius} LR pixels of context {built.name} needs on "
+                           f"each side: every tile would be upscaled with its context, about {factor:.0f}x the "
+                           f"work of upscaling the image whole; use --tile {max(4 * radius, 64)} or more, "
+                           "or --tile 0 (whole images)")
+    return radius
+
+
+def _explain_stop(exc: BaseException, result: UpscaleResult, n_jobs: int, *, created: bool) -> None:
+    """After a failed or interrupted upscale: say what was left (an SrbenchError is raised again with it, other
+    exceptions get it as a note); an output folder this call created and left empty is removed."""
+    out = result.out_dir
+    if not result.written:
+        if created:
+            _remove_empty(out)
+        left = "nothing was written"
+    else:
+        left = (f"{len(result.written)} of {n_jobs} image(s) were written to {out} before it stopped "
+                f"(each complete; listed in {result.provenance}, marked \"complete\": false)")
+    if isinstance(exc, SrbenchError):
+        raise SrbenchError(f"{exc}; {left}") from exc
+    add_note(exc, left)
+
+
+def _upscale_jobs(built: registry.Method, jobs: list[Job], result: UpscaleResult, record: dict, bar, *,
+                  tile: int, radius: int | None, skip_bad: bool) -> None:
+    """Upscale every job in order; each written image goes into ``result.written`` and the provenance file
+    (rewritten after each). With ``skip_bad`` an image in a folder that fails to decode is skipped and listed
+    (``result.skipped``, ``record["skipped"]``)."""
+    record_path = result.provenance
+    for job in jobs:
+        bar.set_postfix_str(job.source.name)
+        try:
+            _upscale_one(built, job, tile=tile, radius=radius, on_pixels=bar.update, record=record)
+        except SrbenchError as exc:  # ImageError: the pixels would not decode
+            if not (skip_bad and job.in_folder):
+                raise
+            result.skipped.append((job.source, str(exc)))
+            record["skipped"][str(job.source)] = str(exc)
+            bar.update(job.width * job.height)
+            continue
+        result.written.append(job.target)
+        _write_record(record_path, record)
 
 
 def _upscale_one(method: registry.Method, job: Job, *, tile: int, radius: int | None,
                  on_pixels: Callable[[int], object], record: dict) -> None:
     import numpy as np
 
-    from srbench.data.imageio import read_image, write_png
+    from srbench.data.imageio import write_png
+    from srbench.data.photo import read_photo
 
-    lr, gray = read_image(job.source)
+    photo = read_photo(job.source)
+    lr, gray = photo.pixels, photo.gray
     sr = upscale_array(method, lr, tile=tile, radius=radius, name=job.source.name, on_pixels=on_pixels)
     if gray:  # the policy: gray in, gray out (R = G = B went in; the network's channels may differ slightly)
         sr = np.rint(sr.mean(axis=2, dtype=np.float64)).astype(np.uint8)
@@ -329,9 +415,12 @@ def _upscale_one(method: registry.Method, job: Job, *, tile: int, radius: int | 
     record["files"][job.target.relative_to(record["_out"]).as_posix()] = {
         "input": str(job.source.resolve()),
         "input_sha256": _sha256(job.source),
-        "lr_size": [job.width, job.height],
-        "sr_size": [SCALE * job.width, SCALE * job.height],
+        "lr_size": [lr.shape[1], lr.shape[0]],
+        "sr_size": [SCALE * lr.shape[1], SCALE * lr.shape[0]],
         "gray": bool(gray),
+        "exif_orientation_applied": photo.notes.get("orientation"),
+        "icc_profile": photo.notes.get("icc_profile"),
+        "converted_to_srgb": photo.notes.get("converted_to_srgb", False),
     }
 
 
@@ -358,7 +447,10 @@ def _start_record(path: Path, method: registry.Method, *, tile: int, device: str
         "environment": provenance.environment(),
         "settings": {"tile_lr_pixels": tile or None, "device": device},
         "image_policy": "gray inputs are upscaled as R=G=B and written as gray (rounded mean of the output "
-                        "channels); opaque RGBA/LA lose the alpha; transparent and 16-bit inputs are refused",
+                        "channels); opaque RGBA/LA lose the alpha; transparent and 16-bit inputs are refused; "
+                        "the EXIF orientation is applied; an ICC profile other than sRGB is converted to sRGB "
+                        "(LittleCMS, relative colorimetric) and the PNG is written without a profile (sRGB); "
+                        "animated and multi-page images are refused",
         "complete": False,
         "files": {},
     }
