@@ -50,7 +50,7 @@ def add_parser(subparsers) -> None:
     )
     p.add_argument("--runs", nargs="+", metavar="DIR", help="'srbench run' output folders (holding per_image.csv)")
     p.add_argument("--ratings", nargs="+", metavar="CSV|DB", help="MOS ratings: long CSV or the MOS app's database")
-    p.add_argument("--protocol", default="paper", choices=("paper", "matlab"),
+    p.add_argument("--protocol", default="paper", choices=("paper", "matlab"), type=str.lower,
                    help="metric protocol of the tables (default: paper); rows of other protocols are ignored")
     p.add_argument("--correction", default="none", choices=("none", "holm"),
                    help="multiple-comparison correction for Table 1's significance marks (default: none, as the paper)")

@@ -45,9 +45,9 @@ def add_parser(subparsers) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--methods", default="all", help="comma-separated method names, or 'all' (default)")
-    p.add_argument("--datasets", default=",".join(DATASETS), help=f"comma-separated, from {', '.join(DATASETS)} (default: all)")
+    p.add_argument("--datasets", default=",".join(DATASETS), help=f"comma-separated, from {', '.join(DATASETS)}, or all (the default)")
     p.add_argument("--protocol", "--protocols", dest="protocols", default=",".join(PROTOCOLS),
-                   help="metric protocols, comma-separated: paper (daala tools, the SRGAN paper's), "
+                   help="metric protocols, comma-separated, any case: paper (daala tools, the SRGAN paper's), "
                    "matlab (community); default: both")
     p.add_argument("--metrics", default=",".join(DEFAULT_METRICS),
                    help=f"comma-separated, from {', '.join(METRICS)} or all (default: {','.join(DEFAULT_METRICS)}); "

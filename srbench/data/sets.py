@@ -97,6 +97,14 @@ def normalize_dataset_name(name: str) -> str:
     return key
 
 
+def dataset_names(names: list[str] | tuple[str, ...]) -> list[str]:
+    """Normalised set names, ``all`` standing for every benchmark set; duplicates dropped, order kept."""
+    out: list[str] = []
+    for name in names:
+        out += list(DATASETS) if name.strip().lower() == "all" else [normalize_dataset_name(name)]
+    return list(dict.fromkeys(out))
+
+
 def sha256_file(path: str | os.PathLike) -> str:
     """Hex SHA-256 of a file's bytes."""
     digest = hashlib.sha256()

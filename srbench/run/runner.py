@@ -61,7 +61,7 @@ from tqdm import tqdm
 from srbench.run import stamp as provenance
 from srbench.run import registry, resume
 from srbench.atomicio import write_atomic
-from srbench.data.sets import BenchImage, load_dataset, normalize_dataset_name
+from srbench.data.sets import BenchImage, dataset_names, load_dataset
 from srbench.errors import MissingOutput, SrbenchError, UnknownMethod
 from srbench.data.imageio import write_png
 from srbench.metrics import DEFAULT_METRICS, FULL_REFERENCE, PROTOCOLS, get_protocol, measure_image, parse_metrics
@@ -383,9 +383,11 @@ def _checked_request(methods: list[str], datasets: list[str], protocols: list[st
                      niqe_model) -> tuple[list[str], tuple[str, ...], list[str]]:
     """``(datasets, metrics, protocols)`` of a run request, checked and normalised; SrbenchError otherwise.
 
-    Datasets lose duplicates; with no full-reference metric chosen no protocol applies (``[]``).
+    Datasets (``all``: every set) and protocols are case-insensitive and lose duplicates; with no
+    full-reference metric chosen no protocol applies (``[]``).
     """
-    datasets = list(dict.fromkeys(normalize_dataset_name(d) for d in datasets))
+    datasets = dataset_names(datasets)  # case-insensitive; 'all' = every set
+    protocols = list(dict.fromkeys(p.strip().lower() for p in protocols))  # PAPER = paper, as for sets and methods
     metrics = parse_metrics(metrics)
     for protocol in protocols:
         get_protocol(protocol)  # an unknown name: SrbenchError naming the known ones
