@@ -160,7 +160,7 @@ def test_report_without_arguments_leaves_a_fresh_clone_clean(tmp_path):
 
     proc = _srbench("report", env={"SRBENCH_HOME": str(clone)}, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
-    assert "wrote 22 files" in proc.stderr
+    assert "wrote 23 files" in proc.stderr
     assert subprocess.run(git_status, cwd=clone, capture_output=True, text=True, check=True).stdout == ""
 
     committed = clone / "results" / "report"

@@ -162,7 +162,7 @@ def test_mos_screening_and_significance(with_ratings):
     report_md = (with_ratings / "report.md").read_text()
     assert "SYNTHETIC INPUTS" in report_md
     assert all((with_ratings / f).read_text().startswith("**SYNTHETIC INPUTS") for f in ("table1.md", "table2.md"))
-    assert "checkpoints: `{\"srgan-vgg54\":{" in report_md and "code revision: `0000000000000000000000000000000000000002`" in report_md
+    assert "| `synthetic-srgan` | `srgan-vgg54` | checkpoint `" in report_md and "| `000000000000` |" in report_md
     assert "13 raters screened, 1 rejected" in report_md and "`SYNTHETIC-test/r12`" in report_md
     screening = pd.read_csv(with_ratings / "screening.csv")
     assert screening[screening["rejected"] == 1]["rater"].tolist() == ["SYNTHETIC-test/r12"]
@@ -380,8 +380,10 @@ def test_report_from_a_real_srbench_run(data_root, tmp_path):
     assert "not in the given runs" in cell(t2, "set14", "bicubic", "psnr")["note"]
     run_json = json.loads((run_dir / "run.json").read_text())
     header = (out / "report.md").read_text()
-    assert f"code revision: `{run_json['code_revision']}`" in header
-    assert run_json["datasets"]["set5"]["manifest_sha256"] in header
+    assert f"| `{run_json['code_revision'][:12]}" in header
+    inputs = json.loads((out / "inputs.json").read_text())
+    assert inputs["runs"][0]["run_json"]["datasets"]["set5"]["manifest_sha256"] == \
+        run_json["datasets"]["set5"]["manifest_sha256"]
     assert "SYNTHETIC" not in header
 
 

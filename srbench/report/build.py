@@ -4,8 +4,9 @@
 writes into ``out``:
 
 =====================  ============================================================
-``report.md``          header (inputs, checksums, revisions, statistics, screening),
+``report.md``          header (inputs as compact tables, statistics, screening),
                        both tables, Figure 5
+``inputs.json``        the inputs' whole provenance records (every run.json, digests)
 ``table{1,2}.md/.tex``  the tables alone; ``.csv`` the same cells in long form
 ``significance.csv``   every paired Wilcoxon test (PSNR, SSIM, MOS) per set
 ``mos.csv``            MOS with 95% CI of every rated (set, method), raters and ratings it rests on
@@ -54,7 +55,7 @@ from .tables import Evidence, build_table, own_checkpoints, significance_rows, t
 
 RESULTS = RESULTS_DIR
 DEFAULT_OUT = REPORT_DIR
-OUTPUT_NAMES = ("report.md", "table1.md", "table1.tex", "table1.csv", "table2.md", "table2.tex", "table2.csv",
+OUTPUT_NAMES = ("report.md", "inputs.json", "table1.md", "table1.tex", "table1.csv", "table2.md", "table2.tex", "table2.csv",
                 "significance.csv", "mos.csv", "screening.csv", "subject_model.csv", "subject_raters.csv",
                 "figure5.csv", "figure5.png", "figure5.pdf", "figure2.csv", "figure2.png", "figure2.pdf",
                 "perception.csv", "agreement.csv",
@@ -169,7 +170,8 @@ def build_report(run_dirs: list[str | Path], rating_paths: list[str | Path], out
                   _skipped(runs), _method_records(runs, "checkpoint"), _method_records(runs, "source"),
                   no_reference=combine_all_no_reference(runs))
     synthetic = report_provenance.is_synthetic(runs, ratings)
-    files: dict[str, bytes] = {}
+    files: dict[str, bytes] = {
+        "inputs.json": report_provenance.inputs_json(protocol=protocol, runs=runs, ratings=ratings).encode()}
     md_parts = [report_provenance.header(protocol=protocol, runs=runs, ratings=ratings, correction=correction),
                 report_raters.section(screened)]
     tables = _tables(ev, correction, synthetic, files, md_parts)
