@@ -31,7 +31,9 @@ from __future__ import annotations
 import os
 import struct
 import warnings
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
@@ -69,18 +71,35 @@ def read_image(path: str | os.PathLike) -> tuple[np.ndarray, bool]:
             f"{path}: {depth}-bit PNG is not supported; benchmark images must be 8 bit per "
             "sample (convert it explicitly, e.g. with ImageMagick '-depth 8')"
         )
+    with pillow_errors(path, corrupt="corrupt or truncated image"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # large, below the hard limit
+        with Image.open(path) as im:
+            im.load()
+            return _to_rgb(im, path)
+
+
+@contextmanager
+def pillow_errors(path: Path, *, corrupt: str = "corrupt image header") -> Iterator[None]:
+    """Pillow's exceptions while reading ``path`` become one-line :class:`ImageError` s (``corrupt`` names what
+    an unreadable file is called); an :class:`ImageError` raised inside passes unchanged."""
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # large, below the hard limit
-            with Image.open(path) as im:
-                im.load()
-                return _to_rgb(im, path)
+        yield
+    except ImageError:
+        raise
     except UnidentifiedImageError as exc:
         raise ImageError(f"{path}: not an image file Pillow can read") from exc
     except Image.DecompressionBombError as exc:
         raise ImageError(f"{path}: {_too_large(exc)}") from exc
     except (OSError, SyntaxError, ValueError, struct.error) as exc:
-        raise ImageError(f"{path}: corrupt or truncated image ({exc})") from exc
+        raise ImageError(f"{path}: {corrupt} ({exc})") from exc
+
+
+def check_mode_and_size(path: Path, mode: str, width: int, height: int) -> None:
+    """:class:`ImageError` unless ``mode`` is one of :data:`SUPPORTED_MODES` and the image is not empty."""
+    if mode not in SUPPORTED_MODES:
+        raise ImageError(f"{path}: {mode} images are not supported; use 8 bit per sample (gray, RGB or palette)")
+    if width < 1 or height < 1:
+        raise ImageError(f"{path}: empty image ({width}x{height})")
 
 
 SUPPORTED_MODES = ("1", "L", "P", "RGB", "RGBA", "LA", "CMYK", "YCbCr")
@@ -100,21 +119,11 @@ def probe_image(path: str | os.PathLike) -> tuple[int, int, str]:
     if depth is not None and depth > 8:
         raise ImageError(f"{path}: {depth}-bit PNG is not supported; images must be 8 bit per sample "
                          "(convert it explicitly, e.g. with ImageMagick '-depth 8')")
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            with Image.open(path) as im:
-                width, height, mode = im.width, im.height, im.mode
-    except UnidentifiedImageError as exc:
-        raise ImageError(f"{path}: not an image file Pillow can read") from exc
-    except Image.DecompressionBombError as exc:
-        raise ImageError(f"{path}: {_too_large(exc)}") from exc
-    except (OSError, SyntaxError, ValueError, struct.error) as exc:
-        raise ImageError(f"{path}: corrupt image header ({exc})") from exc
-    if mode not in SUPPORTED_MODES:
-        raise ImageError(f"{path}: {mode} images are not supported; use 8 bit per sample (gray, RGB or palette)")
-    if width < 1 or height < 1:
-        raise ImageError(f"{path}: empty image ({width}x{height})")
+    with pillow_errors(path), warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        with Image.open(path) as im:
+            width, height, mode = im.width, im.height, im.mode
+    check_mode_and_size(path, mode, width, height)
     return width, height, mode
 
 

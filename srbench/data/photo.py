@@ -22,16 +22,15 @@ from __future__ import annotations
 
 import io
 import os
-import struct
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageCms, ImageOps
 
 from srbench.errors import ImageError
-from srbench.data.imageio import SUPPORTED_MODES, image_to_rgb, png_bit_depth
+from srbench.data.imageio import check_mode_and_size, image_to_rgb, pillow_errors, png_bit_depth
 
 ORIENTATION_TAG = 0x0112
 TRANSPOSED = (5, 6, 7, 8)  # orientations that swap width and height
@@ -99,24 +98,12 @@ def probe_photo(path: str | os.PathLike) -> tuple[int, int, dict]:
     path = Path(path)
     if not path.is_file():
         raise ImageError(f"{path}: {'not a file' if path.exists() else 'file not found'}")
-    try:
-        with _open(path) as im:
-            _check_still(im, path)
-            width, height, mode = im.width, im.height, im.mode
-            orientation = _header_exif(im).get(ORIENTATION_TAG)
-            icc = im.info.get("icc_profile")
-    except ImageError:
-        raise
-    except UnidentifiedImageError as exc:
-        raise ImageError(f"{path}: not an image file Pillow can read") from exc
-    except Image.DecompressionBombError as exc:
-        raise ImageError(f"{path}: larger than Pillow's safety limit ({exc})") from exc
-    except (OSError, SyntaxError, ValueError, struct.error) as exc:
-        raise ImageError(f"{path}: corrupt image header ({exc})") from exc
-    if mode not in SUPPORTED_MODES:
-        raise ImageError(f"{path}: {mode} images are not supported; use 8 bit per sample (gray, RGB or palette)")
-    if width < 1 or height < 1:
-        raise ImageError(f"{path}: empty image ({width}x{height})")
+    with pillow_errors(path), _open(path) as im:
+        _check_still(im, path)
+        width, height, mode = im.width, im.height, im.mode
+        orientation = _header_exif(im).get(ORIENTATION_TAG)
+        icc = im.info.get("icc_profile")
+    check_mode_and_size(path, mode, width, height)
     notes = {"orientation": orientation if orientation not in (None, 1) else None,
              "icc_profile": _profile_name(icc) if icc else None}
     if orientation in TRANSPOSED:
@@ -127,28 +114,19 @@ def probe_photo(path: str | os.PathLike) -> tuple[int, int, dict]:
 def read_photo(path: str | os.PathLike) -> Photo:
     """Decode a photo as shown (see the module docstring); :class:`ImageError` for anything refused."""
     path = Path(path)
-    try:
-        with _open(path) as im:
-            _check_still(im, path)
-            im.load()
-            orientation = im.getexif().get(ORIENTATION_TAG)
-            shown = ImageOps.exif_transpose(im)
-            icc = im.info.get("icc_profile")
-            notes = {"orientation": orientation if orientation not in (None, 1) else None,
-                     "icc_profile": _profile_name(icc) if icc else None, "converted_to_srgb": False}
-            gray_source = shown.mode in ("L", "LA", "1")
-            if icc and not _is_srgb(notes["icc_profile"]):
-                shown = _to_srgb(shown, icc, path)
-                notes["converted_to_srgb"] = True
-            pixels, gray = image_to_rgb(shown, path)
-    except ImageError:
-        raise
-    except UnidentifiedImageError as exc:
-        raise ImageError(f"{path}: not an image file Pillow can read") from exc
-    except Image.DecompressionBombError as exc:
-        raise ImageError(f"{path}: larger than Pillow's safety limit ({exc})") from exc
-    except (OSError, SyntaxError, ValueError, struct.error) as exc:
-        raise ImageError(f"{path}: corrupt or truncated image ({exc})") from exc
+    with pillow_errors(path, corrupt="corrupt or truncated image"), _open(path) as im:
+        _check_still(im, path)
+        im.load()
+        orientation = im.getexif().get(ORIENTATION_TAG)
+        shown = ImageOps.exif_transpose(im)
+        icc = im.info.get("icc_profile")
+        notes = {"orientation": orientation if orientation not in (None, 1) else None,
+                 "icc_profile": _profile_name(icc) if icc else None, "converted_to_srgb": False}
+        gray_source = shown.mode in ("L", "LA", "1")
+        if icc and not _is_srgb(notes["icc_profile"]):
+            shown = _to_srgb(shown, icc, path)
+            notes["converted_to_srgb"] = True
+        pixels, gray = image_to_rgb(shown, path)
     if gray_source and not gray:  # a gray profile converted to sRGB: R, G, B (nearly) equal
         pixels = np.repeat(np.rint(pixels.mean(axis=2, dtype=np.float64)).astype(np.uint8)[:, :, None], 3, axis=2)
         gray = True
